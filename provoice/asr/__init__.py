@@ -1,0 +1,1 @@
+"""Speech recognition with faster-whisper (Whisper in CTranslate2)."""

@@ -1,0 +1,1 @@
+"""Audio handling: probing, conversion to the training format, voice activity segmentation."""

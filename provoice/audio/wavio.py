@@ -1,0 +1,47 @@
+"""Small helpers for reading and writing mono 16-bit PCM WAV files in bounded memory."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+def read_wav_info(path: str | Path) -> tuple[int, int]:
+    """(sample_rate, number of frames) of a mono 16-bit WAV."""
+    with wave.open(str(path), "rb") as w:
+        return w.getframerate(), w.getnframes()
+
+
+def read_slice(path: str | Path, start_s: float, end_s: float) -> np.ndarray:
+    """Samples in [start_s, end_s) as float32 in [-1, 1], reading only that span."""
+    with wave.open(str(path), "rb") as w:
+        sr, n = w.getframerate(), w.getnframes()
+        a = max(0, min(n, int(round(start_s * sr))))
+        b = max(a, min(n, int(round(end_s * sr))))
+        w.setpos(a)
+        raw = w.readframes(b - a)
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def iter_blocks(path: str | Path, block_frames: int) -> Iterator[np.ndarray]:
+    """Consecutive int16 blocks of a WAV, so long files never load whole."""
+    with wave.open(str(path), "rb") as w:
+        while True:
+            raw = w.readframes(block_frames)
+            if not raw:
+                return
+            yield np.frombuffer(raw, dtype="<i2")
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write float samples in [-1, 1] (or int16) as a mono 16-bit WAV."""
+    if samples.dtype != np.int16:
+        samples = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(samples.astype("<i2").tobytes())

@@ -1,0 +1,140 @@
+"""Opening the catalog (migrating it to the latest schema) and the queries the product needs."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, utcnow
+from provoice.errors import NotFound
+from provoice.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it already is."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Catalog:
+    """One per process and database URL; sessions are short and opened per operation."""
+
+    def __init__(self, settings: Settings):
+        url = settings.database_url
+        kwargs: dict = {}
+        if url.startswith("sqlite"):
+            Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def create_dataset(self, name: str) -> Dataset:
+        with self.session() as s:
+            ds = Dataset(name=name)
+            s.add(ds)
+        return ds
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        with self.session() as s:
+            ds = s.get(Dataset, dataset_id)
+            if ds is None:
+                raise NotFound(f"no dataset with id {dataset_id!r} (see `provoice dataset list`)")
+            return ds
+
+    def list_datasets(self) -> list[Dataset]:
+        with self.session() as s:
+            return list(s.scalars(select(Dataset).order_by(Dataset.created_at)))
+
+    def files(self, dataset_id: str) -> list[DatasetFile]:
+        self.get_dataset(dataset_id)
+        with self.session() as s:
+            q = select(DatasetFile).where(DatasetFile.dataset_id == dataset_id)
+            return list(s.scalars(q.order_by(DatasetFile.created_at, DatasetFile.id)))
+
+    def get_file(self, dataset_id: str, file_id: str) -> DatasetFile:
+        with self.session() as s:
+            f = s.get(DatasetFile, file_id)
+            if f is None or f.dataset_id != dataset_id:
+                raise NotFound(f"dataset {dataset_id!r} has no file {file_id!r}")
+            return f
+
+    def add_file(self, **fields) -> DatasetFile:
+        with self.session() as s:
+            f = DatasetFile(**fields)
+            s.add(f)
+        return f
+
+    def update_file(self, file_id: str, **fields) -> None:
+        with self.session() as s:
+            f = s.get(DatasetFile, file_id)
+            if f is None:
+                raise NotFound(f"no dataset file {file_id!r}")
+            for k, v in fields.items():
+                setattr(f, k, v)
+
+    def remove_file(self, dataset_id: str, file_id: str) -> DatasetFile:
+        f = self.get_file(dataset_id, file_id)
+        with self.session() as s:
+            s.delete(s.get(DatasetFile, file_id))
+        return f
+
+    def sha_in_use(self, sha256: str) -> bool:
+        with self.session() as s:
+            return s.scalars(select(DatasetFile.id).where(DatasetFile.sha256 == sha256)).first() is not None
+
+    def start_run(self, dataset_id: str, version: str, settings: dict, total: int) -> PreparationRun:
+        with self.session() as s:
+            run = PreparationRun(dataset_id=dataset_id, version=version, settings=settings,
+                                 progress_total=total)
+            s.add(run)
+        return run
+
+    def update_run(self, run_id: str, **fields) -> None:
+        with self.session() as s:
+            run = s.get(PreparationRun, run_id)
+            for k, v in fields.items():
+                setattr(run, k, v)
+            if fields.get("status") in ("completed", "failed"):
+                run.finished_at = utcnow()
+
+    def get_run(self, run_id: str) -> PreparationRun:
+        with self.session() as s:
+            run = s.get(PreparationRun, run_id)
+            if run is None:
+                raise NotFound(f"no preparation run {run_id!r}")
+            return run
+
+    def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
+        with self.session() as s:
+            q = (select(PreparationRun)
+                 .where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == status)
+                 .order_by(PreparationRun.created_at.desc()))
+            return s.scalars(q).first()

@@ -1,0 +1,1 @@
+"""Datasets: ingesting uploads, the per-file preparation steps and the dataset outputs."""

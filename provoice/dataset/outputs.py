@@ -1,0 +1,149 @@
+"""Dataset-level decisions and outputs: speaker consistency, manifest, report, LJSpeech export."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import io
+import json
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from provoice.audio.wavio import read_slice, write_wav
+from provoice.quality.speaker import dominant_speaker, similarities
+from provoice.settings import Settings
+from provoice.storage import Storage, filesystem_for
+
+
+def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> float | None:
+    """Reject segments whose voice differs from the dataset's dominant speaker (in place).
+
+    Returns the median similarity of the kept segments, or None without any candidate.
+    """
+    refs = [(fid, s) for fid, q in qualities.items() for s in q["segments"] if s["embedding"]]
+    if not refs:
+        return None
+    emb = np.asarray([s["embedding"] for _, s in refs], dtype=np.float32)
+    weights = np.asarray([s["metrics"]["duration"] for _, s in refs])
+    centroid = dominant_speaker(emb, settings.min_speaker_similarity, weights)
+    sims = similarities(emb, centroid)
+    for (_, s), sim in zip(refs, sims):
+        s["metrics"]["speaker_similarity"] = round(float(sim), 3)
+        if s["reason"] is None and sim < settings.min_speaker_similarity:
+            s["reason"] = (f"different speaker: voice similarity {sim:.2f} to the dataset's main "
+                           f"speaker is below {settings.min_speaker_similarity:g}")
+    kept = [sim for (_, s), sim in zip(refs, sims) if s["reason"] is None]
+    return float(np.median(kept)) if kept else None
+
+
+def _category(reason: str) -> str:
+    return reason.split(":", 1)[0].split(" (", 1)[0]
+
+
+def file_summary(q: dict) -> dict:
+    """Status, main reason and accepted seconds of one file from its segment decisions."""
+    segs = q["segments"]
+    good = [s for s in segs if s["reason"] is None]
+    accepted_s = round(sum(s["end"] - s["start"] for s in good), 3)
+    out = {"status": "accepted" if good else "rejected", "accepted_s": accepted_s,
+           "segments": len(good), "segments_total": len(segs), "reason": None}
+    if not good:
+        weight: collections.Counter = collections.Counter()
+        example: dict[str, str] = {}
+        for s in segs:
+            cat = _category(s["reason"])
+            weight[cat] += s["end"] - s["start"]
+            example.setdefault(cat, s["reason"])
+        main = weight.most_common(1)[0][0]
+        n = sum(1 for s in segs if _category(s["reason"]) == main)
+        out["reason"] = f"{example[main]} ({n} of {len(segs)} segments)"
+    return out
+
+
+def manifest_rows(file_id: str, q: dict) -> list[dict]:
+    rows = []
+    for i, s in enumerate(s for s in q["segments"] if s["reason"] is None):
+        rows.append({"id": f"{file_id}_{i:04d}", "audio_uri": q["audio_uri"],
+                     "duration": round(s["end"] - s["start"], 3), "text": s["text"],
+                     "file_id": file_id, "start": s["start"], "end": s["end"],
+                     "metrics": s["metrics"]})
+    return rows
+
+
+def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version: str,
+                  files: list[dict], rows: list[dict], speaker_similarity: float | None) -> dict:
+    """Write manifest.jsonl, metadata.csv and report.json under the dataset version; return the report."""
+    prefix = f"datasets/{dataset_id}/{version}"
+    manifest = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    manifest_uri = storage.write_bytes(f"{prefix}/manifest.jsonl", manifest.encode())
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="|", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    for r in rows:
+        writer.writerow([r["id"], r["text"], r["text"]])
+    metadata_uri = storage.write_bytes(f"{prefix}/metadata.csv", buf.getvalue().encode())
+    accepted = round(sum(r["duration"] for r in rows), 3)
+    missing = max(0.0, settings.min_speech_seconds - accepted)
+    reasons = collections.Counter(_category(f["reason"]) for f in files if f["reason"])
+    rejected = sum(1 for f in files if f["status"] == "rejected")
+    message = (f"{format_seconds(accepted)} of accepted speech"
+               + (f"; needs {format_seconds(settings.min_speech_seconds)}, "
+                  f"{format_seconds(missing)} missing" if missing else ", enough for training")
+               + (f"; {rejected} file(s) rejected, see the files list" if rejected else ""))
+    report = {
+        "dataset_id": dataset_id, "version": version,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "accepted_seconds": accepted, "min_seconds": settings.min_speech_seconds,
+        "enough": missing == 0, "missing_seconds": round(missing, 3), "message": message,
+        "segments": len(rows), "speaker_similarity_median": speaker_similarity,
+        "rejection_reasons": dict(reasons), "files": files,
+        "warnings": [f"{f['name']}: {w}" for f in files for w in f.get("warnings", [])],
+        "manifest_uri": manifest_uri, "metadata_uri": metadata_uri,
+        "settings": settings.preparation_settings(),
+    }
+    report["report_uri"] = storage.uri(f"{prefix}/report.json")
+    storage.write_json(f"{prefix}/report.json", report)
+    return report
+
+
+def format_seconds(seconds: float) -> str:
+    """'1 h 12 min', '4 min 05 s' or '12.3 s': how people read durations."""
+    seconds = float(seconds)
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{seconds:.1f} s"
+
+
+def export_dataset(storage: Storage, settings: Settings, manifest_uri: str, fmt: str, dest: str) -> str:
+    """Export the manifest as `jsonl` or as an LJSpeech folder (wavs/ + metadata.csv) at `dest`."""
+    manifest = storage.read_bytes(storage.key_of(manifest_uri)).decode()
+    rows = [json.loads(line) for line in manifest.splitlines() if line.strip()]
+    target = dest if "://" in dest else Path(dest).expanduser().resolve().as_uri()
+    fs, root = filesystem_for(target, settings)
+    if fmt == "jsonl":
+        fs.makedirs(root.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(root, "wb") as fh:
+            fh.write(manifest.encode())
+        return target
+    fs.makedirs(f"{root}/wavs", exist_ok=True)
+    lines = io.StringIO()
+    writer = csv.writer(lines, delimiter="|", lineterminator="\n")
+    by_audio: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in rows:
+        by_audio[r["audio_uri"]].append(r)
+    with tempfile.TemporaryDirectory() as tmp:
+        for audio_uri, items in by_audio.items():
+            with storage.local_path(storage.key_of(audio_uri)) as wav:
+                for r in items:
+                    clip = f"{tmp}/{r['id']}.wav"
+                    write_wav(clip, read_slice(wav, r["start"], r["end"]), settings.sample_rate)
+                    fs.put_file(clip, f"{root}/wavs/{r['id']}.wav")
+            for r in items:
+                writer.writerow([r["id"], r["text"], r["text"]])
+    with fs.open(f"{root}/metadata.csv", "wb") as fh:
+        fh.write(lines.getvalue().encode())
+    return target

@@ -1,0 +1,33 @@
+"""Typed domain errors: each carries a message a user can act on."""
+
+
+class ProVoiceError(Exception):
+    """Base class; the CLI prints the message without a traceback."""
+
+
+class NotFound(ProVoiceError):
+    """An id (dataset, file, run) that the catalog does not know."""
+
+
+class InvalidSource(ProVoiceError):
+    """A path or URI that cannot be read or is not allowed."""
+
+
+class FileRejected(ProVoiceError):
+    """A single file failed a step for a reason of its own; the dataset goes on without it."""
+
+
+class UnsupportedFormat(FileRejected):
+    """Audio in a container or codec that is not one of the accepted formats."""
+
+
+class CorruptAudio(FileRejected):
+    """Audio that cannot be decoded completely (empty, truncated, not audio)."""
+
+
+class NotEnoughSpeech(FileRejected):
+    """A file in which voice activity detection finds no usable speech."""
+
+
+class TransientError(ProVoiceError):
+    """A failure worth retrying (storage hiccup, decoder killed by the OS)."""

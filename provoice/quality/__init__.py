@@ -1,0 +1,1 @@
+"""Per-segment quality checks; each rejection carries a specific, readable reason."""

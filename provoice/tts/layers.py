@@ -1,0 +1,100 @@
+"""Building blocks shared by all VITS parts: channel-first LayerNorm and weight-normed convolutions.
+
+Weight norm is implemented here (parameters `weight_g` / `weight_v`) rather than with torch's
+deprecated hook so that state-dict keys match Piper checkpoints on every torch version.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def get_padding(kernel_size: int, dilation: int = 1) -> int:
+    """'Same' padding for an odd kernel with dilation."""
+    return (kernel_size * dilation - dilation) // 2
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the channel axis of [B, C, T] tensors (Piper names: gamma, beta)."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.channels = channels
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(channels))
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(1, -1)
+        x = F.layer_norm(x, (self.channels,), self.gamma, self.beta, self.eps)
+        return x.transpose(1, -1)
+
+
+def _norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
+    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
+
+
+class _WeightNorm:
+    """Mixin: replaces `weight` by `weight_g * weight_v / ||weight_v||` (norm over all dims but 0)."""
+
+    def _init_weight_norm(self, init_std: float | None) -> None:
+        weight = self._parameters.pop("weight")
+        with torch.no_grad():
+            if init_std is not None:
+                weight.normal_(0.0, init_std)
+            self.weight_g = nn.Parameter(_norm_except_dim0(weight).clone())
+            self.weight_v = nn.Parameter(weight.detach().clone())
+
+    def normed_weight(self) -> torch.Tensor:
+        """The effective convolution weight."""
+        return self.weight_g * self.weight_v / _norm_except_dim0(self.weight_v)
+
+    @torch.no_grad()
+    def set_weight(self, weight: torch.Tensor) -> None:
+        """Set the effective weight (used when importing weights with the norm folded in)."""
+        self.weight_v.copy_(weight)
+        self.weight_g.copy_(_norm_except_dim0(weight))
+
+
+class WNConv1d(_WeightNorm, nn.Conv1d):
+    """Conv1d with weight normalisation."""
+
+    def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_weight_norm(init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.normed_weight(), self.bias)
+
+
+class WNConv2d(_WeightNorm, nn.Conv2d):
+    """Conv2d with weight normalisation."""
+
+    def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_weight_norm(init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.normed_weight(), self.bias)
+
+
+class WNConvTranspose1d(_WeightNorm, nn.ConvTranspose1d):
+    """ConvTranspose1d with weight normalisation (norm over dim 0, the input channels)."""
+
+    def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_weight_norm(init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose1d(
+            x,
+            self.normed_weight(),
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
