@@ -17,7 +17,7 @@ import numpy as np
 from pydub import AudioSegment
 
 from provoice.audio.probe import probe
-from provoice.errors import CorruptAudio, TransientError
+from provoice.errors import CorruptAudio, NotEnoughSpeech, TransientError
 
 VAD_RATE = 16000
 BLOCK_SECONDS = 10
@@ -136,7 +136,7 @@ def convert(src: str | Path, dest: str | Path, dest_16k: str | Path, *, sample_r
             raise CorruptAudio(f"damaged {info.format}: decoding stopped early ({first})")
         loudness, peak_db, clip_fraction, bandwidth = _measure(hi, sample_rate)
         if loudness <= -70.0:
-            raise CorruptAudio("the file is silent (no signal above -70 dBFS)")
+            raise NotEnoughSpeech("no speech: the file is silent (no signal above -70 dBFS)")
         gain = min(target_dbfs - loudness, -1.0 - peak_db, 40.0)
         _apply_gain(hi, Path(dest), sample_rate, gain)
         _apply_gain(lo, Path(dest_16k), VAD_RATE, gain)

@@ -16,6 +16,8 @@ def rejection_reason(m: dict, s: Settings) -> str | None:
     d = m["duration"]
     if d < s.min_segment_s or d > s.max_segment_s:
         return f"duration {d:.1f} s outside {s.min_segment_s:g}–{s.max_segment_s:g} s"
+    if m["no_speech_prob"] > s.max_no_speech_prob:
+        return f"no speech: ASR no-speech probability {m['no_speech_prob']:.2f}"
     if m["clip_fraction"] > s.max_clip_fraction:
         return f"clipping: {100 * m['clip_fraction']:.2f}% of samples at full scale"
     if m["level_dbfs"] < s.min_level_dbfs:
@@ -23,8 +25,6 @@ def rejection_reason(m: dict, s: Settings) -> str | None:
     if m["snr_db"] < s.min_snr_db:
         return f"noisy: estimated SNR {m['snr_db']:.0f} dB below {s.min_snr_db:g} dB"
     text = m.get("text", "").strip()
-    if m["no_speech_prob"] > s.max_no_speech_prob:
-        return f"no speech: ASR no-speech probability {m['no_speech_prob']:.2f}"
     if not spoken_chars(text):
         return "empty transcript"
     if m["compression_ratio"] > s.max_compression_ratio:

@@ -24,8 +24,8 @@ def signal_metrics(x: np.ndarray, rate: int, *, gain_db: float, noise_floor_dbfs
     speech_db = 10 * np.log10(np.mean(10 ** (energy[len(energy) // 2:] / 10)))
     snr = min(MAX_SNR_DB, float(speech_db - noise_floor_dbfs))
     return {
-        "level_dbfs": round(20 * np.log10(rms + 1e-12), 2),
-        "peak_dbfs": round(20 * np.log10(peak + 1e-12), 2),
+        "level_dbfs": round(float(20 * np.log10(rms + 1e-12)), 2),
+        "peak_dbfs": round(float(20 * np.log10(peak + 1e-12)), 2),
         "clip_fraction": round(clip_fraction, 5),
         "snr_db": round(snr, 2),
     }

@@ -15,7 +15,9 @@ from provoice.tts.layers import LayerNorm
 class MultiHeadAttention(nn.Module):
     """Self-attention whose scores and values get a learned term per relative offset |j-i| <= w."""
 
-    def __init__(self, channels: int, out_channels: int, n_heads: int, p_dropout: float, window_size: int) -> None:
+    def __init__(
+        self, channels: int, out_channels: int, n_heads: int, p_dropout: float, window_size: int
+    ) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.k_channels = channels // n_heads
@@ -68,7 +70,9 @@ class MultiHeadAttention(nn.Module):
 class FFN(nn.Module):
     """Two 'same'-padded convolutions with ReLU, masked before each convolution."""
 
-    def __init__(self, in_channels: int, out_channels: int, filter_channels: int, kernel_size: int, p_dropout: float) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, filter_channels: int, kernel_size: int, p_dropout: float
+    ) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.conv_1 = nn.Conv1d(in_channels, filter_channels, kernel_size)
@@ -100,7 +104,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.drop = nn.Dropout(p_dropout)
         self.attn_layers = nn.ModuleList(
-            MultiHeadAttention(hidden_channels, hidden_channels, n_heads, p_dropout, window_size) for _ in range(n_layers)
+            MultiHeadAttention(hidden_channels, hidden_channels, n_heads, p_dropout, window_size)
+            for _ in range(n_layers)
         )
         self.norm_layers_1 = nn.ModuleList(LayerNorm(hidden_channels) for _ in range(n_layers))
         self.ffn_layers = nn.ModuleList(

@@ -14,7 +14,9 @@ class ResidualCouplingLayer(nn.Module):
     The output projection starts at zero so a fresh layer is the identity.
     """
 
-    def __init__(self, channels: int, hidden_channels: int, kernel_size: int, dilation_rate: int, n_layers: int) -> None:
+    def __init__(
+        self, channels: int, hidden_channels: int, kernel_size: int, dilation_rate: int, n_layers: int
+    ) -> None:
         super().__init__()
         self.half_channels = channels // 2
         self.pre = nn.Conv1d(self.half_channels, hidden_channels, 1)

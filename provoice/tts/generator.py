@@ -15,17 +15,22 @@ LRELU_SLOPE = 0.1
 INIT_STD = 0.01
 
 
+def _dilated_conv(channels: int, kernel_size: int, dilation: int) -> WNConv1d:
+    padding = get_padding(kernel_size, dilation)
+    return WNConv1d(channels, channels, kernel_size, dilation=dilation, padding=padding, init_std=INIT_STD)
+
+
 class ResBlock1(nn.Module):
     """HiFi-GAN V1 block: per dilation a dilated conv then a plain conv, each with a residual."""
 
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
         super().__init__()
         self.convs1 = nn.ModuleList(
-            WNConv1d(channels, channels, kernel_size, dilation=d, padding=get_padding(kernel_size, d), init_std=INIT_STD)
+            _dilated_conv(channels, kernel_size, d)
             for d in dilations
         )
         self.convs2 = nn.ModuleList(
-            WNConv1d(channels, channels, kernel_size, padding=get_padding(kernel_size), init_std=INIT_STD)
+            _dilated_conv(channels, kernel_size, 1)
             for _ in dilations
         )
 
@@ -42,7 +47,7 @@ class ResBlock2(nn.Module):
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
-            WNConv1d(channels, channels, kernel_size, dilation=d, padding=get_padding(kernel_size, d), init_std=INIT_STD)
+            _dilated_conv(channels, kernel_size, d)
             for d in dilations
         )
 

@@ -36,7 +36,7 @@ def _norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
     return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1)))
 
 
-class _WeightNorm:
+class WeightNormed:
     """Mixin: replaces `weight` by `weight_g * weight_v / ||weight_v||` (norm over all dims but 0)."""
 
     def _init_weight_norm(self, init_std: float | None) -> None:
@@ -58,7 +58,7 @@ class _WeightNorm:
         self.weight_g.copy_(_norm_except_dim0(weight))
 
 
-class WNConv1d(_WeightNorm, nn.Conv1d):
+class WNConv1d(WeightNormed, nn.Conv1d):
     """Conv1d with weight normalisation."""
 
     def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:
@@ -69,7 +69,7 @@ class WNConv1d(_WeightNorm, nn.Conv1d):
         return self._conv_forward(x, self.normed_weight(), self.bias)
 
 
-class WNConv2d(_WeightNorm, nn.Conv2d):
+class WNConv2d(WeightNormed, nn.Conv2d):
     """Conv2d with weight normalisation."""
 
     def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:
@@ -80,7 +80,7 @@ class WNConv2d(_WeightNorm, nn.Conv2d):
         return self._conv_forward(x, self.normed_weight(), self.bias)
 
 
-class WNConvTranspose1d(_WeightNorm, nn.ConvTranspose1d):
+class WNConvTranspose1d(WeightNormed, nn.ConvTranspose1d):
     """ConvTranspose1d with weight normalisation (norm over dim 0, the input channels)."""
 
     def __init__(self, *args, init_std: float | None = None, **kwargs) -> None:

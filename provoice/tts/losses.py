@@ -27,7 +27,9 @@ def generator_adversarial_loss(fake_scores: Sequence[torch.Tensor]) -> torch.Ten
     return sum(torch.mean((1 - fake.float()) ** 2) for fake in fake_scores)
 
 
-def feature_loss(real_fmaps: Sequence[Sequence[torch.Tensor]], fake_fmaps: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+def feature_loss(
+    real_fmaps: Sequence[Sequence[torch.Tensor]], fake_fmaps: Sequence[Sequence[torch.Tensor]]
+) -> torch.Tensor:
     """L1 between discriminator activations on real and generated audio (times 2, as in HiFi-GAN)."""
     loss = torch.zeros((), device=real_fmaps[0][0].device)
     for real_maps, fake_maps in zip(real_fmaps, fake_fmaps):

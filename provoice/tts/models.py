@@ -86,7 +86,9 @@ class SynthesizerTrn(nn.Module):
             c.inter_channels, c.hidden_channels, c.flow_kernel_size, 1, c.flow_layers, c.n_flows
         )
         if c.use_sdp:
-            self.dp: nn.Module = StochasticDurationPredictor(c.hidden_channels, c.dp_kernel_size, c.dp_p_dropout, c.dp_n_flows)
+            self.dp: nn.Module = StochasticDurationPredictor(
+                c.hidden_channels, c.dp_kernel_size, c.dp_p_dropout, c.dp_n_flows
+            )
         else:
             self.dp = DurationPredictor(c.hidden_channels, c.dp_filter_channels, c.dp_kernel_size, c.dp_p_dropout)
         self.voice: VoiceConditioning | None = None
@@ -112,9 +114,12 @@ class SynthesizerTrn(nn.Module):
         if g is None:
             return None
         if self.voice is None:
-            raise ValueError("this model has no voice conditioning (gin_channels is 0) but a speaker embedding was given")
+            raise ValueError(
+                "this model has no voice conditioning (gin_channels is 0) but a speaker embedding was given"
+            )
         if g.dim() != 2 or g.size(1) != self.config.speaker_embedding_dim:
-            raise ValueError(f"speaker embedding must be [B, {self.config.speaker_embedding_dim}], got {tuple(g.shape)}")
+            dim = self.config.speaker_embedding_dim
+            raise ValueError(f"speaker embedding must be [B, {dim}], got {tuple(g.shape)}")
         return self.voice(g)
 
     def forward(

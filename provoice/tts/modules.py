@@ -108,14 +108,18 @@ FlowOutput = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 class Flow(nn.Module):
     """Interface of an invertible layer: forward gives (y, log|det|), reverse gives x."""
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False) -> FlowOutput:
+    def forward(
+        self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False
+    ) -> FlowOutput:
         raise NotImplementedError
 
 
 class Log(Flow):
     """y = log(x): maps positive durations to the real line."""
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False) -> FlowOutput:
+    def forward(
+        self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False
+    ) -> FlowOutput:
         if reverse:
             return torch.exp(x) * x_mask
         y = torch.log(torch.clamp_min(x, 1e-5)) * x_mask
@@ -125,7 +129,9 @@ class Log(Flow):
 class Flip(Flow):
     """Reverse the channel order so the next coupling layer transforms the other half."""
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False) -> FlowOutput:
+    def forward(
+        self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False
+    ) -> FlowOutput:
         x = torch.flip(x, [1])
         if reverse:
             return x
@@ -140,7 +146,9 @@ class ElementwiseAffine(Flow):
         self.m = nn.Parameter(torch.zeros(channels, 1))
         self.logs = nn.Parameter(torch.zeros(channels, 1))
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False) -> FlowOutput:
+    def forward(
+        self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False
+    ) -> FlowOutput:
         if reverse:
             return (x - self.m) * torch.exp(-self.logs) * x_mask
         y = (self.m + torch.exp(self.logs) * x) * x_mask
@@ -171,7 +179,9 @@ class ConvFlow(Flow):
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False) -> FlowOutput:
+    def forward(
+        self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False
+    ) -> FlowOutput:
         x0, x1 = torch.split(x, [self.half_channels] * 2, 1)
         h = self.convs(self.pre(x0), x_mask, g=g)
         h = self.proj(h) * x_mask

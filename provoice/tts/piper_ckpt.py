@@ -162,7 +162,8 @@ class _Problems:
 
     def raise_if_any(self) -> None:
         parts = []
-        for label, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("mis-shaped", self.mis_shaped)):
+        groups = (("missing", self.missing), ("unexpected", self.unexpected), ("mis-shaped", self.mis_shaped))
+        for label, keys in groups:
             if keys:
                 shown = ", ".join(keys[:_SHOWN])
                 more = f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""

@@ -19,7 +19,8 @@ def _knots(unnormalized: torch.Tensor, bound: float, min_size: float) -> tuple[t
     sizes = min_size + (1 - min_size * n_bins) * F.softmax(unnormalized, dim=-1)
     edges = F.pad(torch.cumsum(sizes, dim=-1), (1, 0), value=0.0)
     edges = 2 * bound * edges - bound
-    edges = torch.cat([torch.full_like(edges[..., :1], -bound), edges[..., 1:-1], torch.full_like(edges[..., :1], bound)], -1)
+    ends = torch.ones_like(edges[..., :1]) * bound
+    edges = torch.cat([-ends, edges[..., 1:-1], ends], -1)
     return edges, edges[..., 1:] - edges[..., :-1]
 
 

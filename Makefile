@@ -1,0 +1,43 @@
+# ProVoice: `make demo` and `make test` do all the set-up they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_VERSION ?= 2.13.0
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install system-deps demo test test-fast bench clean
+
+install: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; for t in ffmpeg ffprobe espeak-ng; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+demo: install
+	PREFECT_LOGGING_LEVEL=WARNING $(PY) -m provoice.demo
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration"
+
+bench: install
+	$(PY) bench/prepare_throughput.py --minutes 10 --update-docs
+	$(PY) bench/prepare_throughput.py --long-minutes 60 --update-docs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .bench

@@ -1,0 +1,89 @@
+"""Shared fixtures: generated speech, isolated ProVoice homes, one Prefect harness, a moto S3 server."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+from provoice import synthetic  # noqa: E402
+from provoice.settings import Settings  # noqa: E402
+
+MAIN_TEXT = synthetic.SENTENCES[:3]
+OTHER_TEXT = synthetic.SENTENCES[3:5]
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory):
+    """Main-speaker speech (`main.wav`, three sentences) and another speaker (`other.wav`)."""
+    synthetic.require_tools()
+    d = tmp_path_factory.mktemp("speech")
+    synthetic.speech_file(d / "main.wav", MAIN_TEXT)
+    synthetic.speech_file(d / "other.wav", OTHER_TEXT, voice=synthetic.OTHER_VOICE, pitch=70)
+    return d
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """A fresh ProVoice home for one test; the environment carries it into flows."""
+    monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on 127.0.0.1, the way s3fs tests itself."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(key, value)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(tmp_path, monkeypatch, s3_endpoint) -> Settings:
+    """Settings whose blob storage is an S3 bucket on the moto server."""
+    import s3fs
+
+    bucket = f"pv-{os.urandom(4).hex()}"
+    s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}).mkdir(bucket)
+    monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PROVOICE_STORAGE_URI", f"s3://{bucket}/store")
+    monkeypatch.setenv("PROVOICE_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
+    return Settings()
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after lower-casing and dropping punctuation."""
+    import re
+
+    import jiwer
+
+    norm = lambda t: re.sub(r"[^a-z0-9' ]+", " ", t.lower()).split()  # noqa: E731
+    return jiwer.wer(" ".join(norm(reference)), " ".join(norm(hypothesis)))

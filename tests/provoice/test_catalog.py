@@ -1,0 +1,25 @@
+import pytest
+from sqlalchemy import inspect
+
+from provoice.catalog import Catalog
+from provoice.errors import NotFound
+
+
+def test_migrated_schema_and_crud(settings):
+    catalog = Catalog(settings)
+    assert {"datasets", "dataset_files", "preparation_runs", "alembic_version"} <= set(
+        inspect(catalog.engine).get_table_names())
+    ds = catalog.create_dataset("voice")
+    f = catalog.add_file(dataset_id=ds.id, original_name="ä.wav", sha256="0" * 64, size=3, status="pending")
+    assert [x.id for x in Catalog(settings).files(ds.id)] == [f.id]
+    catalog.remove_file(ds.id, f.id)
+    assert catalog.files(ds.id) == []
+
+
+def test_unknown_ids_are_clear(settings):
+    catalog = Catalog(settings)
+    with pytest.raises(NotFound, match="no dataset with id 'ds_nope'"):
+        catalog.get_dataset("ds_nope")
+    ds = catalog.create_dataset("x")
+    with pytest.raises(NotFound, match="has no file"):
+        catalog.remove_file(ds.id, "f_nope")
