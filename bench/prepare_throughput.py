@@ -347,7 +347,8 @@ def long_rss(minutes: float, work: Path) -> dict:
     self_gb, ffmpeg_gb = child_out["self_peak_kb"] * 1024 / gb, child_out["children_peak_kb"] * 1024 / gb
     return {
         "mode": "long", "minutes": minutes, "file": name, "audio_seconds": round(audio_s, 1),
-        "flow_wall_s": round(child_out["wall_s"], 2), "flow_audio_s_per_s": round(audio_s / child_out["wall_s"], 2),
+        "flow_wall_s": round(child_out["wall_s"], 2),
+        "flow_audio_s_per_s": round(audio_s / child_out["wall_s"], 2),
         "peak_rss_flow_process_gb": round(self_gb, 3),
         "peak_rss_largest_subprocess_gb": round(ffmpeg_gb, 3),
         "peak_rss_tree_sampled_gb": round(peak.get("tree", 0) / gb, 3),
@@ -362,8 +363,10 @@ def long_rss(minutes: float, work: Path) -> dict:
 def machine() -> dict:
     import psutil
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+               platform.processor())
     return {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
             "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
@@ -377,14 +380,16 @@ def section(result: dict) -> str:
     if r["mode"] == "throughput":
         title = f"Throughput, {r['minutes']:g} min in {r['files']} files ({', '.join(r['formats'])})"
         body = ("| path | wall s | audio s / wall s | WER |\n|---|---:|---:|---:|\n"
-                f"| naive script | {r['naive_wall_s']} | {r['naive_audio_s_per_s']} | {r['naive_wer']:.2%} |\n"
+                f"| naive script | {r['naive_wall_s']} | {r['naive_audio_s_per_s']} | "
+                f"{r['naive_wer']:.2%} |\n"
                 f"| prepare flow | {r['flow_wall_s']} | {r['flow_audio_s_per_s']} | {r['flow_wer']:.2%} |\n\n"
                 f"- ratio flow / naive: **{r['ratio_flow_over_naive']}x** (target {TARGET_RATIO}x at equal "
                 f"WER: {'met' if r['target_met'] else 'not met'})\n"
                 f"- flow including Prefect server start-up ({r['prefect_server_start_s']} s): "
                 f"{r['flow_incl_server_start_audio_s_per_s']} audio s / wall s\n"
                 f"- flow WER before the quality filter: {r['flow_wer_before_quality_filter']:.2%}; "
-                f"segments {r['flow_segments']}; {r['flow_accepted_seconds']} of {r['audio_seconds']} s accepted\n")
+                f"segments {r['flow_segments']}; {r['flow_accepted_seconds']} of "
+                f"{r['audio_seconds']} s accepted\n")
     else:
         title = f"Peak memory, one {r['minutes']:g}-minute file (`{r['file']}`)"
         body = (f"- peak RSS, flow process: {r['peak_rss_flow_process_gb']} GB; largest subprocess "
@@ -398,14 +403,19 @@ def section(result: dict) -> str:
                 f"segments {r['flow_segments']}\n")
     if r["rejected_files"] or r["segment_rejections"]:
         body += f"- rejections: files {r['rejected_files']}; segments {r['segment_rejections']}\n"
-    return f"<!-- bench:{r['mode']}:{r['date']} -->\n### {title} — {r['date']}\n\n{head}\n{body}<!-- /bench -->\n"
+    return (f"<!-- {marker(r)} -->\n### {title} — {r['date']}\n\n{head}\n{body}"
+            "<!-- /bench -->\n")
+
+
+def marker(r: dict) -> str:
+    return f"bench:{r['mode']}-{r['minutes']:g}min:{r['date']}"
 
 
 def update_docs(result: dict) -> None:
-    """Replace this mode's section of the same date, or append one."""
+    """Replace the section of the same mode, size and date, or append one."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n## Measurements\n"
     new = section(result)
-    pattern = re.compile(rf"<!-- bench:{result['mode']}:{result['date']} -->.*?<!-- /bench -->\n", re.S)
+    pattern = re.compile(rf"<!-- {re.escape(marker(result))} -->.*?<!-- /bench -->\n", re.DOTALL)
     text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text)
@@ -427,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
     info = {"machine": machine(), "date": dt.date.today().isoformat(),
-            "command": "python bench/prepare_throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
+            "command": "python bench/prepare_throughput.py "
+                       + shlex.join(sys.argv[1:] if argv is None else argv)}
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json
             if args.long_minutes:

@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     asr_compute_type: str = "int8"
     asr_beam_size: int = 1
-    asr_batch_size: int = 4
+    asr_batch_size: int = 8
     asr_cpu_threads: int = 0
+    asr_trim_window: bool = True
     task_workers: int = 4
 
     sample_rate: int = 22050
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
             "vad_padding_ms", "min_segment_s", "max_segment_s", "max_clip_fraction", "min_snr_db",
             "min_level_dbfs", "max_no_speech_prob", "min_avg_logprob", "max_compression_ratio",
             "min_chars_per_second", "max_chars_per_second", "min_speaker_similarity",
-            "low_bandwidth_hz", "asr_beam_size",
+            "low_bandwidth_hz", "asr_beam_size", "asr_trim_window",
         ]
         out = {k: getattr(self, k) for k in keys}
         out["asr_model"] = Path(self.asr_model).name

@@ -7,11 +7,13 @@ work, and a file's rejection is cached the same way, so re-runs and retries repe
 
 from __future__ import annotations
 
+from typing import Callable
+
 
 import numpy as np
 
 from provoice.asr.whisper import load_model, transcribe_segments
-from provoice.audio.convert import VAD_RATE, convert
+from provoice.audio.convert import convert
 from provoice.audio.vad import segment
 from provoice.audio.wavio import read_slice
 from provoice.errors import FileRejected, NotEnoughSpeech
@@ -23,7 +25,7 @@ from provoice.storage import Storage
 
 CONVERT_KEYS = ("sample_rate", "loudness_target_dbfs", "low_bandwidth_hz")
 SEGMENT_KEYS = ("vad_aggressiveness", "vad_frame_ms", "vad_padding_ms", "min_segment_s", "max_segment_s")
-TRANSCRIBE_KEYS = ("asr_model", "asr_beam_size")
+TRANSCRIBE_KEYS = ("asr_model", "asr_beam_size", "asr_trim_window")
 QUALITY_KEYS = ("max_clip_fraction", "min_snr_db", "min_level_dbfs", "max_no_speech_prob",
                 "min_avg_logprob", "max_compression_ratio", "min_chars_per_second",
                 "max_chars_per_second")
@@ -36,79 +38,76 @@ def work_prefix(settings: Settings, sha256: str, step: str) -> str:
     return f"work/{sha256}/{'-'.join(keys)}"
 
 
-def _cached(storage: Storage, key: str) -> dict | None:
-    if not storage.exists(key):
-        return None
-    result = storage.read_json(key)
-    if "rejected" in result:
-        raise FileRejected(result["rejected"])
+def _run_cached(storage: Storage, key: str, compute: Callable[[], dict]) -> dict:
+    """Return the stored result at `key`, or compute and store it; a rejection is stored too."""
+    if storage.exists(key):
+        result = storage.read_json(key)
+        if "rejected" in result:
+            raise FileRejected(result["rejected"])
+        return result
+    try:
+        result = compute()
+    except FileRejected as exc:
+        storage.write_json(key, {"rejected": str(exc)})
+        raise
+    storage.write_json(key, result)
     return result
-
-
-def _reject(storage: Storage, key: str, exc: FileRejected) -> None:
-    storage.write_json(key, {"rejected": str(exc)})
-    raise exc
 
 
 def convert_step(storage: Storage, settings: Settings, sha256: str, raw_uri: str) -> dict:
     """Training-rate WAV plus a 16 kHz view, loudness-normalised."""
     prefix = work_prefix(settings, sha256, "convert")
-    if (hit := _cached(storage, f"{prefix}/convert.json")) is not None:
-        return hit
     audio_key, audio16_key = f"{prefix}/audio.wav", f"{prefix}/audio16.wav"
-    try:
+
+    def compute() -> dict:
         with storage.local_path(storage.key_of(raw_uri)) as src, \
                 storage.staged_output(audio_key) as out, storage.staged_output(audio16_key) as out16:
             conv = convert(src, out, out16, sample_rate=settings.sample_rate,
                            target_dbfs=settings.loudness_target_dbfs,
                            low_bandwidth_hz=settings.low_bandwidth_hz)
-    except FileRejected as exc:
-        _reject(storage, f"{prefix}/convert.json", exc)
-    result = {"sha256": sha256, "audio_uri": storage.uri(audio_key),
-              "audio16_uri": storage.uri(audio16_key), **conv.to_dict()}
-    storage.write_json(f"{prefix}/convert.json", result)
-    return result
+        return {"sha256": sha256, "audio_uri": storage.uri(audio_key),
+                "audio16_uri": storage.uri(audio16_key), **conv.to_dict()}
+    return _run_cached(storage, f"{prefix}/convert.json", compute)
 
 
 def segment_step(storage: Storage, settings: Settings, conv: dict) -> dict:
     """VAD utterance boundaries; a file without any usable utterance is rejected here."""
+    def compute() -> dict:
+        with storage.local_path(storage.key_of(conv["audio16_uri"])) as wav16:
+            seg = segment(wav16, aggressiveness=settings.vad_aggressiveness,
+                          frame_ms=settings.vad_frame_ms, padding_ms=settings.vad_padding_ms,
+                          min_s=settings.min_segment_s, max_s=settings.max_segment_s)
+        if not seg.segments:
+            raise NotEnoughSpeech(
+                f"no speech found: voice activity detection found no utterance of "
+                f"{settings.min_segment_s:g}–{settings.max_segment_s:g} s")
+        return {**conv, **seg.to_dict()}
     prefix = work_prefix(settings, conv["sha256"], "segment")
-    if (hit := _cached(storage, f"{prefix}/segments.json")) is not None:
-        return hit
-    with storage.local_path(storage.key_of(conv["audio16_uri"])) as wav16:
-        seg = segment(wav16, aggressiveness=settings.vad_aggressiveness,
-                      frame_ms=settings.vad_frame_ms, padding_ms=settings.vad_padding_ms,
-                      min_s=settings.min_segment_s, max_s=settings.max_segment_s)
-    if not seg.segments:
-        _reject(storage, f"{prefix}/segments.json", NotEnoughSpeech(
-            f"no speech found: voice activity detection found no utterance of "
-            f"{settings.min_segment_s:g}–{settings.max_segment_s:g} s"))
-    result = {**conv, **seg.to_dict()}
-    storage.write_json(f"{prefix}/segments.json", result)
-    return result
+    return _run_cached(storage, f"{prefix}/segments.json", compute)
 
 
 def transcribe_step(storage: Storage, settings: Settings, seg: dict) -> dict:
     """Whisper text and confidences for every segment, batched."""
+    def compute() -> dict:
+        model = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
+                           settings.asr_cpu_threads)
+        bounds = [(s["start"], s["end"]) for s in seg["segments"]]
+        with storage.local_path(storage.key_of(seg["audio16_uri"])) as wav16:
+            texts = transcribe_segments(model, wav16, bounds, beam_size=settings.asr_beam_size,
+                                        batch_size=settings.asr_batch_size,
+                                        trim_window=settings.asr_trim_window)
+        return {**seg, "segments": [{**s, **t.to_dict()} for s, t in zip(seg["segments"], texts)]}
     prefix = work_prefix(settings, seg["sha256"], "transcribe")
-    if (hit := _cached(storage, f"{prefix}/transcripts.json")) is not None:
-        return hit
-    model = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
-                       settings.asr_cpu_threads)
-    bounds = [(s["start"], s["end"]) for s in seg["segments"]]
-    with storage.local_path(storage.key_of(seg["audio16_uri"])) as wav16:
-        texts = transcribe_segments(model, wav16, bounds, beam_size=settings.asr_beam_size,
-                                    batch_size=settings.asr_batch_size)
-    result = {**seg, "segments": [{**s, **t.to_dict()} for s, t in zip(seg["segments"], texts)]}
-    storage.write_json(f"{prefix}/transcripts.json", result)
-    return result
+    return _run_cached(storage, f"{prefix}/transcripts.json", compute)
 
 
 def quality_step(storage: Storage, settings: Settings, tr: dict) -> dict:
     """Signal and transcript checks per segment, and a speaker embedding for each good one."""
     prefix = work_prefix(settings, tr["sha256"], "quality")
-    if (hit := _cached(storage, f"{prefix}/quality.json")) is not None:
-        return hit
+    return _run_cached(storage, f"{prefix}/quality.json", lambda: _check_segments(storage, settings, tr))
+
+
+def _check_segments(storage: Storage, settings: Settings, tr: dict) -> dict:
     encoder = load_encoder(settings.resolved_device())
     segments = []
     with storage.local_path(storage.key_of(tr["audio_uri"])) as wav, \
@@ -131,7 +130,6 @@ def quality_step(storage: Storage, settings: Settings, tr: dict) -> dict:
                              "metrics": m, "reason": reason, "embedding": embedding})
     result = {k: v for k, v in tr.items() if k != "segments"}
     result["segments"] = segments
-    storage.write_json(f"{prefix}/quality.json", result)
     return result
 
 
