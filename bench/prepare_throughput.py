@@ -38,6 +38,8 @@ DOCS = ROOT / "docs" / "BENCHMARKS.md"
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
 TARGET_RATIO, TARGET_RSS_GB = 1.3, 1.5
+PIPELINE_CODE = ["flows", "tasks", "provoice/asr", "provoice/audio", "provoice/dataset", "provoice/quality",
+                 "provoice/catalog", "provoice/settings.py", "provoice/storage.py", "provoice/synthetic.py"]
 
 
 def log(msg: str) -> None:
@@ -372,11 +374,22 @@ def machine() -> dict:
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
 
 
+def code_version() -> str:
+    """HEAD, and whether the pipeline code differs from it: the figures belong to that code."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("diff", "--name-only", "HEAD", "--", *PIPELINE_CODE)
+    return f"{head}{' + uncommitted pipeline changes' if dirty else ''}"
+
+
 def section(result: dict) -> str:
     m, r = result["machine"], result
     head = (f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
             f"load average at start {m['load_avg_at_start']} (shared machine)\n"
-            f"- command: `{r['command']}`\n- date: {r['date']}\n")
+            f"- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n")
     if r["mode"] == "throughput":
         title = f"Throughput, {r['minutes']:g} min in {r['files']} files ({', '.join(r['formats'])})"
         body = ("| path | wall s | audio s / wall s | WER |\n|---|---:|---:|---:|\n"
@@ -401,8 +414,12 @@ def section(result: dict) -> str:
                 f"- prepare wall time {r['flow_wall_s']} s including model loads "
                 f"({r['flow_audio_s_per_s']} audio s / wall s); WER {r['flow_wer']:.2%}; "
                 f"segments {r['flow_segments']}\n")
-    if r["rejected_files"] or r["segment_rejections"]:
-        body += f"- rejections: files {r['rejected_files']}; segments {r['segment_rejections']}\n"
+    files = "; ".join(f"`{n}`: {why}" for n, why in r["rejected_files"].items()) or "none"
+    kinds = collections.Counter()
+    for why, n in r["segment_rejections"].items():
+        kinds[why.split(" (", 1)[0]] += n
+    body += (f"- rejected files: {files}; rejected segments (top reasons): "
+             f"{', '.join(f'{k} ×{n}' for k, n in kinds.items()) or 'none'}\n")
     return (f"<!-- {marker(r)} -->\n### {title} — {r['date']}\n\n{head}\n{body}"
             "<!-- /bench -->\n")
 
@@ -424,7 +441,8 @@ def update_docs(result: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, help="flow vs naive on this much speech (default 10)")
-    p.add_argument("--long-minutes", type=float, help="peak RSS of preparing one file this long")
+    p.add_argument("--long-minutes", type=float,
+                   help="peak RSS of preparing one file this long (instead of --minutes)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--update-docs", action="store_true", help=f"write a dated section to {DOCS.name}")
     p.add_argument("--keep", action="store_true", help="keep the generated data under .bench/")
@@ -436,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
-    info = {"machine": machine(), "date": dt.date.today().isoformat(),
+    info = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(),
             "command": "python bench/prepare_throughput.py "
                        + shlex.join(sys.argv[1:] if argv is None else argv)}
     try:
