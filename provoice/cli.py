@@ -1,4 +1,5 @@
-"""`provoice` command line: datasets now; models, PVCs and serving build on the same pattern.
+"""`provoice` command line: datasets, base models and text-to-speech; PVCs and serving build on
+the same pattern.
 
 `--json` prints exactly one JSON document on stdout. Domain errors print one line on stderr and
 exit non-zero, without a traceback.
@@ -11,6 +12,7 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 import typer
@@ -25,6 +27,10 @@ from provoice.settings import Settings
 app = typer.Typer(help="ProVoice: professional voice cloning, self-hosted.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Create, edit and prepare datasets.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
+base_model_app = typer.Typer(help="Import, list and pin base models.", no_args_is_help=True)
+app.add_typer(base_model_app, name="base-model")
+model_app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 err = Console(stderr=True)
 out = Console()
 
@@ -35,7 +41,7 @@ def handles_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except ProVoiceError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False)
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
     return wrapper
 
@@ -218,19 +224,228 @@ def dataset_export(dataset_id: str, dest: str,
                    fmt: str = typer.Option("ljspeech", "--format", help="ljspeech or jsonl")):
     """Export the latest prepared version as an LJSpeech folder or a JSONL manifest."""
     from provoice.dataset.outputs import export_dataset
-    from provoice.errors import InvalidSource, NotFound
+    from provoice.errors import InvalidSource
     from provoice.storage import Storage
 
     if fmt not in ("ljspeech", "jsonl"):
         raise InvalidSource(f"unknown export format {fmt!r}: use ljspeech or jsonl")
     settings = Settings()
-    catalog = Catalog(settings)
-    catalog.get_dataset(dataset_id)
-    run = catalog.latest_run(dataset_id)
-    if run is None:
-        raise NotFound(f"dataset {dataset_id} has not been prepared yet: run `provoice dataset prepare {dataset_id}`")
+    run = Catalog(settings).prepared_run(dataset_id)
     target = export_dataset(Storage.from_settings(settings), settings, run.manifest_uri, fmt, dest)
     out.print(f"exported {fmt} to {target}")
+
+
+def _prefect_api_configured() -> bool:
+    """Events reach automations only through a configured Prefect API; without one, emitting would
+    start a throwaway local server whose events nobody sees."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+def _registered(info, as_json: bool) -> None:
+    """Announce a registration (a Prefect event when it is new) and print it."""
+    if info.newly_registered and _prefect_api_configured():
+        from flows.events import emit
+
+        emit("provoice.base-model.registered", "base-model", info.id,
+             {"source": info.source, "kind": info.kind, "sample_rate": info.sample_rate, "uri": info.uri})
+    obj = {**info.to_dict(), "created": info.newly_registered, "kind": info.kind, "uri": info.uri, **info.summary}
+    if as_json:
+        emit_json(obj)
+        return
+    verb = "registered" if info.newly_registered else "already registered:"
+    out.print(f"{verb} base model [bold]{info.id}[/] ({info.source}, {info.sample_rate} Hz)")
+    gap = info.summary.get("distillation")
+    if gap:
+        out.print(f"posterior encoder distilled in {gap['steps']} steps ({gap['seconds']} s): decode gap "
+                  f"{gap['gap_before']} -> {gap['gap_after']} mel-L1 (held out {gap['held_out_gap_before']} -> "
+                  f"{gap['held_out_gap_after']})")
+
+
+@base_model_app.command("import-piper-onnx")
+@handles_errors
+def base_model_import_piper_onnx(
+    src: str = typer.Argument(..., help="path to a Piper .onnx (its .onnx.json beside it) or en_US-joe-medium"),
+    model_id: Optional[str] = typer.Option(None, "--id", help="default: piper-<voice>-v1"),
+    steps: int = typer.Option(200, "--steps", min=0,
+                              help="posterior-encoder distillation steps (fewer than about 30 do not converge)"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Import a Piper ONNX voice as a base model, recovering its training-only posterior encoder."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    registry = BaseModelRegistry(Settings())
+    state = {"done": 0, "total": steps}
+
+    def on_step(done: int, total: int) -> None:
+        state.update(done=done, total=total)
+
+    info = _run_with_progress("distilling posterior encoder",
+                              lambda: registry.import_piper_onnx(src, model_id=model_id, steps=steps, on_step=on_step),
+                              lambda: (state["done"], state["total"]), not as_json)
+    _registered(info, as_json)
+
+
+@base_model_app.command("import-piper-ckpt")
+@handles_errors
+def base_model_import_piper_ckpt(
+    path: Path = typer.Argument(..., help="Piper Lightning checkpoint (.ckpt)"),
+    model_id: Optional[str] = typer.Option(None, "--id", help="default: piper-ckpt-<file stem>-v1"),
+    voice_config: Optional[Path] = typer.Option(None, "--voice-config", help="Piper voice JSON with the phoneme map"),
+    espeak_voice: str = typer.Option("en-us", "--espeak-voice"),
+    trusted: bool = typer.Option(False, "--trusted", help="allow pickled Python objects (only for trusted files)"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Register a Piper training checkpoint (generator and discriminator) as a base model."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    registry = BaseModelRegistry(Settings())
+    info = registry.load_piper_ckpt(path, model_id=model_id, voice_config=voice_config,
+                                    espeak_voice=espeak_voice, trusted=trusted)
+    _registered(info, as_json)
+
+
+@base_model_app.command("create-random")
+@handles_errors
+def base_model_create_random(
+    model_id: str = typer.Option(..., "--id"),
+    tiny: bool = typer.Option(True, "--tiny/--medium", help="tiny test-sized model or Piper medium"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Register a randomly initialised base model (for tests and smoke runs)."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    _registered(BaseModelRegistry(Settings()).create_random(model_id, tiny=tiny, seed=seed), as_json)
+
+
+@base_model_app.command("list")
+@handles_errors
+def base_model_list(as_json: bool = typer.Option(False, "--json")):
+    """List base models; `latest` is the pinned one, else the newest."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    rows = [m.to_dict() for m in BaseModelRegistry(Settings()).list()]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(title="base models")
+    for col in ("id", "latest", "source", "sample_rate", "created_at"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["id"], "yes" if r["latest"] else "", r["source"], str(r["sample_rate"]), r["created_at"])
+    out.print(table)
+
+
+@base_model_app.command("pin")
+@handles_errors
+def base_model_pin(model_id: Optional[str] = typer.Argument(None, help="omit to unpin: the newest is latest"),
+                   as_json: bool = typer.Option(False, "--json")):
+    """Pin a base model as `latest` regardless of age."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    registry = BaseModelRegistry(Settings())
+    registry.pin(model_id)
+    latest = registry.latest()
+    if as_json:
+        emit_json(latest.to_dict())
+    else:
+        out.print(f"latest base model: [bold]{latest.id}[/]" + (" (pinned)" if latest.pinned else ""))
+
+
+@app.command("tts")
+@handles_errors
+def tts(
+    text: str = typer.Option(..., "--text", help="what to say"),
+    output: Path = typer.Option(..., "-o", "--output", help="WAV file to write"),
+    model_id: str = typer.Option("latest", "--model-id",
+                                 help="a base model id (default: the latest) or a fine-tuned <base>/<run> id"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="clip whose voice conditions the model"),
+    voice_id: Optional[str] = typer.Option(None, "--voice-id"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Speak TEXT with a model and write a WAV at the model's sample rate."""
+    from provoice.audio.wavio import write_wav
+    from provoice.errors import InvalidSource, NotFound
+    from provoice.tts.model_store import load_for_inference
+    from provoice.tts.synthesize import synthesize
+
+    if voice_id is not None:
+        raise NotFound(f"voice {voice_id!r} cannot be used: voices are not available yet; "
+                       "use --reference WAV to condition on a clip")
+    if reference is not None and not reference.is_file():
+        raise InvalidSource(f"reference clip {reference} does not exist")
+    settings = Settings()
+    generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
+    embedding = None
+    if reference is not None:
+        if generator.config.conditioned:
+            from provoice.tts.reference import reference_embedding
+
+            embedding = reference_embedding(reference)
+        else:
+            err.print(f"warning: {meta.id} has no voice conditioning; --reference is ignored and it speaks "
+                      "in its own voice", markup=False, highlight=False, soft_wrap=True)
+    audio, rate = synthesize(generator, meta, text, embedding, seed=seed)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(output, audio, rate)
+    obj = {"model_id": meta.id, "output": str(output), "sample_rate": rate,
+           "duration_s": round(len(audio) / rate, 3), "conditioned": embedding is not None}
+    if as_json:
+        emit_json(obj)
+    else:
+        out.print(f"wrote {output} ({obj['duration_s']} s at {rate} Hz) with {meta.id}")
+
+
+@model_app.command("train")
+@handles_errors
+def model_train(dataset_id: str,
+                base_model: Optional[str] = typer.Option(None, "--base-model", help="default: the latest"),
+                run_id: Optional[str] = typer.Option(None, "--run-id", help="re-use to resume a run"),
+                max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+                max_minutes: Optional[float] = typer.Option(None, "--max-minutes"),
+                batch_size: int = typer.Option(8, "--batch-size"),
+                as_json: bool = typer.Option(False, "--json")):
+    """Fine-tune a base model on a prepared dataset; prints the pinned model id and its evaluation."""
+    from flows.train import fine_tune_model, resolve_inputs
+    from provoice.errors import InvalidSource
+
+    if max_steps is None and max_minutes is None:
+        raise InvalidSource("give a training budget: --max-steps N and/or --max-minutes M")
+    settings = Settings()
+    resolve_inputs(settings, dataset_id, base_model, run_id)
+    summary = _run_with_progress("fine-tuning", lambda: fine_tune_model(
+        dataset_id, base_model_id=base_model, run_id=run_id, max_steps=max_steps, max_minutes=max_minutes,
+        batch_size=batch_size), None, not as_json)
+    if as_json:
+        emit_json(summary)
+        return
+    ev = summary["evaluation"]
+    out.print(f"model [bold]{summary['model_id']}[/] after {summary['steps']} steps: WER {ev['wer']:.1%}, "
+              f"speaker similarity {ev['speaker_similarity']}, DNSMOS {ev['dnsmos']:.2f}")
+    out.print(f"ONNX voice: {summary['onnx_uri']}\nloss curve: {summary['loss_curve_uri']}")
+
+
+@model_app.command("evaluate")
+@handles_errors
+def model_evaluate(model_id: str, dataset: str = typer.Option(..., "--dataset", help="dataset whose held-out segments to compare with"),
+                   as_json: bool = typer.Option(False, "--json")):
+    """Score a model: WER of held-out sentences, speaker similarity to real held-out speech, DNSMOS."""
+    from provoice.tts.pipeline import evaluate_model
+
+    settings = Settings()
+    prepared = Catalog(settings).prepared_run(dataset)
+    evaluation = _run_with_progress("evaluating", lambda: evaluate_model(settings, model_id, prepared.manifest_uri),
+                                    None, not as_json)
+    if as_json:
+        emit_json(evaluation.summary())
+        return
+    for row in evaluation.sentences:
+        out.print(f"{row['wer']:.2f}  {row['text']}  →  {row['transcript']}", markup=False)
+    s = evaluation.summary()
+    out.print(f"WER {s['wer']:.1%}, speaker similarity {s['speaker_similarity']}, DNSMOS {s['dnsmos']:.2f}")
 
 
 if __name__ == "__main__":

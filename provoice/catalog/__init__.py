@@ -1,6 +1,6 @@
-"""Product state: datasets, their files and preparation runs (SQLAlchemy 2, Alembic migrations)."""
+"""Product state: datasets, their files, preparation runs and base models (SQLAlchemy 2, Alembic migrations)."""
 
 from provoice.catalog.db import Catalog
-from provoice.catalog.models import Dataset, DatasetFile, PreparationRun
+from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun
 
-__all__ = ["Catalog", "Dataset", "DatasetFile", "PreparationRun"]
+__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun"]

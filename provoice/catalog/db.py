@@ -132,6 +132,15 @@ class Catalog:
                 raise NotFound(f"no preparation run {run_id!r}")
             return run
 
+    def prepared_run(self, dataset_id: str) -> PreparationRun:
+        """The dataset's latest completed preparation; NotFound says how to make one."""
+        self.get_dataset(dataset_id)
+        run = self.latest_run(dataset_id)
+        if run is None:
+            raise NotFound(f"dataset {dataset_id} has not been prepared yet: "
+                           f"run `provoice dataset prepare {dataset_id}`")
+        return run
+
     def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
         with self.session() as s:
             q = (select(PreparationRun)

@@ -49,7 +49,19 @@ class WeightNormed:
 
     def normed_weight(self) -> torch.Tensor:
         """The effective convolution weight."""
+        if "weight" in self._parameters:
+            return self._parameters["weight"]
         return self.weight_g * self.weight_v / _norm_except_dim0(self.weight_v)
+
+    @torch.no_grad()
+    def remove_weight_norm(self) -> None:
+        """Fold the norm into a plain `weight` (inference and ONNX export): the state-dict keys
+        become `<name>.weight`, as in Piper's ONNX voices."""
+        if "weight" in self._parameters:
+            return
+        weight = self.normed_weight().detach().clone()
+        del self.weight_g, self.weight_v
+        self.weight = nn.Parameter(weight)
 
     @torch.no_grad()
     def set_weight(self, weight: torch.Tensor) -> None:

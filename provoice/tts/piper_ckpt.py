@@ -10,6 +10,8 @@ writes, so the saved `state_dict` stays loadable by Piper itself.
 from __future__ import annotations
 
 import pickle
+import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +57,11 @@ def read_checkpoint(source: str | Path | Mapping[str, Any], *, trusted: bool = F
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=not trusted)
         except pickle.UnpicklingError as exc:
+            if not zipfile.is_zipfile(path):
+                raise CheckpointError(f"checkpoint {path} is not a PyTorch checkpoint file") from exc
             raise CheckpointError(
                 f"checkpoint {path} holds Python objects beyond tensors and plain data; "
-                f"load it with trusted=True only if you trust its origin ({exc})"
+                f"load it with trusted=True only if you trust its origin ({_unpickler_reason(exc)})"
             ) from exc
         except (RuntimeError, EOFError, OSError) as exc:
             raise CheckpointError(f"checkpoint {path} cannot be read: {exc}") from exc
@@ -65,6 +69,12 @@ def read_checkpoint(source: str | Path | Mapping[str, Any], *, trusted: bool = F
     if not isinstance(state, Mapping):
         raise CheckpointError("not a Piper checkpoint: expected a dict with a 'state_dict' mapping")
     return checkpoint
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """The informative line of torch's long weights-only refusal (e.g. which global it met)."""
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+    return (found.group(1) if found else str(exc).splitlines()[0]).strip()
 
 
 def load_piper_checkpoint(

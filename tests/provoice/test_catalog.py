@@ -23,3 +23,13 @@ def test_unknown_ids_are_clear(settings):
     ds = catalog.create_dataset("x")
     with pytest.raises(NotFound, match="has no file"):
         catalog.remove_file(ds.id, "f_nope")
+
+
+def test_prepared_run_says_how_to_prepare(settings):
+    catalog = Catalog(settings)
+    ds = catalog.create_dataset("x")
+    with pytest.raises(NotFound, match=f"run `provoice dataset prepare {ds.id}`"):
+        catalog.prepared_run(ds.id)
+    run = catalog.start_run(ds.id, "v1", {}, 1)
+    catalog.update_run(run.id, status="completed")
+    assert catalog.prepared_run(ds.id).version == "v1"

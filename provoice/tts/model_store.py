@@ -1,0 +1,57 @@
+"""Resolve any model id for inference: a base model (`piper-…`, `latest`) or a fine-tuned model
+(`<base_model_id>/<run_id>`, exported under `models/`). Both come back as (generator, meta)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+
+from provoice.settings import Settings
+from provoice.storage import Storage
+from provoice.tts.base_meta import BaseModelMeta
+from provoice.tts.config import VitsConfig
+from provoice.tts.errors import CheckpointError
+from provoice.tts.models import SynthesizerTrn
+
+MODELS_PREFIX = "models"
+CACHE_SIZE = 2
+
+_cache: OrderedDict[tuple[str, str, str], tuple[SynthesizerTrn, BaseModelMeta]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def is_fine_tuned(model_id: str) -> bool:
+    return "/" in model_id
+
+
+def load_fine_tuned(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
+    """A fine-tuned generator and a meta that keeps its base's front-end and scales."""
+    from provoice.errors import NotFound
+    from provoice.tts.export import load_exported_generator
+
+    storage = Storage.from_settings(settings)
+    key = (storage.root_uri, model_id, device)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    try:
+        generator, info = load_exported_generator(storage, MODELS_PREFIX, model_id, device)
+    except (CheckpointError, ValueError) as exc:
+        raise NotFound(f"no model {model_id!r}: {exc}") from exc
+    base = BaseModelMeta.from_json(info["metadata"]["base_model"], where=f"{model_id} metadata")
+    meta = dataclasses.replace(base, id=model_id, config=VitsConfig.from_dict(info["vits_config"]))
+    with _lock:
+        _cache[key] = (generator, meta)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return generator, meta
+
+
+def load_for_inference(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
+    if is_fine_tuned(model_id):
+        return load_fine_tuned(settings, model_id, device)
+    from provoice.tts.synthesize import load_cached
+
+    return load_cached(settings, model_id, device)

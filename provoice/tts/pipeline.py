@@ -1,0 +1,119 @@
+"""Fine-tuning as plain steps over storage: what the training tasks call, free of Prefect.
+
+Fine-tuned models live under `models/<model_id>/` with `model_id = <base_model_id>/<run_id>`, so
+a model is pinned to its base forever; training state lives under `training/<run_id>/`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from provoice.quality.speaker import load_encoder
+from provoice.settings import Settings
+from provoice.storage import Storage
+from provoice.tts.base_meta import BaseModelMeta
+from provoice.tts.models import build_discriminator
+from provoice.tts.evaluate import Evaluation, evaluate, split_held_out, to_16k
+from provoice.tts.export import export_generator, export_onnx_voice
+from provoice.tts.finetune import source_embeddings, training_items, with_voice_conditioning
+from provoice.tts.registry import BaseModelRegistry
+from provoice.tts.synthesize import synthesize
+from provoice.tts.train import TrainConfig, TrainResult, train
+
+MODELS_PREFIX = "models"
+HELD_OUT_SEGMENTS = 8
+DISC_WARMUP_STEPS = 200
+
+
+@dataclass
+class FineTuneInputs:
+    """Everything a fine-tune run needs, resolved from the catalog once."""
+
+    run_id: str
+    base_model_id: str
+    manifest_uri: str
+    dataset_id: str
+    dataset_version: str
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.base_model_id}/{self.run_id}"
+
+    @property
+    def training_prefix(self) -> str:
+        return f"training/{self.run_id}"
+
+
+def manifest_rows(storage: Storage, manifest_uri: str) -> list[dict]:
+    text = storage.read_bytes(storage.key_of(manifest_uri)).decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
+              on_metrics: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train the base model on the dataset's manifest (minus held-out rows); resumes if interrupted."""
+    storage = Storage.from_settings(settings)
+    generator, discriminator, meta = BaseModelRegistry(settings).load(inputs.base_model_id)
+    generator = with_voice_conditioning(generator)
+    fresh_disc = discriminator is None
+    if fresh_disc:
+        discriminator = build_discriminator(generator.config)
+        config = TrainConfig.from_dict({**config.to_dict(),
+                                        "disc_warmup_steps": max(config.disc_warmup_steps, DISC_WARMUP_STEPS)})
+    rows, _ = split_held_out(manifest_rows(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
+    embeddings = source_embeddings(storage, rows, load_encoder("cpu"))
+    items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
+    result = train(items, generator, discriminator, config, storage, inputs.training_prefix,
+                   on_metrics=on_metrics)
+    export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
+                     espeak_voice=meta.espeak_voice,
+                     metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
+                               "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
+                               "run_id": inputs.run_id, "steps": result.step,
+                               "loss_curve_key": result.loss_curve_key})
+    return result
+
+
+def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:
+    """A Piper-compatible ONNX + JSON of a fine-tuned model (a voice's embedding frozen in, if given)."""
+    from provoice.tts.model_store import load_for_inference
+
+    storage = Storage.from_settings(settings)
+    generator, meta = load_for_inference(settings, model_id)
+    voice = export_onnx_voice(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map,
+                              espeak_voice=meta.espeak_voice, speaker_embedding=embedding)
+    return storage.uri(voice.onnx_key)
+
+
+def evaluate_model(settings: Settings, model_id: str, manifest_uri: str) -> Evaluation:
+    """Held-out sentences through the model, scored against the dataset's held-out real segments."""
+    from provoice.asr.whisper import load_model
+    from provoice.audio.wavio import read_slice, read_wav_info
+    from provoice.quality.speaker import embed
+    from provoice.tts.model_store import load_for_inference
+
+    storage = Storage.from_settings(settings)
+    generator, meta = load_for_inference(settings, model_id)
+    _, held = split_held_out(manifest_rows(storage, manifest_uri), HELD_OUT_SEGMENTS)
+    refs = []
+    for r in held:
+        with storage.local_path(storage.key_of(r["audio_uri"])) as wav:
+            refs.append(to_16k(read_slice(wav, r["start"], r["end"]), read_wav_info(wav)[0]))
+    encoder = load_encoder("cpu")
+    centroid = None
+    found = [e for e in (embed(encoder, r) for r in refs) if e is not None]
+    if found:
+        centroid = np.mean(found, axis=0)
+    asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
+                     settings.asr_cpu_threads)
+    return evaluate(lambda text: synthesize(generator, meta, text, centroid, seed=0), asr, encoder, refs)
+
+
+def base_meta(settings: Settings, model_id: str) -> BaseModelMeta:
+    return BaseModelRegistry(settings).meta(model_id)
+
+

@@ -1,0 +1,113 @@
+"""Text to audio with a loaded generator: one sentence at a time, joined with short pauses.
+
+Sentence by sentence keeps attention cost and memory bounded for long texts and gives each
+sentence its own intonation, as Piper does. Models are loaded once per process and kept in a
+small cache keyed by storage root, model id and device (registered models never change under an id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from provoice.settings import Settings
+from provoice.tts.base_meta import BaseModelMeta
+from provoice.tts.errors import ModelMismatch
+from provoice.tts.models import SynthesizerTrn
+
+SENTENCE_PAUSE_S = 0.25
+CACHE_SIZE = 2
+
+_cache: OrderedDict[tuple[str, str, str], tuple[SynthesizerTrn, BaseModelMeta]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def synthesize(
+    generator: SynthesizerTrn,
+    meta: BaseModelMeta,
+    text: str,
+    embedding: np.ndarray | torch.Tensor | None = None,
+    *,
+    noise_scale: float | None = None,
+    length_scale: float | None = None,
+    noise_w: float | None = None,
+    sentence_pause_s: float = SENTENCE_PAUSE_S,
+    seed: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Float32 mono audio in [-1, 1] at the model's sample rate, and that rate.
+
+    Scales default to the model's own; `embedding` (speaker_embedding_dim floats) conditions a model
+    with voice conditioning and is ignored by one without (a Piper base voice speaks as itself).
+    Raises `EmptyText` when there is nothing to say.
+    """
+    sentences = meta.front_end().sentence_ids(text)
+    scales = meta.inference
+    device = next(generator.parameters()).device
+    g = _condition(generator, embedding, device)
+    pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    with _seeded(seed), torch.inference_mode():
+        for i, ids in enumerate(sentences):
+            out = generator.infer(
+                torch.tensor([ids], device=device),
+                torch.tensor([len(ids)], device=device),
+                noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
+                length_scale=scales.length_scale if length_scale is None else length_scale,
+                noise_w=scales.noise_w if noise_w is None else noise_w,
+                g=g,
+            )
+            audio = out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy()
+            if i:
+                pieces.append(pause)
+            pieces.append(audio)
+    audio = np.clip(np.concatenate(pieces), -1.0, 1.0).astype(np.float32)
+    return audio, meta.sample_rate
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """A fixed seed for this call only; without one, the global generator advances as usual."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _condition(
+    generator: SynthesizerTrn, embedding: np.ndarray | torch.Tensor | None, device: torch.device
+) -> torch.Tensor | None:
+    if embedding is None or not generator.config.conditioned:
+        return None
+    g = torch.as_tensor(np.asarray(embedding, dtype=np.float32)).reshape(1, -1)
+    want = generator.config.speaker_embedding_dim
+    if g.size(1) != want:
+        raise ModelMismatch(f"speaker embedding has {g.size(1)} values; this model takes {want}")
+    return g.to(device)
+
+
+def load_cached(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
+    """Generator (eval mode, on `device`, no discriminator) and meta of a base model ("latest"
+    resolves first), loaded once per process."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    registry = BaseModelRegistry(settings)
+    resolved = registry.get(model_id).id
+    key = (registry.storage.root_uri, resolved, device)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    generator, _, meta = registry.load(resolved, with_discriminator=False)
+    generator = generator.to(device)
+    with _cache_lock:
+        _cache[key] = (generator, meta)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return generator, meta

@@ -1,0 +1,62 @@
+"""Fine-tuning a tiny base model on a prepared dataset under the Prefect harness."""
+
+import pytest
+
+from provoice import synthetic
+from provoice.catalog import Catalog
+from provoice.settings import Settings
+from provoice.storage import Storage
+from provoice.tts.model_store import load_for_inference
+from provoice.tts.registry import BaseModelRegistry
+from provoice.tts.synthesize import synthesize
+
+pytestmark = pytest.mark.integration
+
+
+def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, tmp_path):
+    from flows.ingest import ingest_files
+    from flows.prepare import prepare_dataset
+    from flows.train import fine_tune_model
+
+    up = tmp_path / "up"
+    up.mkdir()
+    for i in range(3):
+        synthetic.speech_file(up / f"take{i}.wav", synthetic.corpus(12, start=3 * i))
+    ds = Catalog(settings).create_dataset("narrator")
+    ingest_files(ds.id, [str(up)])
+    assert prepare_dataset(ds.id)["files"][0]["status"] == "accepted"
+    BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
+
+    out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2)
+    assert out["model_id"] == "tiny-base/ft-1" and out["base_model_id"] == "tiny-base"
+    assert out["steps"] == 3 and out["stopped_by"] == "max_steps"
+    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos"}
+    storage = Storage.from_settings(Settings())
+    assert storage.exists(storage.key_of(out["onnx_uri"])) and storage.exists(storage.key_of(out["loss_curve_uri"]))
+
+    generator, meta = load_for_inference(Settings(), out["model_id"])
+    assert generator.config.conditioned and meta.id == "tiny-base/ft-1"
+    audio, rate = synthesize(generator, meta, "A short test sentence.", seed=0)
+    assert rate == meta.sample_rate and audio.size > rate * 0.1
+
+    again = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2)
+    assert again["steps"] == 3
+
+    import json
+
+    from typer.testing import CliRunner
+
+    from provoice.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["model", "evaluate", "tiny-base/ft-1", "--dataset", ds.id, "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert set(json.loads(r.stdout)) == {"wer", "speaker_similarity", "dnsmos"}
+    r = runner.invoke(app, ["tts", "--model-id", "tiny-base/ft-1", "--reference", str(up / "take0.wav"),
+                            "--text", "Hello there.", "-o", str(tmp_path / "out.wav"), "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["conditioned"] is True and (tmp_path / "out.wav").stat().st_size > 1000
+    r = runner.invoke(app, ["model", "train", ds.id])
+    assert r.exit_code == 1 and "give a training budget" in r.stderr
+    r = runner.invoke(app, ["tts", "--model-id", "tiny-base/nope", "--text", "x", "-o", str(tmp_path / "x.wav")])
+    assert r.exit_code == 1 and "no model 'tiny-base/nope'" in r.stderr
