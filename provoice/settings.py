@@ -40,11 +40,12 @@ class Settings(BaseSettings):
     asr_cpu_threads: int = 0
     asr_trim_window: bool = True
     task_workers: int = 4
+    train_processes: int = Field(default=0, ge=0)
 
     sample_rate: int = 22050
     loudness_target_dbfs: float = -20.0
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
-    vad_frame_ms: Literal[10, 20, 30] = 30
+    vad_frame_ms: int = 30
     vad_padding_ms: int = 200
     min_segment_s: float = 1.0
     max_segment_s: float = 15.0
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> "Settings":
+        if self.vad_frame_ms not in (10, 20, 30):
+            raise ValueError("vad_frame_ms must be 10, 20 or 30 (webrtcvad frame sizes)")
         self.home = self.home.expanduser()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'catalog.db'}"

@@ -30,9 +30,7 @@ def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> 
 
     result = fine_tune(settings, inputs, train_config, on_metrics)
     update_progress_artifact(artifact, 100.0)
-    return {"model_id": inputs.model_id, "steps": result.step, "stopped_by": result.stopped_by,
-            "resumed_from": result.resumed_from, "loss_curve_key": result.loss_curve_key,
-            "batch_size": result.batch_size}
+    return result
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE)

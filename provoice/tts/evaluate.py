@@ -69,9 +69,13 @@ def dnsmos_overall(audio16k: np.ndarray) -> float:
 
 
 def split_held_out(rows: Sequence[dict], count: int = 8) -> tuple[list[dict], list[dict]]:
-    """A deterministic (train, held-out) split of manifest rows by a hash of their id."""
+    """A deterministic (train, held-out) split of manifest rows by a hash of their id.
+
+    At most a fifth of the rows is held out (at least one when there are two or more), so small
+    datasets keep most of their speech for training.
+    """
     ranked = sorted(rows, key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest())
-    held = {r["id"] for r in ranked[: min(count, max(0, len(rows) - 1))]}
+    held = {r["id"] for r in ranked[: min(count, max(1, len(rows) // 5) if len(rows) > 1 else 0)]}
     return [r for r in rows if r["id"] not in held], [r for r in rows if r["id"] in held]
 
 

@@ -21,6 +21,17 @@ _cache: OrderedDict[tuple[str, str, str], tuple[SynthesizerTrn, BaseModelMeta]] 
 _lock = threading.Lock()
 
 
+def for_inference(generator: SynthesizerTrn) -> SynthesizerTrn:
+    """Eval mode with weight norm folded into plain weights: about 20% faster synthesis on CPU
+    (docs/BENCHMARKS.md), and only ever applied to models loaded for inference, never for training."""
+    from provoice.tts.layers import WeightNormed
+
+    for module in generator.modules():
+        if isinstance(module, WeightNormed):
+            module.remove_weight_norm()
+    return generator.eval()
+
+
 def is_fine_tuned(model_id: str) -> bool:
     return "/" in model_id
 
@@ -40,6 +51,7 @@ def load_fine_tuned(settings: Settings, model_id: str, device: str = "cpu") -> t
         generator, info = load_exported_generator(storage, MODELS_PREFIX, model_id, device)
     except (CheckpointError, ValueError) as exc:
         raise NotFound(f"no model {model_id!r}: {exc}") from exc
+    generator = for_inference(generator)
     base = BaseModelMeta.from_json(info["metadata"]["base_model"], where=f"{model_id} metadata")
     meta = dataclasses.replace(base, id=model_id, config=VitsConfig.from_dict(info["vits_config"]))
     with _lock:

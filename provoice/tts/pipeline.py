@@ -6,7 +6,11 @@ a model is pinned to its base forever; training state lives under `training/<run
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,7 +26,8 @@ from provoice.tts.export import export_generator, export_onnx_voice
 from provoice.tts.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.tts.registry import BaseModelRegistry
 from provoice.tts.synthesize import synthesize
-from provoice.tts.train import TrainConfig, TrainResult, train
+from provoice.tts.errors import TrainingError
+from provoice.tts.train import TrainConfig, train
 
 MODELS_PREFIX = "models"
 HELD_OUT_SEGMENTS = 8
@@ -53,14 +58,36 @@ def manifest_rows(storage: Storage, manifest_uri: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def training_processes(settings: Settings) -> int:
+    """Processes to train with: the setting, or one per visible GPU when it is 0 (auto)."""
+    import torch
+
+    if settings.train_processes > 0:
+        return settings.train_processes
+    return max(1, torch.cuda.device_count())
+
+
 def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-              on_metrics: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train the base model on the dataset's manifest (minus held-out rows); resumes if interrupted."""
+              on_metrics: Callable[[dict], None] | None = None) -> dict:
+    """Train the base model on the dataset's manifest (minus held-out rows) and export the result.
+
+    With more than one training process (several GPUs), the same work re-runs under torchrun
+    (`provoice.tts.train_worker`), one process per GPU; rank 0 exports and leaves the summary in
+    storage. An interrupted run resumes from its newest checkpoint either way.
+    """
+    processes = training_processes(settings)
+    if processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return _launch_distributed(settings, inputs, config, processes)
+    return fine_tune_here(settings, inputs, config, on_metrics)
+
+
+def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
+                   on_metrics: Callable[[dict], None] | None = None) -> dict:
+    """Fine-tune in this process (one rank under torchrun); rank 0 exports and records the summary."""
     storage = Storage.from_settings(settings)
     generator, discriminator, meta = BaseModelRegistry(settings).load(inputs.base_model_id)
     generator = with_voice_conditioning(generator)
-    fresh_disc = discriminator is None
-    if fresh_disc:
+    if discriminator is None:
         discriminator = build_discriminator(generator.config)
         config = TrainConfig.from_dict({**config.to_dict(),
                                         "disc_warmup_steps": max(config.disc_warmup_steps, DISC_WARMUP_STEPS)})
@@ -69,13 +96,36 @@ def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
     items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
     result = train(items, generator, discriminator, config, storage, inputs.training_prefix,
                    on_metrics=on_metrics)
-    export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
-                     espeak_voice=meta.espeak_voice,
-                     metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
-                               "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
-                               "run_id": inputs.run_id, "steps": result.step,
-                               "loss_curve_key": result.loss_curve_key})
-    return result
+    summary = {"model_id": inputs.model_id, "steps": result.step, "stopped_by": result.stopped_by,
+               "resumed_from": result.resumed_from, "loss_curve_key": result.loss_curve_key,
+               "batch_size": result.batch_size, "processes": int(os.environ.get("WORLD_SIZE", "1"))}
+    if int(os.environ.get("RANK", "0")) == 0:
+        export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
+                         espeak_voice=meta.espeak_voice,
+                         metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
+                                   "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
+                                   "run_id": inputs.run_id, "steps": result.step,
+                                   "loss_curve_key": result.loss_curve_key})
+        storage.write_json(f"{inputs.training_prefix}/result.json", summary)
+    return summary
+
+
+def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: TrainConfig, processes: int) -> dict:
+    storage = Storage.from_settings(settings)
+    payload = json.dumps({"inputs": dataclasses.asdict(inputs), "config": config.to_dict()})
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+           "-m", "provoice.tts.train_worker", payload]
+    done = subprocess.run(cmd, env={**os.environ, **settings_env(settings)})
+    if done.returncode != 0:
+        raise TrainingError(f"distributed training with {processes} processes failed "
+                            f"(torchrun exit {done.returncode}); see the log above")
+    return storage.read_json(f"{inputs.training_prefix}/result.json")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as PROVOICE_* variables, so worker processes see exactly these settings."""
+    dumped = settings.model_dump(mode="json")
+    return {f"PROVOICE_{k.upper()}": str(v) for k, v in dumped.items() if v is not None}
 
 
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:

@@ -104,8 +104,10 @@ def load_cached(settings: Settings, model_id: str, device: str = "cpu") -> tuple
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+    from provoice.tts.model_store import for_inference
+
     generator, _, meta = registry.load(resolved, with_discriminator=False)
-    generator = generator.to(device)
+    generator = for_inference(generator).to(device)
     with _cache_lock:
         _cache[key] = (generator, meta)
         while len(_cache) > CACHE_SIZE:

@@ -60,3 +60,13 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     assert r.exit_code == 1 and "give a training budget" in r.stderr
     r = runner.invoke(app, ["tts", "--model-id", "tiny-base/nope", "--text", "x", "-o", str(tmp_path / "x.wav")])
     assert r.exit_code == 1 and "no model 'tiny-base/nope'" in r.stderr
+
+    monkeypatch_env = {"PROVOICE_TRAIN_PROCESSES": "2"}
+    import os
+    os.environ.update(monkeypatch_env)
+    try:
+        ddp = fine_tune_model(ds.id, run_id="ft-ddp", max_steps=2, batch_size=2, checkpoint_every=2)
+    finally:
+        os.environ.pop("PROVOICE_TRAIN_PROCESSES")
+    assert ddp["model_id"] == "tiny-base/ft-ddp" and ddp["steps"] == 2
+    assert Storage.from_settings(Settings()).read_json("training/ft-ddp/result.json")["processes"] == 2

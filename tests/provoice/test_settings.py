@@ -22,3 +22,19 @@ def test_step_keys_follow_settings():
     a, b = Settings(vad_aggressiveness=1), Settings(vad_aggressiveness=3)
     assert a.step_key("vad_aggressiveness") != b.step_key("vad_aggressiveness")
     assert a.step_key("sample_rate") == b.step_key("sample_rate")
+
+
+def test_settings_survive_a_round_trip_through_the_environment(monkeypatch):
+    from provoice.tts.pipeline import settings_env
+
+    original = Settings(vad_frame_ms=20, min_speech_seconds=42, asr_trim_window=False)
+    for key, value in settings_env(original).items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == original
+
+
+def test_bad_vad_frame_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="10, 20 or 30"):
+        Settings(vad_frame_ms=25)

@@ -33,3 +33,4 @@ def test_wer_and_split_are_deterministic():
     train, held = split_held_out(rows, 4)
     assert len(held) == 4 and not {r["id"] for r in train} & {r["id"] for r in held}
     assert split_held_out(list(reversed(rows)), 4)[1] == sorted(held, key=lambda r: r["id"], reverse=True)
+    assert len(split_held_out(rows[:9], 8)[1]) == 1 and split_held_out(rows[:1], 8)[1] == []

@@ -82,3 +82,19 @@ def test_models_are_loaded_once_per_process(settings):
     assert load_cached(settings, "latest")[0] is generator and meta.id == "tiny-a"
     audio, rate = synthesize(generator, meta, "Cached.", seed=0)
     assert rate == 22050 and audio.size > 0
+
+
+def test_inference_folding_keeps_the_output():
+    import torch
+
+    from provoice.tts.config import VitsConfig
+    from provoice.tts.model_store import for_inference
+    from provoice.tts.models import SynthesizerTrn
+
+    torch.manual_seed(0)
+    model = SynthesizerTrn(VitsConfig.tiny()).eval()
+    x, lengths = torch.randint(1, 50, (1, 10)), torch.tensor([10])
+    before = model.infer(x, lengths, noise_scale=0.0, noise_w=0.0).audio
+    after = for_inference(model).infer(x, lengths, noise_scale=0.0, noise_w=0.0).audio
+    assert not any(n.endswith("weight_g") for n, _ in model.named_parameters())
+    assert torch.allclose(before, after, atol=1e-5)
