@@ -131,10 +131,7 @@ class VitsConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VitsConfig:
         """Inverse of `to_dict`; unknown keys are an error so typos do not pass silently."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown VitsConfig keys: {', '.join(unknown)}")
+        require_known_fields(cls, data)
         return cls(**{k: _to_tuple(v) for k, v in data.items()})
 
 
@@ -150,3 +147,10 @@ def _to_tuple(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_to_tuple(v) for v in value)
     return value
+
+
+def require_known_fields(cls: type, data: dict[str, Any]) -> None:
+    """Refuse keys a dataclass does not have, so a typo in a stored config never passes silently."""
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from provoice.tts.config import require_known_fields
 from provoice.tts.losses import LossWeights
 
 
@@ -82,10 +83,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of `to_dict`; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys: {', '.join(unknown)}")
+        require_known_fields(cls, data)
         values = dict(data)
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
