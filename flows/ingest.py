@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from flows.events import emit
+from tasks.events import emit
 from provoice.catalog import Catalog
 from provoice.dataset.files import register
 from provoice.dataset.sources import list_sources

@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.events import emit
+from tasks.events import emit
 from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows

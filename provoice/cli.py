@@ -23,6 +23,7 @@ from rich.table import Table
 from provoice.catalog import Catalog
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
+from provoice.views import file_json, pvc_json
 
 app = typer.Typer(help="ProVoice: professional voice cloning, self-hosted.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Create, edit and prepare datasets.", no_args_is_help=True)
@@ -31,6 +32,12 @@ base_model_app = typer.Typer(help="Import, list and pin base models.", no_args_i
 app.add_typer(base_model_app, name="base-model")
 model_app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+pvc_app = typer.Typer(help="Pro voice clones: create, train, retry, show.", no_args_is_help=True)
+app.add_typer(pvc_app, name="pvc")
+voices_app = typer.Typer(help="Your voices.", no_args_is_help=True)
+app.add_typer(voices_app, name="voices")
+credits_app = typer.Typer(help="Your credit balance and ledger.", no_args_is_help=True)
+app.add_typer(credits_app, name="credits")
 err = Console(stderr=True)
 out = Console()
 
@@ -48,12 +55,6 @@ def handles_errors(fn: Callable) -> Callable:
 
 def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def file_json(f) -> dict:
-    return {"id": f.id, "name": f.original_name, "status": f.status, "reason": f.reason,
-            "format": f.format, "size": f.size, "sha256": f.sha256, "duration_s": f.duration_s,
-            "accepted_s": f.accepted_s, "segments": f.segments, "warnings": f.warnings}
 
 
 def _files_table(title: str, files: list[dict]) -> Table:
@@ -246,7 +247,7 @@ def _prefect_api_configured() -> bool:
 def _registered(info, as_json: bool) -> None:
     """Announce a registration (a Prefect event when it is new) and print it."""
     if info.newly_registered and _prefect_api_configured():
-        from flows.events import emit
+        from tasks.events import emit
 
         emit("provoice.base-model.registered", "base-model", info.id,
              {"source": info.source, "kind": info.kind, "sample_rate": info.sample_rate, "uri": info.uri})
@@ -368,18 +369,24 @@ def tts(
 ):
     """Speak TEXT with a model and write a WAV at the model's sample rate."""
     from provoice.audio.wavio import write_wav
-    from provoice.errors import InvalidSource, NotFound
+    import numpy as np
+
+    from provoice.errors import InvalidSource
     from provoice.tts.model_store import load_for_inference
     from provoice.tts.synthesize import synthesize
 
-    if voice_id is not None:
-        raise NotFound(f"voice {voice_id!r} cannot be used: voices are not available yet; "
-                       "use --reference WAV to condition on a clip")
     if reference is not None and not reference.is_file():
         raise InvalidSource(f"reference clip {reference} does not exist")
     settings = Settings()
-    generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
     embedding = None
+    voice = None
+    if voice_id is not None:
+        from provoice.pvc.tts import voice_for_model
+
+        catalog = Catalog(settings)
+        voice = voice_for_model(catalog, _account(catalog), voice_id, model_id)
+        embedding = np.asarray(voice.embedding, dtype=np.float32)
+    generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
     if reference is not None:
         if generator.config.conditioned:
             from provoice.tts.reference import reference_embedding
@@ -389,6 +396,10 @@ def tts(
             err.print(f"warning: {meta.id} has no voice conditioning; --reference is ignored and it speaks "
                       "in its own voice", markup=False, highlight=False, soft_wrap=True)
     audio, rate = synthesize(generator, meta, text, embedding, seed=seed)
+    if voice is not None:
+        from provoice.pvc.tts import meter
+
+        meter(catalog, voice, text)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_wav(output, audio, rate)
     obj = {"model_id": meta.id, "output": str(output), "sample_rate": rate,
@@ -446,6 +457,198 @@ def model_evaluate(model_id: str, dataset: str = typer.Option(..., "--dataset", 
         out.print(f"{row['wer']:.2f}  {row['text']}  →  {row['transcript']}", markup=False)
     s = evaluation.summary()
     out.print(f"WER {s['wer']:.1%}, speaker similarity {s['speaker_similarity']}, DNSMOS {s['dnsmos']:.2f}")
+
+
+def _account(catalog: Catalog) -> str:
+    """The local default account: the CLI acts as it when no API key is configured."""
+    from provoice.accounts import default_account
+
+    return default_account(catalog).id
+
+
+def _print_pvc(obj: dict) -> None:
+    colour = {"completed": "green", "failed": "red", "training": "yellow"}.get(obj["status"], "white")
+    out.print(f"[bold]{obj['name']}[/] ({obj['id']}): [{colour}]{obj['status']}[/]"
+              + (f" — {obj['step']}" if obj["step"] else ""))
+    if obj["reason"]:
+        out.print(f"reason: {obj['reason']}", markup=False)
+    out.print(f"dataset {obj['dataset_id']}, base model {obj['base_model_id']}, attempts {obj['attempts']}")
+    if obj["model_id"]:
+        out.print(f"model: {obj['model_id']}; charged {obj['charged_credits']:,.0f} credits")
+    for v in obj["voices"]:
+        out.print(f"  voice {v['id']} {v['name']!r} from file {v['source_file_id']}: preview {v['preview_uri']}")
+
+
+@pvc_app.command("create")
+@handles_errors
+def pvc_create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.Option(..., "--name"),
+               base_model: Optional[str] = typer.Option(None, "--base-model", help="default: the latest"),
+               language: str = typer.Option("en", "--language"), description: str = typer.Option("", "--description"),
+               webhook: Optional[str] = typer.Option(None, "--webhook", help="URL told when it completes or fails"),
+               as_json: bool = typer.Option(False, "--json")):
+    """Create a PVC (status draft) from a dataset and a base model."""
+    from provoice.pvc.service import create_pvc
+    from provoice.tts.registry import BaseModelRegistry
+
+    settings = Settings()
+    catalog = Catalog(settings)
+    base = BaseModelRegistry(settings, catalog).get(base_model or "latest")
+    pvc = create_pvc(catalog, _account(catalog), dataset, name, base.id, language=language,
+                     description=description, webhook_url=webhook)
+    obj = pvc_json(catalog, pvc)
+    emit_json(obj) if as_json else _print_pvc(obj)
+
+
+def _run_pvc(pvc_id: str, retry: bool, max_steps: int | None, max_minutes: float | None, as_json: bool) -> None:
+    from flows.pvc import pro_voice_clone
+    from provoice.pvc.service import get_pvc
+
+    catalog = Catalog(Settings())
+    get_pvc(catalog, pvc_id, _account(catalog))
+    try:
+        _run_with_progress("training" if not retry else "retrying",
+                           lambda: pro_voice_clone(pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry),
+                           None, not as_json)
+    except ProVoiceError:
+        if get_pvc(catalog, pvc_id).status != "failed":
+            raise
+    obj = pvc_json(catalog, get_pvc(catalog, pvc_id))
+    emit_json(obj) if as_json else _print_pvc(obj)
+    if obj["status"] != "completed":
+        raise typer.Exit(1)
+
+
+@pvc_app.command("train")
+@handles_errors
+def pvc_train(pvc_id: str, max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+              max_minutes: Optional[float] = typer.Option(None, "--max-minutes"),
+              as_json: bool = typer.Option(False, "--json")):
+    """Run the PVC end to end and print it; exits 1 when it failed (the reason is in the output)."""
+    _run_pvc(pvc_id, False, max_steps, max_minutes, as_json)
+
+
+@pvc_app.command("retry")
+@handles_errors
+def pvc_retry(pvc_id: str, max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+              max_minutes: Optional[float] = typer.Option(None, "--max-minutes"),
+              as_json: bool = typer.Option(False, "--json")):
+    """Re-run a failed PVC: training resumes from its last checkpoint; finished steps are not repeated."""
+    _run_pvc(pvc_id, True, max_steps, max_minutes, as_json)
+
+
+@pvc_app.command("show")
+@handles_errors
+def pvc_show(pvc_id: str, as_json: bool = typer.Option(False, "--json")):
+    from provoice.pvc.service import get_pvc
+
+    catalog = Catalog(Settings())
+    obj = pvc_json(catalog, get_pvc(catalog, pvc_id, _account(catalog)))
+    emit_json(obj) if as_json else _print_pvc(obj)
+
+
+@pvc_app.command("list")
+@handles_errors
+def pvc_list(as_json: bool = typer.Option(False, "--json")):
+    from provoice.pvc.service import list_pvcs
+
+    catalog = Catalog(Settings())
+    rows = [pvc_json(catalog, p) for p in list_pvcs(catalog, _account(catalog))]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        _print_pvc(r)
+
+
+@voices_app.command("list")
+@handles_errors
+def voices_list(as_json: bool = typer.Option(False, "--json")):
+    """My Voices: every voice of the account."""
+    from provoice.pvc.service import account_voices
+
+    catalog = Catalog(Settings())
+    rows = [{"id": v.id, "name": v.name, "model_id": v.model_id, "pvc_id": v.pvc_id,
+             "source_file_id": v.source_file_id, "preview_uri": v.preview_uri}
+            for v in account_voices(catalog, _account(catalog))]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['id']}  {r['name']}  model {r['model_id']}  preview {r['preview_uri']}", markup=False)
+
+
+account_app = typer.Typer(help="Accounts and their API keys.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+
+
+@account_app.command("create-key")
+@handles_errors
+def account_create_key(account: Optional[str] = typer.Option(None, "--account", help="account id; default: the local account"),
+                       as_json: bool = typer.Option(False, "--json")):
+    """Create an API key for the HTTP API; its secret is shown this once and only its hash is stored."""
+    from provoice.accounts import create_api_key
+
+    catalog = Catalog(Settings())
+    account_id = account or _account(catalog)
+    key_id, secret = create_api_key(catalog, account_id)
+    if as_json:
+        emit_json({"account_id": account_id, "key_id": key_id, "secret": secret})
+        return
+    out.print(f"API key {key_id} for account {account_id}:", highlight=False)
+    out.print(secret, markup=False, highlight=False, soft_wrap=True)
+    err.print("Store it now: it cannot be shown again. Send it in the X-API-Key header.")
+
+
+@app.command("api")
+@handles_errors
+def api(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")):
+    """Serve the HTTP API with uvicorn; OpenAPI docs at /docs."""
+    import uvicorn
+
+    from provoice.api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@credits_app.command("balance")
+@handles_errors
+def credits_balance(as_json: bool = typer.Option(False, "--json")):
+    from provoice.credits import balance, format_credits
+
+    catalog = Catalog(Settings())
+    value = balance(catalog, _account(catalog))
+    emit_json({"balance": float(value)}) if as_json else out.print(f"balance: {format_credits(value)} credits")
+
+
+@credits_app.command("grant")
+@handles_errors
+def credits_grant(amount: float, as_json: bool = typer.Option(False, "--json")):
+    """Add credits to the local account (an operator action)."""
+    from decimal import Decimal
+
+    from provoice.credits import balance, format_credits, grant
+
+    catalog = Catalog(Settings())
+    account = _account(catalog)
+    grant(catalog, account, Decimal(str(amount)))
+    value = balance(catalog, account)
+    emit_json({"balance": float(value)}) if as_json else out.print(f"granted; balance: {format_credits(value)} credits")
+
+
+@credits_app.command("history")
+@handles_errors
+def credits_history(as_json: bool = typer.Option(False, "--json")):
+    from provoice.credits import format_credits, history
+
+    catalog = Catalog(Settings())
+    rows = [{"id": e.id, "kind": e.kind, "credits": float(e.credits), "reference": e.reference,
+             "created_at": e.created_at.isoformat()} for e in history(catalog, _account(catalog))]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['created_at']}  {r['kind']:<13} {format_credits(r['credits']):>12}  {r['reference'] or ''}",
+                  markup=False)
 
 
 if __name__ == "__main__":

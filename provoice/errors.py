@@ -31,3 +31,15 @@ class NotEnoughSpeech(FileRejected):
 
 class TransientError(ProVoiceError):
     """A failure worth retrying (storage hiccup, decoder killed by the OS)."""
+
+
+class AuthError(ProVoiceError):
+    """An API key that is unknown, malformed or revoked."""
+
+
+class InsufficientCredits(ProVoiceError):
+    """An account whose balance does not cover the work asked for; nothing was charged."""
+
+
+class IdempotencyConflict(ProVoiceError):
+    """An idempotency key reused for a different charge, which would otherwise be silently dropped."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ACCEPTED_FORMATS: tuple[str, ...] = (
     "wav", "mp3", "flac", "ogg", "oga", "ogx", "aac", "wma", "m4a", "opus", "ac3", "webm",
@@ -62,7 +63,26 @@ class Settings(BaseSettings):
     low_bandwidth_hz: float = 5000.0
 
     min_speech_seconds: float = 10800.0
+    pvc_train_minutes: float = 60.0
     max_upload_bytes: int = 2 * 1024**3
+
+    # Notifications when a PVC completes or fails: a webhook for every PVC (a PVC may add its own),
+    # Prefect notification blocks as "block-type/name", comma-separated; webhooks retry with backoff.
+    notify_webhook_url: str | None = None
+    notify_blocks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    notify_attempts: int = Field(default=3, ge=1)
+    notify_backoff_s: float = Field(default=2.0, ge=0)
+    notify_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("notify_blocks", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        """Comma-separated names; a list literal too, which is how settings reach worker processes."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return ast.literal_eval(value.strip())
+        return [name.strip() for name in value.split(",") if name.strip()]
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> "Settings":

@@ -2,5 +2,6 @@
 
 from provoice.catalog.db import Catalog
 from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun
+from provoice.catalog.pvc_models import Pvc, Voice
 
-__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun"]
+__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun", "Pvc", "Voice"]

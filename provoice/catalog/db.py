@@ -56,9 +56,10 @@ class Catalog:
         with self._sessions() as s, s.begin():
             yield s
 
-    def create_dataset(self, name: str) -> Dataset:
+    def create_dataset(self, name: str, account_id: str | None = None) -> Dataset:
+        """Without an account the dataset belongs to the local default account (the column default)."""
         with self.session() as s:
-            ds = Dataset(name=name)
+            ds = Dataset(name=name) if account_id is None else Dataset(name=name, account_id=account_id)
             s.add(ds)
         return ds
 

@@ -125,7 +125,8 @@ def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: Trai
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as PROVOICE_* variables, so worker processes see exactly these settings."""
     dumped = settings.model_dump(mode="json")
-    return {f"PROVOICE_{k.upper()}": str(v) for k, v in dumped.items() if v is not None}
+    return {f"PROVOICE_{k.upper()}": json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+            for k, v in dumped.items() if v is not None}
 
 
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:

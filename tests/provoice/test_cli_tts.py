@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import flows.events
+import tasks.events
 import provoice.cli
 from provoice.audio.wavio import read_slice, read_wav_info
 from provoice.cli import app
@@ -27,7 +27,7 @@ def events(monkeypatch) -> list[tuple]:
     """Prefect events the CLI emits, captured (as if a Prefect API were configured)."""
     seen: list[tuple] = []
     monkeypatch.setattr(provoice.cli, "_prefect_api_configured", lambda: True)
-    monkeypatch.setattr(flows.events, "emit", lambda *args: seen.append(args))
+    monkeypatch.setattr(tasks.events, "emit", lambda *args: seen.append(args))
     return seen
 
 
@@ -63,7 +63,7 @@ def test_errors_are_one_clear_line(settings, tmp_path):
     assert r.stderr.strip() == "error: no base model 'nope' (none are registered yet; see `provoice base-model list`)"
     r = run("tts", "--voice-id", "v1", "--text", "hi", "-o", out)
     assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "voices are not available yet" in r.stderr
+    assert r.stderr.strip() == "error: no voice with id 'v1' (see `provoice voices list`)"
     assert run("base-model", "create-random", "--id", "tiny-a").exit_code == 0
     r = run("tts", "--model-id", "tiny-a", "--text", "   ", "-o", out)
     assert r.exit_code == 1 and r.stderr.strip() == "error: the text is empty: give at least one word to speak"

@@ -38,3 +38,13 @@ def test_bad_vad_frame_is_refused():
 
     with pytest.raises(ValueError, match="10, 20 or 30"):
         Settings(vad_frame_ms=25)
+
+
+def test_notify_blocks_from_the_environment(monkeypatch):
+    from provoice.tts.pipeline import settings_env
+
+    monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", "slack-webhook/ops, custom-webhook/pager")
+    s = Settings()
+    assert s.notify_blocks == ["slack-webhook/ops", "custom-webhook/pager"]
+    monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", settings_env(s)["PROVOICE_NOTIFY_BLOCKS"])
+    assert Settings() == s

@@ -1,0 +1,70 @@
+"""The parent flow: prepare → gate on speech → fine-tune → voices → charge → notify."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from flows.prepare import prepare_dataset
+from flows.train import fine_tune_model
+from provoice.catalog import Catalog
+from provoice.credits import PVC_TRAINING_CREDITS, require_balance
+from provoice.dataset.outputs import format_seconds
+from provoice.errors import NotEnoughSpeech, ProVoiceError
+from provoice.notify import Notification
+from provoice.pvc.service import claim, finish, get_pvc, set_step
+from provoice.settings import Settings
+from tasks.charge import charge_task
+from tasks.notify import notify_task
+from tasks.voices import create_voices_task
+
+
+def speech_gate(summary: dict) -> None:
+    """Refuse to train on too little accepted speech, saying how much there is and what was rejected."""
+    if summary["enough"]:
+        return
+    rejected = sum(1 for f in summary["files"] if f["status"] == "rejected")
+    raise NotEnoughSpeech(
+        f"needs ≥ {format_seconds(summary['min_seconds'])} of accepted speech, has "
+        f"{format_seconds(summary['accepted_seconds'])}; {rejected} files rejected, see report "
+        f"{summary['report_uri']}")
+
+
+@flow(name="pro-voice-clone")
+def pro_voice_clone(pvc_id: str, max_steps: int | None = None, max_minutes: float | None = None,
+                    retry: bool = False) -> dict:
+    """Run one attempt of a PVC; a retry resumes training from its checkpoints and repeats no success."""
+    settings = Settings()
+    catalog = Catalog(settings)
+    pvc = get_pvc(catalog, pvc_id)
+    require_balance(catalog, pvc.account_id, PVC_TRAINING_CREDITS)
+    pvc = claim(catalog, pvc_id, retry=retry)
+    voices: list[dict] = []
+    try:
+        summary = prepare_dataset(pvc.dataset_id)
+        set_step(catalog, pvc_id, "training", dataset_version=summary["version"])
+        speech_gate(summary)
+        trained = fine_tune_model(pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
+                                  max_steps=max_steps,
+                                  max_minutes=max_minutes if max_minutes or max_steps else settings.pvc_train_minutes)
+        set_step(catalog, pvc_id, "creating voices", model_id=trained["model_id"])
+        voices = create_voices_task(settings, pvc_id, trained["model_id"], summary["manifest_uri"])
+        set_step(catalog, pvc_id, "charging", evaluation=trained["evaluation"])
+        charge_task(settings, pvc.account_id, pvc_id, trained["model_id"])
+        pvc = finish(catalog, pvc_id, "completed")
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, ProVoiceError) else f"internal error: {type(exc).__name__}: {exc}"
+        get_run_logger().error("PVC %s failed: %s", pvc_id, reason)
+        pvc = finish(catalog, pvc_id, "failed", reason=reason)
+        notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
+        raise
+    notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
+    return {"id": pvc.id, "status": pvc.status, "model_id": pvc.model_id, "voices": voices}
+
+
+def _notification(pvc, voices: list[dict]) -> Notification:
+    return Notification(pvc_id=pvc.id, pvc_name=pvc.name, status=pvc.status, model_id=pvc.model_id,
+                        voice_ids=[v["id"] for v in voices], reason=pvc.reason)
+
+
+def _webhooks(settings: Settings, pvc) -> list[str]:
+    return [u for u in (pvc.webhook_url, settings.notify_webhook_url) if u]

@@ -1,0 +1,89 @@
+"""`/fine-tunes`: pro voice clones. Creating one makes a draft; `train` and `retry` start the parent
+flow in the background and answer 202 at once, after the checks a user should hear about now
+(status 409, credits 402). The flow itself claims the PVC, so of two racing starts one runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from provoice.api.deps import AccountId, CatalogDep, SettingsDep
+from provoice.api.runner import Launcher
+from provoice.api.scope import owned_dataset
+from provoice.catalog import Catalog, Pvc
+from provoice.credits import PVC_TRAINING_CREDITS, require_balance
+from provoice.pvc.service import PvcRefused, create_pvc, get_pvc, list_pvcs
+from provoice.tts.registry import BaseModelRegistry
+from provoice.views import pvc_json
+
+router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
+
+
+class NewFineTune(BaseModel):
+    dataset_id: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    base_model_id: str | None = Field(None, description="default: the latest base model")
+    language: str = Field("en", min_length=2, max_length=16)
+    description: str = Field("", max_length=5000)
+    webhook_url: AnyHttpUrl | None = Field(None, description="told when the PVC completes or fails")
+
+
+class TrainingBudget(BaseModel):
+    max_steps: int | None = Field(None, ge=1)
+    max_minutes: float | None = Field(None, gt=0, description="default (with no max_steps): PROVOICE_PVC_TRAIN_MINUTES")
+
+
+@router.post("", status_code=201)
+def create_fine_tune(body: NewFineTune, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> dict:
+    owned_dataset(catalog, body.dataset_id, account)
+    base = BaseModelRegistry(settings, catalog).get(body.base_model_id or "latest")
+    pvc = create_pvc(catalog, account, body.dataset_id, body.name, base.id, language=body.language,
+                     description=body.description, webhook_url=body.webhook_url and str(body.webhook_url))
+    return pvc_json(catalog, pvc)
+
+
+@router.get("")
+def list_fine_tunes(account: AccountId, catalog: CatalogDep) -> list[dict]:
+    return [pvc_json(catalog, p) for p in list_pvcs(catalog, account)]
+
+
+@router.get("/{pvc_id}")
+def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep) -> dict:
+    return pvc_json(catalog, get_pvc(catalog, pvc_id, account))
+
+
+@router.post("/{pvc_id}/train", status_code=202)
+def train(pvc_id: str, account: AccountId, catalog: CatalogDep, request: Request,
+          body: TrainingBudget | None = None) -> dict:
+    """Start a draft (or failed) PVC; poll `GET /fine-tunes/{id}` for its step and status."""
+    return _start(request, catalog, get_pvc(catalog, pvc_id, account), retry=False, budget=body)
+
+
+@router.post("/{pvc_id}/retry", status_code=202)
+def retry(pvc_id: str, account: AccountId, catalog: CatalogDep, request: Request,
+          body: TrainingBudget | None = None) -> dict:
+    """Re-run a failed PVC: training resumes from its last checkpoint, finished steps are not repeated."""
+    return _start(request, catalog, get_pvc(catalog, pvc_id, account), retry=True, budget=body)
+
+
+def refusal(pvc: Pvc, retry: bool) -> str | None:
+    """Why the PVC cannot start now, in the words `claim` would use, or None."""
+    if pvc.status == "training":
+        return f"PVC {pvc.id} is already training (attempt {pvc.attempts}, step: {pvc.step})"
+    if pvc.status == "completed":
+        return (f"PVC {pvc.id} is completed with model {pvc.model_id}; it cannot be "
+                f"{'retried' if retry else 'trained again'} (retraining on a newer base model creates a new model)")
+    if retry and pvc.status == "draft":
+        return f"PVC {pvc.id} has not been trained yet: POST /fine-tunes/{pvc.id}/train"
+    return None
+
+
+def _start(request: Request, catalog: Catalog, pvc: Pvc, *, retry: bool, budget: TrainingBudget | None) -> dict:
+    reason = refusal(pvc, retry)
+    if reason:
+        raise PvcRefused(reason)
+    require_balance(catalog, pvc.account_id, PVC_TRAINING_CREDITS, purpose=f"training PVC {pvc.id}")
+    budget = budget or TrainingBudget()
+    launch: Launcher = request.app.state.launch_training
+    launch(pvc.id, retry=retry, max_steps=budget.max_steps, max_minutes=budget.max_minutes)
+    return pvc_json(catalog, pvc)

@@ -1,0 +1,53 @@
+"""ORM tables of the product layer: pro voice clones and their voices (migration 0004)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from provoice.catalog.models import Base, new_id, utcnow
+
+PVC_STATUSES = ("draft", "training", "completed", "failed")
+
+
+class Pvc(Base):
+    __tablename__ = "pvcs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pvc"))
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    description: Mapped[str] = mapped_column(Text, default="")
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    dataset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    base_model_id: Mapped[str] = mapped_column(String(100))
+    model_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    step: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    auto_retrain: Mapped[bool] = mapped_column(Boolean, default=False)
+    evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Voice(Base):
+    __tablename__ = "voices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("voice"))
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    pvc_id: Mapped[str] = mapped_column(ForeignKey("pvcs.id"), index=True)
+    model_id: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source_file_id: Mapped[str] = mapped_column(String(32))
+    clip_uri: Mapped[str] = mapped_column(Text)
+    clip_start: Mapped[float] = mapped_column(Float)
+    clip_end: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[list] = mapped_column(JSON)
+    preview_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""Pro voice clones: lifecycle, voices and what a user sees of them."""

@@ -1,0 +1,99 @@
+"""PVC lifecycle in the catalog: draft → training → completed | failed, with atomic claims.
+
+Starting a PVC is one conditional UPDATE (`WHERE status IN …`), so of two concurrent starts
+exactly one wins and the other is refused with a message that says why.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from provoice.catalog import Catalog, Pvc, Voice
+from provoice.catalog.models import utcnow
+from provoice.errors import NotFound, ProVoiceError
+
+
+class PvcRefused(ProVoiceError):
+    """A lifecycle action that the PVC's current status does not allow."""
+
+
+STEPS = ("preparing data", "training", "creating voices", "evaluating", "charging")
+
+
+def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
+               language: str = "en", description: str = "", webhook_url: str | None = None) -> Pvc:
+    catalog.get_dataset(dataset_id)
+    with catalog.session() as s:
+        pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=name, base_model_id=base_model_id,
+                  language=language, description=description, webhook_url=webhook_url, status="draft",
+                  attempts=0, evaluation={})
+        s.add(pvc)
+    return pvc
+
+
+def get_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> Pvc:
+    """The PVC, or NotFound, also when it belongs to another account."""
+    with catalog.session() as s:
+        pvc = s.get(Pvc, pvc_id)
+    if pvc is None or (account_id is not None and pvc.account_id != account_id):
+        raise NotFound(f"no PVC with id {pvc_id!r} (see `provoice pvc list`)")
+    return pvc
+
+
+def list_pvcs(catalog: Catalog, account_id: str) -> list[Pvc]:
+    with catalog.session() as s:
+        return list(s.scalars(select(Pvc).where(Pvc.account_id == account_id).order_by(Pvc.created_at)))
+
+
+def claim(catalog: Catalog, pvc_id: str, *, retry: bool = False) -> Pvc:
+    """Move a draft (or, for a retry, a failed) PVC to `training`; refuse anything else."""
+    allowed = ("failed",) if retry else ("draft", "failed")
+    with catalog.session() as s:
+        done = s.execute(update(Pvc).where(Pvc.id == pvc_id, Pvc.status.in_(allowed)).values(
+            status="training", step=STEPS[0], reason=None, attempts=Pvc.attempts + 1, updated_at=utcnow(),
+            finished_at=None)).rowcount
+    pvc = get_pvc(catalog, pvc_id)
+    if done == 1:
+        return pvc
+    if pvc.status == "training":
+        raise PvcRefused(f"PVC {pvc_id} is already training (attempt {pvc.attempts}, step: {pvc.step})")
+    if pvc.status == "completed":
+        raise PvcRefused(f"PVC {pvc_id} is completed with model {pvc.model_id}; it cannot be retried "
+                         "(retraining on a newer base model creates a new model)")
+    raise PvcRefused(f"PVC {pvc_id} has not been trained yet: run `provoice pvc train {pvc_id}`")
+
+
+def set_step(catalog: Catalog, pvc_id: str, step: str, **fields) -> None:
+    with catalog.session() as s:
+        s.execute(update(Pvc).where(Pvc.id == pvc_id).values(step=step, updated_at=utcnow(), **fields))
+
+
+def finish(catalog: Catalog, pvc_id: str, status: str, *, reason: str | None = None, **fields) -> Pvc:
+    """Record the end of an attempt: `completed` (with model id and evaluation) or `failed` (with reason)."""
+    with catalog.session() as s:
+        s.execute(update(Pvc).where(Pvc.id == pvc_id).values(
+            status=status, reason=reason, step=None, updated_at=utcnow(), finished_at=utcnow(), **fields))
+    return get_pvc(catalog, pvc_id)
+
+
+def voices_of(catalog: Catalog, pvc_id: str, model_id: str | None = None) -> list[Voice]:
+    with catalog.session() as s:
+        q = select(Voice).where(Voice.pvc_id == pvc_id)
+        if model_id is not None:
+            q = q.where(Voice.model_id == model_id)
+        return list(s.scalars(q.order_by(Voice.name)))
+
+
+def account_voices(catalog: Catalog, account_id: str) -> list[Voice]:
+    """"My Voices": every voice of the account, newest PVC first."""
+    with catalog.session() as s:
+        return list(s.scalars(select(Voice).where(Voice.account_id == account_id)
+                              .order_by(Voice.created_at.desc(), Voice.name)))
+
+
+def get_voice(catalog: Catalog, voice_id: str, account_id: str | None = None) -> Voice:
+    with catalog.session() as s:
+        voice = s.get(Voice, voice_id)
+    if voice is None or (account_id is not None and voice.account_id != account_id):
+        raise NotFound(f"no voice with id {voice_id!r} (see `provoice voices list`)")
+    return voice

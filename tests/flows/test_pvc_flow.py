@@ -1,0 +1,104 @@
+"""The parent flow end to end with a tiny base model: lifecycle, four voices, credits, pinning,
+notifications to a real local receiver, the failure path and the retry rules."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from provoice import synthetic
+from provoice.accounts import default_account
+from provoice.catalog import Catalog
+from provoice.cli import app
+from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
+from provoice.errors import InsufficientCredits
+from provoice.pvc.service import PvcRefused, claim, create_pvc, get_pvc
+from provoice.tts.registry import BaseModelRegistry
+from tests.http_receiver import receiver
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def _dataset(catalog, folder, files: int):
+    from flows.ingest import ingest_files
+
+    folder.mkdir()
+    for i in range(files):
+        synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
+    ds = catalog.create_dataset("narrator")
+    ingest_files(ds.id, [str(folder)])
+    return ds
+
+
+def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settings, tmp_path, monkeypatch):
+    from flows.pvc import pro_voice_clone
+
+    catalog = Catalog(settings)
+    account = default_account(catalog).id
+    ds = _dataset(catalog, tmp_path / "up", 5)
+    BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
+    pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base")
+    with pytest.raises(InsufficientCredits):
+        pro_voice_clone(pvc.id, max_steps=2)
+    assert get_pvc(catalog, pvc.id).status == "draft"
+
+    grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
+    with receiver() as hook:
+        monkeypatch.setenv("PROVOICE_NOTIFY_WEBHOOK_URL", hook.url)
+        out = pro_voice_clone(pvc.id, max_steps=2)
+        bodies = hook.bodies
+    done = get_pvc(catalog, pvc.id)
+    assert done.status == "completed" and done.model_id == f"tiny-base/{pvc.id}" and done.attempts == 1
+    assert len(out["voices"]) == 4
+    assert len({v["source_file_id"] for v in out["voices"]}) == 4
+    assert balance(catalog, account) == PVC_TRAINING_CREDITS
+    assert bodies and bodies[0]["status"] == "completed" and bodies[0]["voice_ids"] == [v["id"] for v in out["voices"]]
+
+    from tasks.charge import charge_task
+    charge_task.fn(settings, account, pvc.id, done.model_id)
+    assert [e.kind for e in history(catalog, account)].count("pvc_training") == 1
+    with pytest.raises(PvcRefused, match="is completed with model"):
+        claim(catalog, pvc.id, retry=True)
+
+    shown = json.loads(runner.invoke(app, ["pvc", "show", pvc.id, "--json"]).stdout)
+    assert shown["status"] == "completed" and shown["charged_credits"] == PVC_TRAINING_CREDITS
+    assert [v["name"] for v in shown["voices"]] == [f"Narrator {i}" for i in range(1, 5)]
+    voices = json.loads(runner.invoke(app, ["voices", "list", "--json"]).stdout)
+    assert {v["model_id"] for v in voices} == {done.model_id}
+    voice = voices[0]["id"]
+    r = runner.invoke(app, ["tts", "--model-id", done.model_id, "--voice-id", voice, "--text", "Hello there.",
+                            "-o", str(tmp_path / "v.wav"), "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert balance(catalog, account) == PVC_TRAINING_CREDITS - 18
+    r = runner.invoke(app, ["tts", "--model-id", "tiny-base", "--voice-id", voice, "--text", "Hi", "-o",
+                            str(tmp_path / "w.wav")])
+    assert r.exit_code == 1 and f"belongs to model {done.model_id}" in r.stderr
+    assert shown["voices_note"] is None
+
+
+def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness, settings, tmp_path):
+    catalog = Catalog(settings)
+    account = default_account(catalog).id
+    grant(catalog, account, PVC_TRAINING_CREDITS)
+    ds = _dataset(catalog, tmp_path / "up", 1)
+    BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
+    pvc = create_pvc(catalog, account, ds.id, "Short", "tiny-base")
+    with pytest.raises(PvcRefused, match="has not been trained yet"):
+        claim(catalog, pvc.id, retry=True)
+    r = runner.invoke(app, ["pvc", "train", pvc.id, "--max-steps", "2", "--json"])
+    assert r.exit_code == 1
+    failed = json.loads(r.stdout)
+    assert failed["status"] == "failed" and failed["charged_credits"] == 0
+    assert failed["reason"].startswith("needs ≥ 30.0 s of accepted speech, has ")
+    assert "files rejected, see report" in failed["reason"]
+    assert balance(catalog, account) == PVC_TRAINING_CREDITS
+    r = runner.invoke(app, ["pvc", "retry", pvc.id, "--max-steps", "2", "--json"])
+    assert json.loads(r.stdout)["attempts"] == 2
+
+
+def test_credits_cli(settings):
+    assert json.loads(runner.invoke(app, ["credits", "balance", "--json"]).stdout) == {"balance": 0.0}
+    assert json.loads(runner.invoke(app, ["credits", "grant", "2500.5", "--json"]).stdout) == {"balance": 2500.5}
+    rows = json.loads(runner.invoke(app, ["credits", "history", "--json"]).stdout)
+    assert [(r["kind"], r["credits"]) for r in rows] == [("grant", 2500.5)]

@@ -1,0 +1,29 @@
+from provoice.accounts import list_api_keys, revoke_api_key
+from provoice.credits import grant
+
+
+def test_missing_and_invalid_keys_are_401_with_a_clear_error(client, alice):
+    r = client.get("/datasets")
+    assert r.status_code == 401
+    assert r.json()["error"] == "AuthError" and "X-API-Key" in r.json()["detail"]
+    r = client.get("/credits/balance", headers={"X-API-Key": "pv_not-a-real-key"})
+    assert r.status_code == 401 and r.json()["detail"] == "invalid API key"
+    assert client.get("/datasets", headers=alice.headers).status_code == 200
+
+
+def test_a_revoked_key_is_refused(client, app, alice):
+    revoke_api_key(app.state.catalog, list_api_keys(app.state.catalog, alice.account_id)[0].id)
+    r = client.get("/voices", headers=alice.headers)
+    assert r.status_code == 401 and "was revoked" in r.json()["detail"]
+
+
+def test_openapi_docs_are_public(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/datasets/{dataset_id}/files", "/fine-tunes/{pvc_id}/retry", "/tts", "/credits/balance"} <= set(paths)
+
+
+def test_credits_balance(client, app, alice):
+    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 0.0}
+    grant(app.state.catalog, alice.account_id, "12.5")
+    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 12.5}

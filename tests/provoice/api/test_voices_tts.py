@@ -1,0 +1,69 @@
+import io
+import wave
+
+import pytest
+
+from provoice.catalog import Voice
+from provoice.credits import balance, grant
+from provoice.pvc.service import create_pvc
+from provoice.tts.registry import BaseModelRegistry
+
+
+@pytest.fixture
+def base(settings) -> str:
+    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
+
+
+def make_voice(catalog, account_id: str, model_id: str) -> Voice:
+    ds = catalog.create_dataset("d", account_id=account_id)
+    pvc = create_pvc(catalog, account_id, ds.id, "Narrator", model_id)
+    voice = Voice(account_id=account_id, pvc_id=pvc.id, model_id=model_id, name="Narrator 1",
+                  source_file_id="f_source", clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0,
+                  embedding=[0.01] * 256)
+    with catalog.session() as s:
+        s.add(voice)
+    return voice
+
+
+def test_accounts_see_only_their_own_voices(client, app, alice, bob, base):
+    mine = make_voice(app.state.catalog, alice.account_id, base)
+    theirs = make_voice(app.state.catalog, bob.account_id, base)
+    listed = client.get("/voices", headers=alice.headers).json()
+    assert listed == [{"id": mine.id, "name": "Narrator 1", "model_id": base, "pvc_id": mine.pvc_id,
+                       "source_file_id": "f_source", "preview_uri": None}]
+    assert client.get(f"/voices/{mine.id}", headers=alice.headers).json() == listed[0]
+    assert client.get(f"/voices/{theirs.id}", headers=alice.headers).status_code == 404
+    r = client.post("/tts", json={"model_id": base, "voice_id": theirs.id, "text": "Hi."}, headers=alice.headers)
+    assert r.status_code == 404
+
+
+def test_a_voice_on_another_model_is_refused_naming_the_right_one(client, app, alice, base):
+    voice = make_voice(app.state.catalog, alice.account_id, base)
+    r = client.post("/tts", json={"model_id": "newer-base", "voice_id": voice.id, "text": "Hello."},
+                    headers=alice.headers)
+    assert r.status_code == 409 and r.json()["error"] == "ModelMismatch"
+    assert f"belongs to model {base}" in r.json()["detail"]
+
+
+def test_tts_returns_a_wav_and_charges_one_and_a_half_credits_a_character(client, app, alice, base):
+    catalog = app.state.catalog
+    voice = make_voice(catalog, alice.account_id, base)
+    request = {"model_id": base, "voice_id": voice.id, "text": "Hello there."}
+    r = client.post("/tts", json=request, headers=alice.headers)
+    assert r.status_code == 402 and "needs 18 credits, balance is 0" in r.json()["detail"]
+
+    grant(catalog, alice.account_id, 100)
+    headers = {**alice.headers, "Idempotency-Key": "req-1"}
+    r = client.post("/tts", json=request, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(r.content)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050) and w.getnframes() > 0
+    assert balance(catalog, alice.account_id) == 82
+    assert client.post("/tts", json=request, headers=headers).status_code == 200
+    assert balance(catalog, alice.account_id) == 82
+    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 82.0}
+
+
+def test_tts_validation_is_422(client, alice):
+    r = client.post("/tts", json={"model_id": "m", "voice_id": "v", "text": ""}, headers=alice.headers)
+    assert r.status_code == 422
