@@ -5,15 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from provoice.catalog import Catalog, Dataset
-from provoice.errors import NotFound
 
 
 def owned_dataset(catalog: Catalog, dataset_id: str, account_id: str) -> Dataset:
-    with catalog.session() as s:
-        ds = s.get(Dataset, dataset_id)
-    if ds is None or ds.account_id != account_id:
-        raise NotFound(f"no dataset with id {dataset_id!r} (see GET /datasets)")
-    return ds
+    return catalog.owned(Dataset, dataset_id, account_id, f"no dataset with id {dataset_id!r} (see GET /datasets)")
 
 
 def account_datasets(catalog: Catalog, account_id: str) -> list[Dataset]:

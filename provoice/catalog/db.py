@@ -63,6 +63,14 @@ class Catalog:
             s.add(ds)
         return ds
 
+    def owned(self, model: type, row_id: str, account_id: str | None, missing: str):
+        """The row of `model`, or NotFound(`missing`) when absent or another account's (None: any)."""
+        with self.session() as s:
+            row = s.get(model, row_id)
+        if row is None or (account_id is not None and row.account_id != account_id):
+            raise NotFound(missing)
+        return row
+
     def get_dataset(self, dataset_id: str) -> Dataset:
         with self.session() as s:
             ds = s.get(Dataset, dataset_id)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from provoice.catalog import Catalog, Pvc, Voice
 from provoice.catalog.models import utcnow
-from provoice.errors import NotFound, ProVoiceError
+from provoice.errors import ProVoiceError
 
 
 class PvcRefused(ProVoiceError):
@@ -33,11 +33,7 @@ def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, ba
 
 def get_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> Pvc:
     """The PVC, or NotFound, also when it belongs to another account."""
-    with catalog.session() as s:
-        pvc = s.get(Pvc, pvc_id)
-    if pvc is None or (account_id is not None and pvc.account_id != account_id):
-        raise NotFound(f"no PVC with id {pvc_id!r} (see `provoice pvc list`)")
-    return pvc
+    return catalog.owned(Pvc, pvc_id, account_id, f"no PVC with id {pvc_id!r} (see `provoice pvc list`)")
 
 
 def list_pvcs(catalog: Catalog, account_id: str) -> list[Pvc]:
@@ -92,8 +88,5 @@ def account_voices(catalog: Catalog, account_id: str) -> list[Voice]:
 
 
 def get_voice(catalog: Catalog, voice_id: str, account_id: str | None = None) -> Voice:
-    with catalog.session() as s:
-        voice = s.get(Voice, voice_id)
-    if voice is None or (account_id is not None and voice.account_id != account_id):
-        raise NotFound(f"no voice with id {voice_id!r} (see `provoice voices list`)")
-    return voice
+    return catalog.owned(Voice, voice_id, account_id,
+                         f"no voice with id {voice_id!r} (see `provoice voices list`)")
