@@ -23,7 +23,7 @@ from rich.table import Table
 from provoice.catalog import Catalog
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
-from provoice.views import file_json, pvc_json
+from provoice.views import dataset_json, dataset_row_json, pvc_json, voice_json
 
 app = typer.Typer(help="ProVoice: professional voice cloning, self-hosted.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Create, edit and prepare datasets.", no_args_is_help=True)
@@ -157,8 +157,7 @@ def dataset_remove_file(dataset_id: str, file_id: str, as_json: bool = typer.Opt
 def dataset_list(as_json: bool = typer.Option(False, "--json")):
     """List datasets."""
     catalog = Catalog(Settings())
-    rows = [{"id": d.id, "name": d.name, "created_at": d.created_at.isoformat(),
-             "files": len(catalog.files(d.id))} for d in catalog.list_datasets()]
+    rows = [dataset_row_json(catalog, d) for d in catalog.list_datasets()]
     if as_json:
         emit_json(rows)
         return
@@ -176,21 +175,15 @@ def dataset_show(dataset_id: str, as_json: bool = typer.Option(False, "--json"))
     """Show a dataset, its files and its latest preparation."""
     catalog = Catalog(Settings())
     ds = catalog.get_dataset(dataset_id)
-    run = catalog.latest_run(dataset_id)
-    obj = {"id": ds.id, "name": ds.name, "created_at": ds.created_at.isoformat(),
-           "files": [file_json(f) for f in catalog.files(dataset_id)],
-           "latest_preparation": run and {"version": run.version, "manifest_uri": run.manifest_uri,
-                                          "report_uri": run.report_uri,
-                                          "accepted_seconds": run.summary.get("accepted_seconds"),
-                                          "enough": run.summary.get("enough")}}
+    obj = dataset_json(catalog, ds)
     if as_json:
         emit_json(obj)
         return
     out.print(f"[bold]{ds.name}[/] ({ds.id})")
     out.print(_files_table("files", obj["files"]))
-    if run:
-        out.print(f"latest preparation: version {run.version}, {run.summary.get('message', '')}")
-        out.print(f"report: {run.report_uri}")
+    if run := obj["latest_preparation"]:
+        out.print(f"latest preparation: version {run['version']}, {run['message']}")
+        out.print(f"report: {run['report_uri']}")
 
 
 @dataset_app.command("prepare")
@@ -567,9 +560,7 @@ def voices_list(as_json: bool = typer.Option(False, "--json")):
     from provoice.pvc.service import account_voices
 
     catalog = Catalog(Settings())
-    rows = [{"id": v.id, "name": v.name, "model_id": v.model_id, "pvc_id": v.pvc_id,
-             "source_file_id": v.source_file_id, "preview_uri": v.preview_uri}
-            for v in account_voices(catalog, _account(catalog))]
+    rows = [voice_json(v) for v in account_voices(catalog, _account(catalog))]
     if as_json:
         emit_json(rows)
         return

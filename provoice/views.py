@@ -54,4 +54,5 @@ def dataset_json(catalog: Catalog, ds: Dataset) -> dict:
             "latest_preparation": run and {"version": run.version, "manifest_uri": run.manifest_uri,
                                            "report_uri": run.report_uri,
                                            "accepted_seconds": run.summary.get("accepted_seconds"),
-                                           "enough": run.summary.get("enough")}}
+                                           "enough": run.summary.get("enough"),
+                                           "message": run.summary.get("message", "")}}

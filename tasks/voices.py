@@ -4,13 +4,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from provoice.catalog import Catalog
+from provoice.dataset.outputs import read_manifest
 from provoice.pvc.service import get_pvc
 from provoice.pvc.voices import create_voices
 from provoice.quality.speaker import load_encoder
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts.model_store import load_for_inference
-from provoice.tts.pipeline import manifest_rows
 from provoice.tts.synthesize import synthesize
 from tasks.retry import STEP_OPTIONS
 
@@ -20,7 +20,7 @@ def create_voices_task(settings: Settings, pvc_id: str, model_id: str, manifest_
     catalog, storage = Catalog(settings), Storage.from_settings(settings)
     generator, meta = load_for_inference(settings, model_id)
     voices = create_voices(catalog, storage, get_pvc(catalog, pvc_id), model_id,
-                           manifest_rows(storage, manifest_uri), load_encoder("cpu"),
+                           read_manifest(storage, manifest_uri), load_encoder("cpu"),
                            lambda text, emb: synthesize(generator, meta, text, emb, seed=0))
     return [{"id": v.id, "name": v.name, "source_file_id": v.source_file_id, "preview_uri": v.preview_uri}
             for v in voices]

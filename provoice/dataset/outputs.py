@@ -118,17 +118,22 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def read_manifest(storage: Storage, manifest_uri: str) -> list[dict]:
+    """The rows of a `manifest.jsonl` written by `write_outputs`."""
+    text = storage.read_bytes(storage.key_of(manifest_uri)).decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def export_dataset(storage: Storage, settings: Settings, manifest_uri: str, fmt: str, dest: str) -> str:
     """Export the manifest as `jsonl` or as an LJSpeech folder (wavs/ + metadata.csv) at `dest`."""
-    manifest = storage.read_bytes(storage.key_of(manifest_uri)).decode()
-    rows = [json.loads(line) for line in manifest.splitlines() if line.strip()]
     target = dest if "://" in dest else Path(dest).expanduser().resolve().as_uri()
     fs, root = filesystem_for(target, settings)
     if fmt == "jsonl":
         fs.makedirs(root.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(root, "wb") as fh:
-            fh.write(manifest.encode())
+            fh.write(storage.read_bytes(storage.key_of(manifest_uri)))
         return target
+    rows = read_manifest(storage, manifest_uri)
     fs.makedirs(f"{root}/wavs", exist_ok=True)
     lines = io.StringIO()
     writer = csv.writer(lines, delimiter="|", lineterminator="\n")

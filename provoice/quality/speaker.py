@@ -26,6 +26,20 @@ def embed(encoder, x16k: np.ndarray) -> np.ndarray | None:
     return e / (np.linalg.norm(e) + 1e-9)
 
 
+def mean_direction(embeddings) -> np.ndarray | None:
+    """The unit-length mean of unit embeddings (None without any): one voice from several clips."""
+    found = [e for e in embeddings if e is not None]
+    if not found:
+        return None
+    mean = np.mean(found, axis=0)
+    return (mean / (np.linalg.norm(mean) + 1e-9)).astype(np.float32)
+
+
+def voice_of(encoder, clips16k) -> np.ndarray | None:
+    """The speaker embedding of a set of 16 kHz clips (None if none has enough voice)."""
+    return mean_direction(embed(encoder, c) for c in clips16k)
+
+
 def dominant_speaker(embeddings: np.ndarray, threshold: float, weights: np.ndarray | None = None) -> np.ndarray:
     """The centroid of the largest group of mutually similar embeddings.
 

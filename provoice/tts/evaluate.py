@@ -80,17 +80,14 @@ def split_held_out(rows: Sequence[dict], count: int = 8) -> tuple[list[dict], li
 
 
 def evaluate(synthesise: Callable[[str], tuple[np.ndarray, int]], asr_model, encoder,
-             references16k: Sequence[np.ndarray] = (),
+             reference_voice: np.ndarray | None = None,
              sentences: Sequence[str] = HELD_OUT_SENTENCES) -> Evaluation:
-    """Synthesise `sentences` and score them; `references16k` are real held-out clips of the speaker."""
+    """Synthesise `sentences` and score them; `reference_voice` is the speaker embedding of real
+    held-out clips (`provoice.quality.speaker.voice_of`), compared with each synthesised one."""
     from provoice.asr.whisper import transcribe_one
     from provoice.quality.speaker import embed
 
-    ref_emb = [e for e in (embed(encoder, r) for r in references16k) if e is not None]
-    centroid = None
-    if ref_emb:
-        c = np.mean(ref_emb, axis=0)
-        centroid = c / (np.linalg.norm(c) + 1e-9)
+    centroid = reference_voice
     rows, errors, sims, scores = [], [], [], []
     for text in sentences:
         audio, rate = synthesise(text)

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from provoice.audio.wavio import read_slice, read_wav_info
-from provoice.quality.speaker import embed
+from provoice.quality.speaker import voice_of
 from provoice.storage import Storage
 from provoice.tts.batching import TrainingItem
 from provoice.tts.evaluate import to_16k
@@ -44,11 +44,9 @@ def source_embeddings(storage: Storage, rows: Sequence[dict], encoder) -> dict[s
         picks = sorted(items, key=lambda r: -r["duration"])[:EMBEDDING_CLIPS_PER_FILE]
         with storage.local_path(storage.key_of(picks[0]["audio_uri"])) as wav:
             rate, _ = read_wav_info(wav)
-            found = [e for e in (embed(encoder, to_16k(read_slice(wav, r["start"], r["end"]), rate))
-                                 for r in picks) if e is not None]
-        if found:
-            mean = np.mean(found, axis=0)
-            out[file_id] = (mean / (np.linalg.norm(mean) + 1e-9)).astype(np.float32)
+            voice = voice_of(encoder, [to_16k(read_slice(wav, r["start"], r["end"]), rate) for r in picks])
+        if voice is not None:
+            out[file_id] = voice
     return out
 
 

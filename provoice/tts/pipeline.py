@@ -16,20 +16,20 @@ from typing import Callable
 
 import numpy as np
 
-from provoice.quality.speaker import load_encoder
+from provoice.dataset.outputs import read_manifest
+from provoice.quality.speaker import load_encoder, voice_of
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.base_meta import BaseModelMeta
 from provoice.tts.models import build_discriminator
 from provoice.tts.evaluate import Evaluation, evaluate, split_held_out, to_16k
 from provoice.tts.export import export_generator, export_onnx_voice
+from provoice.tts.model_store import MODELS_PREFIX, load_for_inference
 from provoice.tts.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.tts.registry import BaseModelRegistry
 from provoice.tts.synthesize import synthesize
 from provoice.tts.errors import TrainingError
 from provoice.tts.train import TrainConfig, train
 
-MODELS_PREFIX = "models"
 HELD_OUT_SEGMENTS = 8
 DISC_WARMUP_STEPS = 200
 
@@ -51,11 +51,6 @@ class FineTuneInputs:
     @property
     def training_prefix(self) -> str:
         return f"training/{self.run_id}"
-
-
-def manifest_rows(storage: Storage, manifest_uri: str) -> list[dict]:
-    text = storage.read_bytes(storage.key_of(manifest_uri)).decode()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def training_processes(settings: Settings) -> int:
@@ -91,7 +86,7 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
         discriminator = build_discriminator(generator.config)
         config = TrainConfig.from_dict({**config.to_dict(),
                                         "disc_warmup_steps": max(config.disc_warmup_steps, DISC_WARMUP_STEPS)})
-    rows, _ = split_held_out(manifest_rows(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
+    rows, _ = split_held_out(read_manifest(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
     embeddings = source_embeddings(storage, rows, load_encoder("cpu"))
     items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
     result = train(items, generator, discriminator, config, storage, inputs.training_prefix,
@@ -131,8 +126,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:
     """A Piper-compatible ONNX + JSON of a fine-tuned model (a voice's embedding frozen in, if given)."""
-    from provoice.tts.model_store import load_for_inference
-
     storage = Storage.from_settings(settings)
     generator, meta = load_for_inference(settings, model_id)
     voice = export_onnx_voice(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map,
@@ -144,27 +137,17 @@ def evaluate_model(settings: Settings, model_id: str, manifest_uri: str) -> Eval
     """Held-out sentences through the model, scored against the dataset's held-out real segments."""
     from provoice.asr.whisper import load_model
     from provoice.audio.wavio import read_slice, read_wav_info
-    from provoice.quality.speaker import embed
-    from provoice.tts.model_store import load_for_inference
-
     storage = Storage.from_settings(settings)
     generator, meta = load_for_inference(settings, model_id)
-    _, held = split_held_out(manifest_rows(storage, manifest_uri), HELD_OUT_SEGMENTS)
+    _, held = split_held_out(read_manifest(storage, manifest_uri), HELD_OUT_SEGMENTS)
     refs = []
     for r in held:
         with storage.local_path(storage.key_of(r["audio_uri"])) as wav:
             refs.append(to_16k(read_slice(wav, r["start"], r["end"]), read_wav_info(wav)[0]))
     encoder = load_encoder("cpu")
-    centroid = None
-    found = [e for e in (embed(encoder, r) for r in refs) if e is not None]
-    if found:
-        centroid = np.mean(found, axis=0)
+    voice = voice_of(encoder, refs)
     asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
                      settings.asr_cpu_threads)
-    return evaluate(lambda text: synthesize(generator, meta, text, centroid, seed=0), asr, encoder, refs)
-
-
-def base_meta(settings: Settings, model_id: str) -> BaseModelMeta:
-    return BaseModelRegistry(settings).meta(model_id)
+    return evaluate(lambda text: synthesize(generator, meta, text, voice, seed=0), asr, encoder, voice)
 
 

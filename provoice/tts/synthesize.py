@@ -1,30 +1,23 @@
 """Text to audio with a loaded generator: one sentence at a time, joined with short pauses.
 
 Sentence by sentence keeps attention cost and memory bounded for long texts and gives each
-sentence its own intonation, as Piper does. Models are loaded once per process and kept in a
-small cache keyed by storage root, model id and device (registered models never change under an id).
+sentence its own intonation, as Piper does. Loading models (once per process) is
+`provoice.tts.model_store.load_for_inference`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from provoice.settings import Settings
 from provoice.tts.base_meta import BaseModelMeta
 from provoice.tts.errors import ModelMismatch
 from provoice.tts.models import SynthesizerTrn
 
 SENTENCE_PAUSE_S = 0.25
-CACHE_SIZE = 2
-
-_cache: OrderedDict[tuple[str, str, str], tuple[SynthesizerTrn, BaseModelMeta]] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 def synthesize(
@@ -90,26 +83,3 @@ def _condition(
     if g.size(1) != want:
         raise ModelMismatch(f"speaker embedding has {g.size(1)} values; this model takes {want}")
     return g.to(device)
-
-
-def load_cached(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
-    """Generator (eval mode, on `device`, no discriminator) and meta of a base model ("latest"
-    resolves first), loaded once per process."""
-    from provoice.tts.registry import BaseModelRegistry
-
-    registry = BaseModelRegistry(settings)
-    resolved = registry.get(model_id).id
-    key = (registry.storage.root_uri, resolved, device)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    from provoice.tts.model_store import for_inference
-
-    generator, _, meta = registry.load(resolved, with_discriminator=False)
-    generator = for_inference(generator).to(device)
-    with _cache_lock:
-        _cache[key] = (generator, meta)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return generator, meta

@@ -3,7 +3,7 @@ import numpy as np
 from provoice import synthetic
 from provoice.asr.whisper import load_model
 from provoice.audio.wavio import read_slice
-from provoice.quality.speaker import load_encoder
+from provoice.quality.speaker import load_encoder, voice_of
 from provoice.settings import Settings
 from provoice.tts.evaluate import evaluate, split_held_out, to_16k, word_error_rate
 
@@ -18,8 +18,9 @@ def test_real_speech_scores_well_and_noise_scores_badly(tmp_path):
 
     refs = [to_16k(espeak(s)[0], 22050) for s in synthetic.SENTENCES[:3]]
     asr, enc = load_model(Settings().asr_model), load_encoder("cpu")
-    good = evaluate(espeak, asr, enc, refs, sentences=synthetic.SENTENCES[5:7])
-    bad = evaluate(noise, asr, enc, refs, sentences=synthetic.SENTENCES[5:7])
+    voice = voice_of(enc, refs)
+    good = evaluate(espeak, asr, enc, voice, sentences=synthetic.SENTENCES[5:7])
+    bad = evaluate(noise, asr, enc, voice, sentences=synthetic.SENTENCES[5:7])
     assert good.wer < 0.35 and good.speaker_similarity > 0.85
     assert bad.wer > 0.8 and bad.speaker_similarity < good.speaker_similarity
     assert good.dnsmos > bad.dnsmos

@@ -12,7 +12,8 @@ from provoice.tts.config import VitsConfig
 from provoice.tts.errors import EmptyText, ModelMismatch
 from provoice.tts.models import SynthesizerTrn
 from provoice.tts.registry import BaseModelRegistry
-from provoice.tts.synthesize import load_cached, synthesize
+from provoice.tts.model_store import load_for_inference
+from provoice.tts.synthesize import synthesize
 from provoice.tts.text import PhonemeMap
 
 
@@ -78,8 +79,8 @@ def test_nothing_to_say(text):
 def test_models_are_loaded_once_per_process(settings):
     registry = BaseModelRegistry(settings)
     registry.create_random("tiny-a")
-    generator, meta = load_cached(settings, "tiny-a")
-    assert load_cached(settings, "latest")[0] is generator and meta.id == "tiny-a"
+    generator, meta = load_for_inference(settings, "tiny-a")
+    assert load_for_inference(settings, "latest")[0] is generator and meta.id == "tiny-a"
     audio, rate = synthesize(generator, meta, "Cached.", seed=0)
     assert rate == 22050 and audio.size > 0
 
