@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from tasks.events import emit
+from provoice.events import FILES_UPLOADED, STAGE_INGESTED, UPLOAD_STAGE
 from provoice.catalog import Catalog
 from provoice.dataset.files import register
 from provoice.dataset.sources import list_sources
@@ -30,6 +31,6 @@ def ingest_files(dataset_id: str, sources: list[str]) -> list[dict]:
         f = register(catalog, dataset_id, result)
         added.append({"id": f.id, "name": f.original_name, "status": f.status, "reason": f.reason,
                       "format": f.format, "sha256": f.sha256, "size": f.size})
-    emit("provoice.dataset.files-uploaded", "dataset", dataset_id,
-         {"file_ids": [a["id"] for a in added]})
+    emit(FILES_UPLOADED, "dataset", dataset_id, {"file_ids": [a["id"] for a in added]},
+         labels={UPLOAD_STAGE: STAGE_INGESTED})
     return added

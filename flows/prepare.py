@@ -12,6 +12,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from tasks.events import emit
+from provoice.events import DATASET_PREPARED
 from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows
@@ -110,6 +111,6 @@ def prepare_dataset(dataset_id: str) -> dict:
     }
     catalog.update_run(run.id, status="completed", summary=summary,
                        manifest_uri=report["manifest_uri"], report_uri=report["report_uri"])
-    emit("provoice.dataset.prepared", "dataset", dataset_id,
+    emit(DATASET_PREPARED, "dataset", dataset_id,
          {"version": version, "accepted_seconds": report["accepted_seconds"], "enough": report["enough"]})
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from flows.prepare import prepare_dataset
-from flows.train import fine_tune_model
+from flows.train import train_model
 from provoice.catalog import Catalog
 from provoice.credits import PVC_TRAINING_CREDITS, require_balance
 from provoice.dataset.outputs import format_seconds
@@ -43,9 +43,9 @@ def pro_voice_clone(pvc_id: str, max_steps: int | None = None, max_minutes: floa
         summary = prepare_dataset(pvc.dataset_id)
         set_step(catalog, pvc_id, "training", dataset_version=summary["version"])
         speech_gate(summary)
-        trained = fine_tune_model(pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
-                                  max_steps=max_steps,
-                                  max_minutes=max_minutes if max_minutes or max_steps else settings.pvc_train_minutes)
+        trained = train_model(settings, pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
+                              max_steps=max_steps, dataset_version=summary["version"],
+                              max_minutes=max_minutes if max_minutes or max_steps else settings.pvc_train_minutes)
         set_step(catalog, pvc_id, "creating voices", model_id=trained["model_id"])
         voices = create_voices_task(settings, pvc_id, trained["model_id"], summary["manifest_uri"])
         set_step(catalog, pvc_id, "charging", evaluation=trained["evaluation"])

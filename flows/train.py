@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.concurrency.sync import concurrency
 
 from provoice.catalog import Catalog
 from provoice.catalog.models import new_id
+from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.tts.model_store import MODELS_PREFIX
 from provoice.tts.pipeline import FineTuneInputs
 from provoice.tts.registry import BaseModelRegistry
 from provoice.tts.train import TrainConfig
@@ -16,10 +19,21 @@ from tasks.manifest import artifact_key
 from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
 
 
-def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | None, run_id: str | None) -> FineTuneInputs:
-    """The dataset's latest prepared version and the chosen (or latest) base model."""
+GPU_LIMIT = "gpu"
+SUMMARY_FILE = "fine-tune.json"
+
+
+class TrainingFailed(ProVoiceError):
+    """The fine-tune deployment's run did not complete."""
+
+
+def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | None, run_id: str | None,
+                   dataset_version: str | None = None) -> FineTuneInputs:
+    """The dataset's prepared version (the latest, or the pinned one) and the chosen (or latest) base model."""
     catalog = Catalog(settings)
     prepared = catalog.prepared_run(dataset_id)
+    if dataset_version and prepared.version != dataset_version:
+        prepared = catalog.prepared_version(dataset_id, dataset_version)
     base = BaseModelRegistry(settings, catalog).get(base_model_id or "latest")
     return FineTuneInputs(run_id=run_id or new_id("ft").replace("_", "-"), base_model_id=base.id,
                           manifest_uri=prepared.manifest_uri, dataset_id=dataset_id,
@@ -29,13 +43,18 @@ def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | Non
 @flow(name="fine-tune")
 def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
                     max_steps: int | None = None, max_minutes: float | None = None, batch_size: int = 8,
-                    checkpoint_every: int = 200) -> dict:
-    """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting."""
+                    checkpoint_every: int = 200, dataset_version: str | None = None) -> dict:
+    """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
+
+    Training holds a slot of the global concurrency limit `gpu` (skipped when the limit does not
+    exist), so no more trainings run at once than there are GPUs for.
+    """
     settings = Settings()
-    inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id)
+    inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)
     config = TrainConfig(batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
                          checkpoint_every=checkpoint_every, device=settings.device)
-    trained = fine_tune_task(settings, inputs, config.to_dict())
+    with concurrency(GPU_LIMIT, occupy=1):
+        trained = fine_tune_task(settings, inputs, config.to_dict())
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
     onnx_uri = export_onnx_task(settings, inputs.model_id)
     storage = Storage.from_settings(settings)
@@ -52,4 +71,35 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
                    f"DNSMOS {evaluation['dnsmos']:.2f}",
                    f"- ONNX voice: `{onnx_uri}`", f"- loss curve: `{loss_curve}`"]),
         key=artifact_key("model", inputs.run_id), description="Fine-tune summary")
+    storage.write_json(summary_key(inputs.model_id), summary)
     return summary
+
+
+def summary_key(model_id: str) -> str:
+    return f"{MODELS_PREFIX}/{model_id}/{SUMMARY_FILE}"
+
+
+def train_model(settings: Settings, dataset_id: str, *, base_model_id: str, run_id: str,
+                max_steps: int | None = None, max_minutes: float | None = None,
+                dataset_version: str | None = None) -> dict:
+    """Fine-tune as a subflow: on the GPU deployment `settings.train_deployment` when one is
+    configured (its summary is read back from storage, which both sides share), in-process otherwise."""
+    base = BaseModelRegistry(settings).get(base_model_id).id
+    params = {"dataset_id": dataset_id, "base_model_id": base, "run_id": run_id, "max_steps": max_steps,
+              "max_minutes": max_minutes, "dataset_version": dataset_version}
+    if not settings.train_deployment:
+        return fine_tune_model(**params)
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(settings.train_deployment, parameters=params, timeout=None, as_subflow=True)
+    if run.state is None or not run.state.is_completed():
+        state = run.state.name if run.state else "unknown"
+        message = (run.state.message if run.state else "") or ""
+        raise TrainingFailed(f"training run {run.name} on deployment {settings.train_deployment} ended "
+                             f"{state}: {message}".rstrip(": "))
+    storage = Storage.from_settings(settings)
+    key = summary_key(f"{base}/{run_id}")
+    if not storage.exists(key):
+        raise NotFound(f"training run {run.name} completed but wrote no summary at {storage.uri(key)}: "
+                       "do the worker and this flow share PROVOICE_STORAGE_URI and the catalog?")
+    return storage.read_json(key)

@@ -240,9 +240,10 @@ def _prefect_api_configured() -> bool:
 def _registered(info, as_json: bool) -> None:
     """Announce a registration (a Prefect event when it is new) and print it."""
     if info.newly_registered and _prefect_api_configured():
+        from provoice.events import BASE_MODEL_REGISTERED
         from tasks.events import emit
 
-        emit("provoice.base-model.registered", "base-model", info.id,
+        emit(BASE_MODEL_REGISTERED, "base-model", info.id,
              {"source": info.source, "kind": info.kind, "sample_rate": info.sample_rate, "uri": info.uri})
     obj = {**info.to_dict(), "created": info.newly_registered, "kind": info.kind, "uri": info.uri, **info.summary}
     if as_json:

@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     min_speaker_similarity: float = 0.75
     low_bandwidth_hz: float = 5000.0
 
+    # Operations (issue 5). Data preparation fans out on Dask when a scheduler address is set, or on
+    # a local cluster of `dask_local_workers` processes when that is > 0; the thread pool otherwise.
+    dask_address: str | None = None
+    dask_local_workers: int = Field(default=0, ge=0)
+    # "flow-name/deployment-name" of the GPU fine-tune deployment: when set, PVC and retrain flows
+    # run training there through `run_deployment`; in-process otherwise.
+    train_deployment: str | None = None
+    # Slots of the Prefect global concurrency limit `gpu` that bounds simultaneous trainings.
+    gpu_concurrency: int = Field(default=1, ge=1)
+    # Bucket upload notifications: the shared secret senders must present, and the key prefix under
+    # which `<prefix><dataset_id>/<file>` objects belong to a dataset.
+    bucket_events_secret: str | None = None
+    upload_prefix: str = "uploads/"
+    # Retraining on a new base model promotes the new model only if it is not worse than the old
+    # one by more than these margins (evaluation noise).
+    retrain_wer_tolerance: float = Field(default=0.01, ge=0)
+    retrain_similarity_tolerance: float = Field(default=0.01, ge=0)
+
     min_speech_seconds: float = 10800.0
     pvc_train_minutes: float = 60.0
     max_upload_bytes: int = 2 * 1024**3

@@ -48,6 +48,7 @@ def _announce(dataset_id: str, file_ids: list[str]) -> None:
 
     if not get_current_settings().api.url:
         return
+    from provoice.events import FILES_UPLOADED, STAGE_INGESTED, UPLOAD_STAGE
     from tasks.events import emit
 
-    emit("provoice.dataset.files-uploaded", "dataset", dataset_id, {"file_ids": file_ids})
+    emit(FILES_UPLOADED, "dataset", dataset_id, {"file_ids": file_ids}, labels={UPLOAD_STAGE: STAGE_INGESTED})

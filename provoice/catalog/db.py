@@ -150,6 +150,16 @@ class Catalog:
                            f"run `provoice dataset prepare {dataset_id}`")
         return run
 
+    def prepared_version(self, dataset_id: str, version: str) -> PreparationRun:
+        """The completed preparation of one pinned dataset version (its manifest stays in storage)."""
+        with self.session() as s:
+            run = s.scalars(select(PreparationRun).where(
+                PreparationRun.dataset_id == dataset_id, PreparationRun.version == version,
+                PreparationRun.status == "completed").order_by(PreparationRun.created_at.desc())).first()
+        if run is None:
+            raise NotFound(f"dataset {dataset_id} has no completed preparation of version {version}")
+        return run
+
     def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
         with self.session() as s:
             q = (select(PreparationRun)
