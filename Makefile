@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/prepare_throughput.py --minutes 10 --update-docs
 	$(PY) bench/prepare_throughput.py --long-minutes 60 --update-docs
 	$(PY) bench/train_throughput.py --update-docs
+	$(PY) bench/prepare_scaling.py --update-docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .bench

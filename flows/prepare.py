@@ -2,14 +2,19 @@
 
 Per-file steps fan out one task per file and step. A file that fails a step is rejected with
 its reason and drops out; the others go on. Results are cached by content, so a re-run only
-processes new files.
+processes new files. `prepare_flow_for(settings)` runs the fan-out on the thread pool, on a local
+Dask cluster of worker processes, or on an existing Dask scheduler, with the same results.
 """
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from typing import TYPE_CHECKING
+
+from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.context import FlowRunContext
+from prefect.settings import PREFECT_API_URL
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from tasks.events import emit
 from provoice.events import DATASET_PREPARED
@@ -17,13 +22,19 @@ from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows
 from provoice.dataset.version import dataset_version
-from provoice.errors import FileRejected
+from provoice.errors import ConfigurationError, FileRejected
 from provoice.settings import Settings
 from tasks.convert import convert_file
 from tasks.manifest import write_manifest
 from tasks.quality import check_quality, check_speakers
 from tasks.segment import segment_file
 from tasks.transcribe import transcribe_file
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+
+STEPS = ("convert", "segment", "transcribe", "quality")
 
 
 class _Progress:
@@ -33,8 +44,8 @@ class _Progress:
         self.catalog, self.run_id, self.total, self.done = catalog, run_id, max(total, 1), 0
         self.artifact = create_progress_artifact(0.0, description="Dataset preparation")
 
-    def advance(self) -> None:
-        self.done += 1
+    def advance(self, steps: int = 1) -> None:
+        self.done += steps
         self.catalog.update_run(self.run_id, progress_done=self.done)
         if self.artifact is not None:
             update_progress_artifact(self.artifact, 100.0 * self.done / self.total)
@@ -42,13 +53,17 @@ class _Progress:
 
 def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], settings: Settings,
              reasons: dict[str, str], progress: _Progress) -> dict[str, dict]:
-    """Submit one task per file, wait, and move failures into `reasons`."""
+    """Submit one task per file, wait, and move failures into `reasons`; a file that drops out
+    counts its later steps as done, so a finished run shows full progress."""
     futures = {fid: task.with_options(task_run_name=f"{step} {names[fid]}").submit(settings, *args)
                for fid, args in inputs.items()}
     results = {}
     for fid, fut in futures.items():
-        value = fut.result(raise_on_failure=False)
-        progress.advance()
+        try:
+            value = fut.result(raise_on_failure=False)
+        except Exception as exc:  # the runner lost the task itself, e.g. a Dask worker process died
+            value = exc
+        progress.advance(1 if not isinstance(value, BaseException) else len(STEPS) - STEPS.index(step))
         if isinstance(value, FileRejected):
             reasons[fid] = str(value)
         elif isinstance(value, BaseException):
@@ -59,17 +74,29 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
     return results
 
 
-@flow(name="prepare-dataset", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="prepare-dataset")
 def prepare_dataset(dataset_id: str) -> dict:
-    """Prepare every file of a dataset and write its manifest and report for the current version."""
+    """Prepare every file of a dataset and write its manifest and report for the current version.
+
+    The task runner is chosen here, when the run starts, from the settings of the process that runs
+    it, so a deployment run, the CLI and the PVC flow all follow PROVOICE_DASK_* alike; the work
+    itself is the `prepare-files` subflow on that runner.
+    """
+    return prepare_flow_for(Settings())(dataset_id)
+
+
+@flow(name="prepare-files", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def prepare_files(dataset_id: str) -> dict:
+    """The fan-out behind `prepare_dataset`, on whichever task runner it was given."""
     settings = Settings()
     catalog = Catalog(settings)
     files = catalog.files(dataset_id)
     todo = [f for f in files if processable(f)]
     names = {f.id: f.original_name for f in todo}
     version = dataset_version([f.sha256 for f in todo], settings.preparation_settings())
-    run = catalog.start_run(dataset_id, version, settings.preparation_settings(), 4 * len(todo) + 1)
-    progress = _Progress(catalog, run.id, 4 * len(todo) + 1)
+    total = len(STEPS) * len(todo) + 1
+    run = catalog.start_run(dataset_id, version, settings.preparation_settings(), total)
+    progress = _Progress(catalog, run.id, total)
     reasons: dict[str, str] = {}
     try:
         conv = _fan_out("convert", convert_file, {f.id: (f.sha256, f.raw_uri) for f in todo},
@@ -114,3 +141,72 @@ def prepare_dataset(dataset_id: str) -> dict:
     emit(DATASET_PREPARED, "dataset", dataset_id,
          {"version": version, "accepted_seconds": report["accepted_seconds"], "enough": report["enough"]})
     return summary
+
+
+def prepare_task_runner(settings: Settings) -> TaskRunner:
+    """The Dask scheduler at `dask_address`, else a local cluster of `dask_local_workers` processes,
+    else a pool of `task_workers` threads.
+
+    Worker processes each hold their own Whisper and speaker-encoder models (loaded once per process)
+    and run one task at a time, so N workers use N cores without sharing the GIL. Workers of a
+    remote scheduler need this package installed and must reach the flow's Prefect API.
+    """
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        if not PREFECT_API_URL.value():
+            raise ConfigurationError(
+                f"PROVOICE_DASK_ADDRESS={settings.dask_address} needs a Prefect server its workers can "
+                "reach: set PREFECT_API_URL (a flow's temporary server is private to its machine)")
+        return DaskTaskRunner(address=settings.dask_address)
+    if settings.dask_local_workers > 0:
+        return DaskTaskRunner(cluster_class=local_cluster, cluster_kwargs={
+            "n_workers": settings.dask_local_workers, "threads_per_worker": 1, "processes": True,
+            "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=settings.task_workers)
+
+
+def prepare_flow_for(settings: Settings) -> Flow:
+    """The prepare flow on the task runner the settings choose."""
+    return prepare_files.with_options(task_runner=prepare_task_runner(settings))
+
+
+def local_cluster(**kwargs) -> LocalCluster:
+    """A `distributed.LocalCluster` whose workers compute and report exactly as the flow's process would.
+
+    - Each task carries the flow's Prefect settings context, so task runs in workers follow even
+      temporary settings (a test harness). With no API configured, though, the flow talks to a
+      temporary server that no setting names, and every worker started a server of its own on the
+      same SQLite database. The cluster is created inside the flow run, on the first submission,
+      so the API the flow really uses is known here and goes into the workers' environment.
+    - Dask caps OMP/MKL/OpenBLAS at one thread per worker. OpenBLAS's thread count changes
+      Whisper's input features in the last bits, enough to change a word, so workers keep the
+      flow process's own settings. Dask's nanny also writes its pre-spawn variables into this
+      process's environment; that is undone once the workers have started.
+    - Dask's own INFO chatter (connections, workers coming and going) stays out of the flow's log,
+      as Prefect keeps every other library at WARNING.
+    """
+    import logging
+    import os
+
+    import dask
+    from distributed import LocalCluster
+
+    ctx = FlowRunContext.get()
+    url = str(ctx.client.api_url) if ctx is not None and ctx.client is not None else PREFECT_API_URL.value()
+    env = {**kwargs.pop("env", {}), **({"PREFECT_API_URL": url.rstrip("/")} if url else {})}
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    pre_spawn = {**{f"{_PRE_SPAWN}.{name}": None for name in _THREAD_CAPS},
+                 f"{_PRE_SPAWN}.DASK_LOGGING__DISTRIBUTED": "warning"}  # read when a worker imports dask
+    before = dict(os.environ)
+    try:
+        with dask.config.set(pre_spawn):
+            return LocalCluster(env=env, **kwargs)
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        os.environ.update({k: v for k, v in before.items() if os.environ.get(k) != v})
+
+
+_PRE_SPAWN = "distributed.nanny.pre-spawn-environ"
+_THREAD_CAPS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

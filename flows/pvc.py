@@ -6,12 +6,13 @@ from prefect import flow, get_run_logger
 
 from flows.prepare import prepare_dataset
 from flows.train import train_model
-from provoice.catalog import Catalog
+from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, require_balance
 from provoice.dataset.outputs import format_seconds
-from provoice.errors import NotEnoughSpeech, ProVoiceError
+from provoice.errors import InvalidSource, NotEnoughSpeech, ProVoiceError
 from provoice.notify import Notification
-from provoice.pvc.service import claim, finish, get_pvc, set_step
+from provoice.pvc.service import claim, create_pvc, finish, get_pvc, set_step
+from provoice.tts.registry import BaseModelRegistry
 from provoice.settings import Settings
 from tasks.charge import charge_task
 from tasks.notify import notify_task
@@ -30,11 +31,26 @@ def speech_gate(summary: dict) -> None:
 
 
 @flow(name="pro-voice-clone")
-def pro_voice_clone(pvc_id: str, max_steps: int | None = None, max_minutes: float | None = None,
-                    retry: bool = False) -> dict:
-    """Run one attempt of a PVC; a retry resumes training from its checkpoints and repeats no success."""
+def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base_model_id: str | None = None,
+                    max_minutes: float | None = None, max_steps: int | None = None,
+                    pvc_id: str | None = None, retry: bool = False) -> dict:
+    """Run one attempt of a PVC; a retry resumes training from its checkpoints and repeats no success.
+
+    Started from the Prefect UI's form with a dataset, a name and a budget it creates the PVC (as a
+    draft of the dataset's account) and trains it; with `pvc_id` it trains an existing one.
+
+    Args:
+        dataset_id: dataset to clone the voice from; a new PVC is created for it.
+        name: name of the new PVC.
+        base_model_id: base model to fine-tune; empty means the latest.
+        max_minutes: training budget in minutes; default PROVOICE_PVC_TRAIN_MINUTES unless max_steps is set.
+        max_steps: training budget in optimizer steps.
+        pvc_id: an existing PVC to train instead of creating one.
+        retry: resume a failed PVC (`pvc_id`) from its last checkpoint.
+    """
     settings = Settings()
     catalog = Catalog(settings)
+    pvc_id = pvc_id or new_pvc_from_form(settings, catalog, dataset_id, name, base_model_id).id
     pvc = get_pvc(catalog, pvc_id)
     require_balance(catalog, pvc.account_id, PVC_TRAINING_CREDITS)
     pvc = claim(catalog, pvc_id, retry=retry)
@@ -59,6 +75,19 @@ def pro_voice_clone(pvc_id: str, max_steps: int | None = None, max_minutes: floa
         raise
     notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
     return {"id": pvc.id, "status": pvc.status, "model_id": pvc.model_id, "voices": voices}
+
+
+def new_pvc_from_form(settings: Settings, catalog: Catalog, dataset_id: str | None, name: str | None,
+                      base_model_id: str | None) -> Pvc:
+    """A draft PVC from the deployment form's fields, refusing an incomplete form with what is missing."""
+    missing = [n for n, v in (("dataset_id", dataset_id), ("name", name)) if not v]
+    if missing:
+        raise InvalidSource(f"give pvc_id, or dataset_id and name to create a PVC (missing: {', '.join(missing)})")
+    dataset = catalog.get_dataset(dataset_id)
+    base = BaseModelRegistry(settings, catalog).get(base_model_id or "latest")
+    pvc = create_pvc(catalog, dataset.account_id, dataset.id, name, base.id)
+    get_run_logger().info("created PVC %s (%r) on dataset %s with base model %s", pvc.id, name, dataset.id, base.id)
+    return pvc
 
 
 def _notification(pvc, voices: list[dict]) -> Notification:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from provoice.catalog import Catalog
-from provoice.errors import ProVoiceError
+from provoice.errors import ConfigurationError, ProVoiceError
 from provoice.settings import Settings
 from provoice.views import dataset_json, dataset_row_json, pvc_json, voice_json
 
@@ -32,7 +32,7 @@ base_model_app = typer.Typer(help="Import, list and pin base models.", no_args_i
 app.add_typer(base_model_app, name="base-model")
 model_app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
-pvc_app = typer.Typer(help="Pro voice clones: create, train, retry, show.", no_args_is_help=True)
+pvc_app = typer.Typer(help="Pro voice clones: create, train, retry, show, auto-retrain.", no_args_is_help=True)
 app.add_typer(pvc_app, name="pvc")
 voices_app = typer.Typer(help="Your voices.", no_args_is_help=True)
 app.add_typer(voices_app, name="voices")
@@ -471,6 +471,9 @@ def _print_pvc(obj: dict) -> None:
         out.print(f"model: {obj['model_id']}; charged {obj['charged_credits']:,.0f} credits")
     for v in obj["voices"]:
         out.print(f"  voice {v['id']} {v['name']!r} from file {v['source_file_id']}: preview {v['preview_uri']}")
+    last = obj["latest_retrain"]
+    out.print(f"auto-retrain {'on' if obj['auto_retrain'] else 'off'}"
+              + (f"; last retrain on {last['base_model_id']}: {last['decision']}" if last else ""), markup=False)
 
 
 @pvc_app.command("create")
@@ -479,6 +482,8 @@ def pvc_create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.
                base_model: Optional[str] = typer.Option(None, "--base-model", help="default: the latest"),
                language: str = typer.Option("en", "--language"), description: str = typer.Option("", "--description"),
                webhook: Optional[str] = typer.Option(None, "--webhook", help="URL told when it completes or fails"),
+               auto_retrain: bool = typer.Option(False, "--auto-retrain",
+                                                 help="retrain on each new base model; kept only if not worse"),
                as_json: bool = typer.Option(False, "--json")):
     """Create a PVC (status draft) from a dataset and a base model."""
     from provoice.pvc.service import create_pvc
@@ -488,7 +493,7 @@ def pvc_create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.
     catalog = Catalog(settings)
     base = BaseModelRegistry(settings, catalog).get(base_model or "latest")
     pvc = create_pvc(catalog, _account(catalog), dataset, name, base.id, language=language,
-                     description=description, webhook_url=webhook)
+                     description=description, webhook_url=webhook, auto_retrain=auto_retrain)
     obj = pvc_json(catalog, pvc)
     emit_json(obj) if as_json else _print_pvc(obj)
 
@@ -501,7 +506,7 @@ def _run_pvc(pvc_id: str, retry: bool, max_steps: int | None, max_minutes: float
     get_pvc(catalog, pvc_id, _account(catalog))
     try:
         _run_with_progress("training" if not retry else "retrying",
-                           lambda: pro_voice_clone(pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry),
+                           lambda: pro_voice_clone(pvc_id=pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry),
                            None, not as_json)
     except ProVoiceError:
         if get_pvc(catalog, pvc_id).status != "failed":
@@ -554,6 +559,41 @@ def pvc_list(as_json: bool = typer.Option(False, "--json")):
         _print_pvc(r)
 
 
+@pvc_app.command("auto-retrain")
+@handles_errors
+def pvc_auto_retrain(pvc_id: str, on: bool = typer.Option(..., "--on/--off", help="retrain on new base models or not"),
+                     as_json: bool = typer.Option(False, "--json")):
+    """Retrain the PVC on each new base model (no credits); the new model is kept only if not worse."""
+    from provoice.pvc.service import set_auto_retrain
+
+    catalog = Catalog(Settings())
+    obj = pvc_json(catalog, set_auto_retrain(catalog, pvc_id, on, _account(catalog)))
+    emit_json(obj) if as_json else _print_pvc(obj)
+
+
+@pvc_app.command("retrains")
+@handles_errors
+def pvc_retrains(pvc_id: str, as_json: bool = typer.Option(False, "--json")):
+    """The PVC's retrain decisions, oldest first: promoted, kept or failed, and why."""
+    from provoice.pvc.retrain import decisions
+    from provoice.pvc.service import get_pvc
+    from provoice.views import retrain_json
+
+    catalog = Catalog(Settings())
+    get_pvc(catalog, pvc_id, _account(catalog))
+    rows = [retrain_json(r) for r in decisions(catalog, pvc_id)]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print(f"PVC {pvc_id} has not been retrained on a new base model yet", markup=False)
+    colours = {"promoted": "green", "kept": "yellow", "failed": "red"}
+    for r in rows:
+        out.print(f"{r['decided_at'][:16].replace('T', ' ')}  base {r['base_model_id']}: "
+                  f"[{colours[r['decision']]}]{r['decision']}[/]")
+        out.print(f"  {r['old_model_id']} → {r['new_model_id'] or '—'}: {r['reason']}", markup=False, soft_wrap=True)
+
+
 @voices_app.command("list")
 @handles_errors
 def voices_list(as_json: bool = typer.Option(False, "--json")):
@@ -600,6 +640,59 @@ def api(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
     from provoice.api.app import create_app
 
     uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command("serve")
+@handles_errors
+def serve(api_host: str = typer.Option("127.0.0.1", "--api-host"),
+          api_port: int = typer.Option(8000, "--api-port"),
+          prefect_port: int = typer.Option(4200, "--prefect-port", help="for the local Prefect server"),
+          no_api: bool = typer.Option(False, "--no-api", help="serve the deployments only")):
+    """Serve the HTTP API and every deployment (schedules, triggers) until Ctrl-C.
+
+    Uses the Prefect server at PREFECT_API_URL, or starts one on 127.0.0.1:--prefect-port.
+    """
+    from deployments.stack import run_stack
+
+    code = run_stack(api_host, None if no_api else api_port, prefect_port,
+                     say=lambda m: err.print(m, markup=False, highlight=False))
+    raise typer.Exit(code)
+
+
+ops_app = typer.Typer(help="Operate a Prefect server: work pools and limits.", no_args_is_help=True)
+app.add_typer(ops_app, name="ops")
+
+
+@ops_app.command("migrate")
+@handles_errors
+def ops_migrate(as_json: bool = typer.Option(False, "--json")):
+    """Bring the catalog schema to the newest migration (run once before starting API and workers)."""
+    catalog = Catalog(Settings())
+    revision = catalog.revision()
+    emit_json({"database": catalog.url, "revision": revision}) if as_json else out.print(
+        f"catalog at revision {revision}", markup=False, highlight=False)
+
+
+@ops_app.command("setup")
+@handles_errors
+def ops_setup(gpu_pool_type: str = typer.Option("kubernetes", "--gpu-pool-type",
+                                                help="kubernetes (GPU nodes) or process (a GPU host, e.g. compose)"),
+              gpu_template: Optional[Path] = typer.Option(None, "--gpu-template",
+                                                          help="base job template JSON for a kubernetes gpu pool"),
+              as_json: bool = typer.Option(False, "--json")):
+    """Create or update work pools `cpu` and `gpu` and the `gpu` concurrency limit on PREFECT_API_URL."""
+    from deployments.setup import setup
+
+    if gpu_pool_type not in ("kubernetes", "process"):
+        raise ConfigurationError(f"--gpu-pool-type must be kubernetes or process, not {gpu_pool_type!r}")
+    if not _prefect_api_configured():
+        raise ConfigurationError("set PREFECT_API_URL to the Prefect server to set up")
+    done = setup(Settings().gpu_concurrency, gpu_pool_type, gpu_template)
+    if as_json:
+        emit_json(done)
+        return
+    for line in done:
+        out.print(line, markup=False, highlight=False)
 
 
 @credits_app.command("balance")

@@ -74,7 +74,7 @@ def main() -> None:
     pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id)
     console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
     try:
-        pro_voice_clone(pvc.id, max_steps=DEMO_TRAIN_STEPS)
+        pro_voice_clone(pvc_id=pvc.id, max_steps=DEMO_TRAIN_STEPS)
     except Exception as exc:
         console.print(f"[red]the PVC failed:[/] {exc}")
     pvc = get_pvc(catalog, pvc.id)

@@ -43,3 +43,7 @@ class InsufficientCredits(ProVoiceError):
 
 class IdempotencyConflict(ProVoiceError):
     """An idempotency key reused for a different charge, which would otherwise be silently dropped."""
+
+
+class ConfigurationError(ProVoiceError):
+    """A setting or option that cannot work as given; the message names it and what to set."""

@@ -1,5 +1,5 @@
-"""What a finished PVC tells its owner, and delivery of it to a webhook: retried, and never raising,
-because a notification that cannot be sent must not turn a finished PVC into a failed one."""
+"""What a finished (or retrained) PVC tells its owner, and delivery of it to a webhook: retried, and
+never raising, because a notification that cannot be sent must not turn a finished PVC into a failed one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-NOTIFY_STATUSES = ("completed", "failed")
+NOTIFY_STATUSES = ("completed", "failed", "retrained")
 USER_AGENT = "ProVoice-Notifications"
 
 
@@ -22,6 +22,7 @@ class Notification:
     voice_ids: tuple[str, ...] = ()
     reason: str | None = None
     url: str | None = None
+    previous_model_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in NOTIFY_STATUSES:
@@ -40,6 +41,8 @@ class Notification:
         lines = [f"{self.subject()} ({self.pvc_id})."]
         if self.model_id:
             lines.append(f"Model: {self.model_id}")
+        if self.previous_model_id:
+            lines.append(f"Previous model: {self.previous_model_id} (its voices keep working with it)")
         if self.voice_ids:
             lines.append(f"Voices: {', '.join(self.voice_ids)}")
         if self.reason:

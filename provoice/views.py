@@ -3,8 +3,9 @@ two never drift apart."""
 
 from __future__ import annotations
 
-from provoice.catalog import Catalog, Dataset, DatasetFile, Pvc, Voice
+from provoice.catalog import Catalog, Dataset, DatasetFile, Pvc, PvcRetrain, Voice
 from provoice.credits import charged_credits
+from provoice.pvc.retrain import latest_decision
 from provoice.pvc.service import voices_of
 
 
@@ -16,6 +17,7 @@ def file_json(f: DatasetFile) -> dict:
 
 def pvc_json(catalog: Catalog, pvc: Pvc) -> dict:
     voices = voices_of(catalog, pvc.id, pvc.model_id) if pvc.model_id else []
+    retrain = latest_decision(catalog, pvc.id)
     return {"id": pvc.id, "name": pvc.name, "status": pvc.status, "step": pvc.step, "reason": pvc.reason,
             "attempts": pvc.attempts, "dataset_id": pvc.dataset_id, "dataset_version": pvc.dataset_version,
             "base_model_id": pvc.base_model_id, "model_id": pvc.model_id,
@@ -23,7 +25,18 @@ def pvc_json(catalog: Catalog, pvc: Pvc) -> dict:
                        for v in voices],
             "evaluation": pvc.evaluation or None,
             "voices_note": voices_note(pvc, len(voices)),
-            "charged_credits": float(charged_credits(catalog, pvc.account_id, pvc.id))}
+            "charged_credits": float(charged_credits(catalog, pvc.account_id, pvc.id)),
+            "auto_retrain": bool(pvc.auto_retrain),
+            "latest_retrain": retrain and retrain_json(retrain)}
+
+
+def retrain_json(r: PvcRetrain) -> dict:
+    """One retrain decision: the base model it was about, both models' scores and why."""
+    return {"id": r.id, "pvc_id": r.pvc_id, "base_model_id": r.base_model_id, "decision": r.decision,
+            "reason": r.reason, "old_base_model_id": r.old_base_model_id, "old_model_id": r.old_model_id,
+            "new_model_id": r.new_model_id, "old_evaluation": r.old_evaluation or None,
+            "new_evaluation": r.new_evaluation or None, "started_at": r.started_at.isoformat(),
+            "decided_at": r.decided_at.isoformat()}
 
 
 def voices_note(pvc: Pvc, count: int) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from provoice import __version__
-from provoice.api import credits, datasets, fine_tunes, tts, voices
+from provoice.api import bucket_events, credits, datasets, fine_tunes, tts, voices
 from provoice.api.errors import domain_error
 from provoice.api.runner import launch_in_thread
 from provoice.catalog import Catalog
@@ -17,6 +17,9 @@ DESCRIPTION = """Self-hosted professional voice cloning.
 Send an API key (`provoice account create-key`) in the `X-API-Key` header. Every dataset, fine-tune
 and voice belongs to one account; another account's ids answer 404. Errors are
 `{"error": <type>, "detail": <message>}`.
+
+`POST /bucket-events` is the exception: bucket notifications (S3, SNS, EventBridge, MinIO) authenticate
+with the shared secret `PROVOICE_BUCKET_EVENTS_SECRET` instead of an API key.
 """
 
 
@@ -28,7 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = Catalog(settings)
     app.state.launch_training = launch_in_thread
+    # How bucket uploads reach Prefect (`tasks.events.emit`, or None without a Prefect API); tests swap it.
+    app.state.emit_event = bucket_events.prefect_emitter()
     app.add_exception_handler(ProVoiceError, domain_error)
-    for module in (datasets, fine_tunes, voices, tts, credits):
+    for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
         app.include_router(module.router)
     return app

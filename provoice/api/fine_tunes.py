@@ -1,6 +1,7 @@
 """`/fine-tunes`: pro voice clones. Creating one makes a draft; `train` and `retry` start the parent
 flow in the background and answer 202 at once, after the checks a user should hear about now
-(status 409, credits 402). The flow itself claims the PVC, so of two racing starts one runs."""
+(status 409, credits 402). The flow itself claims the PVC, so of two racing starts one runs.
+`PATCH` turns retraining on new base models on or off; `/retrains` lists its decisions."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from provoice.api.runner import Launcher
 from provoice.api.scope import owned_dataset
 from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, require_balance
-from provoice.pvc.service import PvcRefused, create_pvc, get_pvc, list_pvcs
+from provoice.pvc.retrain import decisions
+from provoice.pvc.service import PvcRefused, create_pvc, get_pvc, list_pvcs, set_auto_retrain
 from provoice.tts.registry import BaseModelRegistry
-from provoice.views import pvc_json
+from provoice.views import pvc_json, retrain_json
 
 router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 
@@ -26,6 +28,12 @@ class NewFineTune(BaseModel):
     language: str = Field("en", min_length=2, max_length=16)
     description: str = Field("", max_length=5000)
     webhook_url: AnyHttpUrl | None = Field(None, description="told when the PVC completes or fails")
+    auto_retrain: bool = Field(False, description="retrain on each new base model; the new model replaces "
+                                                  "the old one only if it is not worse (no credits charged)")
+
+
+class FineTuneChange(BaseModel):
+    auto_retrain: bool = Field(description="retrain on each new base model (no credits charged)")
 
 
 class TrainingBudget(BaseModel):
@@ -38,7 +46,8 @@ def create_fine_tune(body: NewFineTune, account: AccountId, catalog: CatalogDep,
     owned_dataset(catalog, body.dataset_id, account)
     base = BaseModelRegistry(settings, catalog).get(body.base_model_id or "latest")
     pvc = create_pvc(catalog, account, body.dataset_id, body.name, base.id, language=body.language,
-                     description=body.description, webhook_url=body.webhook_url and str(body.webhook_url))
+                     description=body.description, webhook_url=body.webhook_url and str(body.webhook_url),
+                     auto_retrain=body.auto_retrain)
     return pvc_json(catalog, pvc)
 
 
@@ -50,6 +59,19 @@ def list_fine_tunes(account: AccountId, catalog: CatalogDep) -> list[dict]:
 @router.get("/{pvc_id}")
 def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep) -> dict:
     return pvc_json(catalog, get_pvc(catalog, pvc_id, account))
+
+
+@router.patch("/{pvc_id}")
+def change_fine_tune(pvc_id: str, body: FineTuneChange, account: AccountId, catalog: CatalogDep) -> dict:
+    """Turn retraining on new base models on or off; see `latest_retrain` for the last decision."""
+    return pvc_json(catalog, set_auto_retrain(catalog, pvc_id, body.auto_retrain, account))
+
+
+@router.get("/{pvc_id}/retrains")
+def list_retrains(pvc_id: str, account: AccountId, catalog: CatalogDep) -> list[dict]:
+    """Every retrain decision of the PVC (promoted, kept or failed, with the reason), oldest first."""
+    get_pvc(catalog, pvc_id, account)
+    return [retrain_json(r) for r in decisions(catalog, pvc_id)]
 
 
 @router.post("/{pvc_id}/train", status_code=202)

@@ -30,7 +30,7 @@ def _run(pvc_id: str, *, retry: bool, max_steps: int | None, max_minutes: float 
     from flows.pvc import pro_voice_clone
 
     try:
-        pro_voice_clone(pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry)
+        pro_voice_clone(pvc_id=pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry)
     except ProVoiceError as exc:
         log.warning("PVC %s did not complete: %s", pvc_id, exc)
     except Exception:

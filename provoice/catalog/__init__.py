@@ -1,7 +1,9 @@
-"""Product state: datasets, their files, preparation runs and base models (SQLAlchemy 2, Alembic migrations)."""
+"""Product state: datasets, their files, preparation runs, base models, PVCs and their retrains
+(SQLAlchemy 2, Alembic migrations)."""
 
 from provoice.catalog.db import Catalog
 from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun
-from provoice.catalog.pvc_models import Pvc, Voice
+from provoice.catalog.pvc_models import Pvc, PvcRetrain, Voice
 
-__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun", "Pvc", "Voice"]
+__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun", "Pvc", "PvcRetrain",
+           "Voice"]

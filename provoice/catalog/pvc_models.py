@@ -1,15 +1,17 @@
-"""ORM tables of the product layer: pro voice clones and their voices (migration 0004)."""
+"""ORM tables of the product layer: pro voice clones and their voices (migration 0004), and the
+decisions of retraining them on a new base model (migration 0005)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provoice.catalog.models import Base, new_id, utcnow
 
 PVC_STATUSES = ("draft", "training", "completed", "failed")
+RETRAIN_DECISIONS = ("promoted", "kept", "failed")
 
 
 class Pvc(Base):
@@ -51,3 +53,24 @@ class Voice(Base):
     embedding: Mapped[list] = mapped_column(JSON)
     preview_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PvcRetrain(Base):
+    """One decision per (PVC, new base model): the new model was promoted, the old one kept, or the
+    attempt failed. The unique pair is what keeps the daily retrain from training the same thing twice."""
+
+    __tablename__ = "pvc_retrains"
+    __table_args__ = (UniqueConstraint("pvc_id", "base_model_id", name="uq_pvc_retrains_pvc_base"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("retrain"))
+    pvc_id: Mapped[str] = mapped_column(ForeignKey("pvcs.id"))
+    base_model_id: Mapped[str] = mapped_column(String(100))
+    old_base_model_id: Mapped[str] = mapped_column(String(100))
+    old_model_id: Mapped[str] = mapped_column(String(200))
+    new_model_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    old_evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
+    new_evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

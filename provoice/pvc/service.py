@@ -21,12 +21,15 @@ STEPS = ("preparing data", "training", "creating voices", "evaluating", "chargin
 
 
 def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
-               language: str = "en", description: str = "", webhook_url: str | None = None) -> Pvc:
+               language: str = "en", description: str = "", webhook_url: str | None = None,
+               auto_retrain: bool = False) -> Pvc:
+    """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
+    `provoice.pvc.retrain`)."""
     catalog.get_dataset(dataset_id)
     with catalog.session() as s:
         pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=name, base_model_id=base_model_id,
                   language=language, description=description, webhook_url=webhook_url, status="draft",
-                  attempts=0, evaluation={})
+                  attempts=0, evaluation={}, auto_retrain=auto_retrain)
         s.add(pvc)
     return pvc
 
@@ -39,6 +42,14 @@ def get_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> Pvc
 def list_pvcs(catalog: Catalog, account_id: str) -> list[Pvc]:
     with catalog.session() as s:
         return list(s.scalars(select(Pvc).where(Pvc.account_id == account_id).order_by(Pvc.created_at)))
+
+
+def set_auto_retrain(catalog: Catalog, pvc_id: str, on: bool, account_id: str | None = None) -> Pvc:
+    """Turn retraining on new base models on or off; allowed in any status."""
+    get_pvc(catalog, pvc_id, account_id)
+    with catalog.session() as s:
+        s.execute(update(Pvc).where(Pvc.id == pvc_id).values(auto_retrain=on, updated_at=utcnow()))
+    return get_pvc(catalog, pvc_id)
 
 
 def claim(catalog: Catalog, pvc_id: str, *, retry: bool = False) -> Pvc:

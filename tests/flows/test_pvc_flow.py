@@ -40,13 +40,13 @@ def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settin
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base")
     with pytest.raises(InsufficientCredits):
-        pro_voice_clone(pvc.id, max_steps=2)
+        pro_voice_clone(pvc_id=pvc.id, max_steps=2)
     assert get_pvc(catalog, pvc.id).status == "draft"
 
     grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
     with receiver() as hook:
         monkeypatch.setenv("PROVOICE_NOTIFY_WEBHOOK_URL", hook.url)
-        out = pro_voice_clone(pvc.id, max_steps=2)
+        out = pro_voice_clone(pvc_id=pvc.id, max_steps=2)
         bodies = hook.bodies
     done = get_pvc(catalog, pvc.id)
     assert done.status == "completed" and done.model_id == f"tiny-base/{pvc.id}" and done.attempts == 1

@@ -2,6 +2,7 @@ import threading
 
 import pytest
 
+import flows.pvc  # imported before caplog attaches: importing Prefect reconfigures the root logger
 from provoice.api.runner import launch_in_thread
 from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.pvc.service import PvcRefused, claim, finish
@@ -86,8 +87,6 @@ def test_retry_starts_a_failed_fine_tune(client, app, alice, base, launches):
 
 
 def test_the_launcher_runs_the_parent_flow_on_its_own_thread(monkeypatch, caplog):
-    import flows.pvc
-
     seen = []
 
     def flow(pvc_id, max_steps=None, max_minutes=None, retry=False):
