@@ -1,7 +1,7 @@
 """The ProVoice deployments, their schedules and event triggers, in one place.
 
-`provoice serve` serves exactly these; `deployments/prefect.yaml` declares the same for
-`prefect deploy` onto work pools (a test keeps the two in step). Flow code is imported lazily so
+`provoice serve` serves exactly these; `provoice ops deploy` registers them on work pools, as
+`deployments/prefect.yaml` declares for `prefect deploy` (a test keeps the two in step). Flow code is imported lazily so
 reading the names costs nothing.
 """
 
@@ -60,6 +60,7 @@ class Spec:
     cron: str | None = None
     triggers: tuple[Trigger, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
+    job_variables: dict[str, Any] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -92,7 +93,7 @@ SPECS: tuple[Spec, ...] = (
                             "sources": "{{ event.payload.objects }}"}),)),
     Spec("fine-tune", "gpu", "flows/train.py:fine_tune_model",
          "Fine-tune a base model on a prepared dataset version; the PVC and retrain flows run it here "
-         "when PROVOICE_TRAIN_DEPLOYMENT=fine-tune/gpu.", work_pool=GPU_POOL),
+         "when PROVOICE_TRAIN_DEPLOYMENT=fine-tune/gpu.", work_pool=GPU_POOL, job_variables={"gpu_count": 1}),
 )
 
 
@@ -109,9 +110,10 @@ def load_flow(entrypoint: str):
     return getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
 
 
-def runner_deployments(specs: tuple[Spec, ...] = SPECS) -> list:
-    """`RunnerDeployment`s for `prefect.serve`: the schedules and triggers of SPECS, no work pool.
-    Entrypoints are module paths, so the served runs import the installed packages from any cwd."""
+def runner_deployments(specs: tuple[Spec, ...] = SPECS, on_pools: bool = False) -> list:
+    """`RunnerDeployment`s with the schedules and triggers of SPECS: for `prefect.serve`, or, with
+    `on_pools`, for work pools. Entrypoints are module paths, so runs import the installed packages
+    from any working directory and no pull step is needed."""
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments.runner import EntrypointType
     from prefect.events import DeploymentEventTrigger
@@ -124,5 +126,7 @@ def runner_deployments(specs: tuple[Spec, ...] = SPECS) -> list:
         schedules = [CronSchedule(cron=s.cron, timezone=RETRAIN_TIMEZONE)] if s.cron else None
         out.append(flow.to_deployment(s.name, description=s.description, tags=TAGS, triggers=triggers,
                                       schedules=schedules, parameters=s.parameters or None,
-                                      entrypoint_type=EntrypointType.MODULE_PATH))
+                                      entrypoint_type=EntrypointType.MODULE_PATH,
+                                      work_pool_name=s.work_pool if on_pools else None,
+                                      job_variables=(s.job_variables or None) if on_pools else None))
     return out

@@ -63,3 +63,16 @@ def setup(gpu_slots: int, gpu_pool_type: Literal["kubernetes", "process"] = "kub
                 ensure_pool(client, GPU_POOL, gpu_pool_type, template)]
         ensure_gpu_limit(client, gpu_slots)
     return [*done, f"global concurrency limit {GPU_LIMIT!r}: {gpu_slots} slot(s)"]
+
+
+def deploy() -> list[str]:
+    """Register every deployment on the work pools (what `prefect deploy --all` does with
+    prefect.yaml; Prefect 3.8.8's `prefect deploy` fails on a pool with a 422 from its own
+    worker lookup, `RunnerDeployment.apply` does not make that call)."""
+    from deployments.definitions import SPECS, runner_deployments
+
+    done = []
+    for s, deployment in zip(SPECS, runner_deployments(on_pools=True)):
+        deployment.apply()
+        done.append(f"deployed {s.full_name} on work pool {s.work_pool!r}")
+    return done

@@ -695,6 +695,22 @@ def ops_setup(gpu_pool_type: str = typer.Option("kubernetes", "--gpu-pool-type",
         out.print(line, markup=False, highlight=False)
 
 
+@ops_app.command("deploy")
+@handles_errors
+def ops_deploy(as_json: bool = typer.Option(False, "--json")):
+    """Register every deployment (schedules, triggers) on the work pools of PREFECT_API_URL."""
+    from deployments.setup import deploy
+
+    if not _prefect_api_configured():
+        raise ConfigurationError("set PREFECT_API_URL to the Prefect server to deploy to")
+    done = deploy()
+    if as_json:
+        emit_json(done)
+        return
+    for line in done:
+        out.print(line, markup=False, highlight=False)
+
+
 @credits_app.command("balance")
 @handles_errors
 def credits_balance(as_json: bool = typer.Option(False, "--json")):

@@ -136,6 +136,9 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     assert {"retrain-on-base-model-registered", "prepare-on-files-uploaded", "ingest-on-bucket-upload"} <= triggers
     limit = api.http.get("/v2/concurrency_limits/gpu").json()
     assert limit["limit"] == 1
+    scheduled = _wait("the scheduler to plan daily retrains", lambda: [
+        r for r in api.runs(retrain["id"]) if r["state_type"] == "SCHEDULED"], 90, 2)
+    assert all(r["expected_start_time"].endswith("T03:00:00Z") for r in scheduled)
 
     # A new base model registered through the CLI emits the event; the trigger starts a retrain.
     cli = subprocess.run([sys.executable, "-m", "provoice.cli", "base-model", "create-random", "--id", "tiny-base-2",
@@ -181,6 +184,19 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     _wait("a completed prepare run of that dataset", lambda: api.finished(
         deployments["prepare-dataset/prepare-dataset"]["id"], dataset_id=target.id), 240, 2)
     assert catalog.latest_run(target.id) is not None
+
+    # The same deployments on work pools, as infra/ registers them.
+    for command in (["ops", "setup"], ["ops", "deploy"]):
+        done = subprocess.run([sys.executable, "-m", "provoice.cli", *command, "--json"], capture_output=True,
+                              text=True, env={**served["env"], "PREFECT_API_URL": api.url}, timeout=180)
+        assert done.returncode == 0, done.stderr
+    pools = {name: d["work_pool_name"] for name, d in api.deployments().items()}
+    assert pools == {"pro-voice-clone/pro-voice-clone": "cpu", "prepare-dataset/prepare-dataset": "cpu",
+                     "retrain-on-new-base-model/retrain-on-new-base-model": "cpu",
+                     "ingest-files/ingest-upload": "cpu", "fine-tune/gpu": "gpu"}
+    gpu_pool = api.http.get("/work_pools/gpu").json()
+    assert gpu_pool["type"] == "kubernetes"
+    assert gpu_pool["base_job_template"]["variables"]["properties"]["gpu_count"]["default"] == 1
 
     # Ctrl-C stops the API, the served deployments and the Prefect server it started.
     proc.send_signal(signal.SIGINT)
