@@ -38,7 +38,7 @@ def test_settings_choose_the_task_runner(tmp_path):
         remote = prepare_task_runner(Settings(**base, dask_address="tcp://dask.internal:8786"))
         assert remote.address == "tcp://dask.internal:8786"
         flow = prepare_flow_for(Settings(**base, dask_address="tcp://dask.internal:8786"))
-        assert flow.name == "prepare-dataset" and flow.task_runner.address == "tcp://dask.internal:8786"
+        assert flow.name == "prepare-files" and flow.task_runner.address == "tcp://dask.internal:8786"
     with temporary_settings(restore_defaults={PREFECT_API_URL}), \
             pytest.raises(ConfigurationError, match="PREFECT_API_URL"):
         prepare_task_runner(Settings(**base, dask_address="tcp://dask.internal:8786"))
