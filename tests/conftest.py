@@ -87,3 +87,15 @@ def wer(reference: str, hypothesis: str) -> float:
 
     norm = lambda t: re.sub(r"[^a-z0-9' ]+", " ", t.lower()).split()  # noqa: E731
     return jiwer.wer(" ".join(norm(reference)), " ".join(norm(hypothesis)))
+
+
+def narrator_dataset(catalog, folder, files: int):
+    """A dataset of `files` espeak chapters (8 sentences each), ingested with the ingest flow."""
+    from flows.ingest import ingest_files
+
+    folder.mkdir()
+    for i in range(files):
+        synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
+    ds = catalog.create_dataset("narrator")
+    ingest_files(ds.id, [str(folder)])
+    return ds

@@ -22,7 +22,7 @@ from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.pvc.service import create_pvc, get_pvc
 from provoice.tts.registry import BaseModelRegistry
-from tests.conftest import _free_port
+from tests.conftest import _free_port, narrator_dataset
 
 pytestmark = pytest.mark.integration
 SECRET = "bucket-secret"
@@ -70,16 +70,10 @@ class PrefectApi:
 @pytest.fixture
 def completed_pvc(prefect_harness, settings, tmp_path):
     """A completed PVC on a tiny base, marked for auto-retrain, made with the in-process flow."""
-    from flows.ingest import ingest_files
     from flows.pvc import pro_voice_clone
 
     catalog = Catalog(settings)
-    folder = tmp_path / "narrator"
-    folder.mkdir()
-    for i in range(5):
-        synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
-    ds = catalog.create_dataset("narrator")
-    ingest_files(ds.id, [str(folder)])
+    ds = narrator_dataset(catalog, tmp_path / "narrator", 5)
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     account = default_account(catalog).id
     grant(catalog, account, PVC_TRAINING_CREDITS)

@@ -6,7 +6,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from provoice import synthetic
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
 from provoice.cli import app
@@ -14,21 +13,11 @@ from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.errors import InsufficientCredits
 from provoice.pvc.service import PvcRefused, claim, create_pvc, get_pvc
 from provoice.tts.registry import BaseModelRegistry
+from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-
-
-def _dataset(catalog, folder, files: int):
-    from flows.ingest import ingest_files
-
-    folder.mkdir()
-    for i in range(files):
-        synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
-    ds = catalog.create_dataset("narrator")
-    ingest_files(ds.id, [str(folder)])
-    return ds
 
 
 def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settings, tmp_path, monkeypatch):
@@ -36,7 +25,7 @@ def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settin
 
     catalog = Catalog(settings)
     account = default_account(catalog).id
-    ds = _dataset(catalog, tmp_path / "up", 5)
+    ds = narrator_dataset(catalog, tmp_path / "up", 5)
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base")
     with pytest.raises(InsufficientCredits):
@@ -81,7 +70,7 @@ def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness,
     catalog = Catalog(settings)
     account = default_account(catalog).id
     grant(catalog, account, PVC_TRAINING_CREDITS)
-    ds = _dataset(catalog, tmp_path / "up", 1)
+    ds = narrator_dataset(catalog, tmp_path / "up", 1)
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Short", "tiny-base")
     with pytest.raises(PvcRefused, match="has not been trained yet"):

@@ -5,7 +5,6 @@ notification, a failing PVC that does not stop the others, no second training fo
 import pytest
 from typer.testing import CliRunner
 
-from provoice import synthetic
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
 from provoice.cli import app
@@ -14,21 +13,11 @@ from provoice.events import PVC_RETRAINED
 from provoice.pvc.retrain import decisions, retrain_run_id
 from provoice.pvc.service import create_pvc, finish, get_pvc, voices_of
 from provoice.tts.registry import BaseModelRegistry
+from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-
-
-def _dataset(catalog, folder, files: int):
-    from flows.ingest import ingest_files
-
-    folder.mkdir()
-    for i in range(files):
-        synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
-    ds = catalog.create_dataset("narrator")
-    ingest_files(ds.id, [str(folder)])
-    return ds
 
 
 def _artifact(key: str) -> str:
@@ -56,7 +45,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
 
     catalog = Catalog(settings)
     account = default_account(catalog).id
-    ds = _dataset(catalog, tmp_path / "up", 5)
+    ds = narrator_dataset(catalog, tmp_path / "up", 5)
     registry = BaseModelRegistry(settings)
     registry.create_random("tiny-base", tiny=True)
     grant(catalog, account, PVC_TRAINING_CREDITS + 1000)

@@ -43,3 +43,19 @@ def alice(app) -> Caller:
 @pytest.fixture
 def bob(app) -> Caller:
     return _caller(app, "bob")
+
+
+@pytest.fixture
+def base(settings) -> str:
+    """A tiny registered base model, the latest one."""
+    from provoice.tts.registry import BaseModelRegistry
+
+    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
+
+
+def new_fine_tune(client, caller, **fields) -> dict:
+    """A draft PVC on a new empty dataset of `caller`."""
+    ds = client.post("/datasets", json={"name": "d"}, headers=caller.headers).json()["id"]
+    r = client.post("/fine-tunes", json={"dataset_id": ds, "name": "Narrator", **fields}, headers=caller.headers)
+    assert r.status_code == 201, r.text
+    return r.json()

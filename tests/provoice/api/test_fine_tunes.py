@@ -6,7 +6,7 @@ import flows.pvc  # imported before caplog attaches: importing Prefect reconfigu
 from provoice.api.runner import launch_in_thread
 from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.pvc.service import PvcRefused, claim, finish
-from provoice.tts.registry import BaseModelRegistry
+from tests.provoice.api.conftest import new_fine_tune
 
 
 @pytest.fixture
@@ -15,18 +15,6 @@ def launches(app) -> list[dict]:
     calls: list[dict] = []
     app.state.launch_training = lambda pvc_id, **kw: calls.append({"pvc_id": pvc_id, **kw})
     return calls
-
-
-@pytest.fixture
-def base(settings) -> str:
-    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
-
-
-def new_fine_tune(client, caller, **fields) -> dict:
-    ds = client.post("/datasets", json={"name": "d"}, headers=caller.headers).json()["id"]
-    r = client.post("/fine-tunes", json={"dataset_id": ds, "name": "Narrator", **fields}, headers=caller.headers)
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 def test_create_is_a_draft_on_the_latest_base_model(client, alice, base):

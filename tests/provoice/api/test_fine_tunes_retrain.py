@@ -1,23 +1,10 @@
 """Auto-retrain through the API: chosen at creation, toggled with PATCH, decisions listed."""
 
-import pytest
 
 from provoice.catalog.models import utcnow
 from provoice.pvc.retrain import record
 from provoice.pvc.service import finish, get_pvc
-from provoice.tts.registry import BaseModelRegistry
-
-
-@pytest.fixture
-def base(settings) -> str:
-    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
-
-
-def new_fine_tune(client, caller, **fields) -> dict:
-    ds = client.post("/datasets", json={"name": "d"}, headers=caller.headers).json()["id"]
-    r = client.post("/fine-tunes", json={"dataset_id": ds, "name": "Narrator", **fields}, headers=caller.headers)
-    assert r.status_code == 201, r.text
-    return r.json()
+from tests.provoice.api.conftest import new_fine_tune
 
 
 def test_auto_retrain_is_off_unless_asked_and_patch_toggles_it(client, alice, bob, base):
