@@ -28,13 +28,17 @@ from provoice import synthetic
 from provoice.audio.wavio import read_slice
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.batching import TrainingItem
-from provoice.tts.config import VitsConfig
-from provoice.tts.layers import WeightNormed
-from provoice.tts.models import SynthesizerTrn, build_discriminator
-from provoice.tts.onnx_import import default_voice_path, import_onnx_voice
-from provoice.tts.text import TextFrontEnd
-from provoice.tts.train import TrainConfig, train
+from provoice.tts import (
+    SynthesizerTrn,
+    TextFrontEnd,
+    TrainConfig,
+    TrainingItem,
+    VitsConfig,
+    build_discriminator,
+    for_inference,
+    train,
+)
+from provoice.tts.formats import default_voice_path, import_onnx_voice
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 SENTENCES = synthetic.SENTENCES[:6]
@@ -120,9 +124,7 @@ def synthesis_rtf(repeats: int) -> dict:
 
     onnx_rtf = rtf(run_onnx)
     torch_rtf = rtf(lambda: run_torch(model))
-    for module in model.modules():
-        if isinstance(module, WeightNormed):
-            module.remove_weight_norm()
+    for_inference(model)
     folded_rtf = rtf(lambda: run_torch(model))
     return {"sentences": len(ids), "threads": threads, "onnxruntime_rtf": round(onnx_rtf, 4),
             "torch_rtf": round(torch_rtf, 4), "torch_folded_rtf": round(folded_rtf, 4),

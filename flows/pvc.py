@@ -12,8 +12,8 @@ from provoice.dataset.outputs import format_seconds
 from provoice.errors import InvalidSource, NotEnoughSpeech, ProVoiceError
 from provoice.notify import Notification
 from provoice.pvc.service import claim, create_pvc, finish, get_pvc, set_step
-from provoice.tts.registry import BaseModelRegistry
 from provoice.settings import Settings
+from provoice.voice_models import BaseModelRegistry
 from tasks.charge import charge_task
 from tasks.notify import notify_task
 from tasks.voices import create_voices_task

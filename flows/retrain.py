@@ -8,15 +8,25 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.train import train_model
 from provoice.catalog import Catalog, Pvc, PvcRetrain
-from provoice.catalog.pvc_models import RETRAIN_DECISIONS
 from provoice.catalog.models import utcnow
+from provoice.catalog.pvc_models import RETRAIN_DECISIONS
 from provoice.errors import ProVoiceError
 from provoice.notify import Notification
-from provoice.pvc.retrain import (candidates, decide, decision_for, pinned_manifest, promote, record,
-                                  report_markdown, retrain_run_id, scores, skip_reason)
+from provoice.pvc.retrain import (
+    candidates,
+    decide,
+    decision_for,
+    pinned_manifest,
+    promote,
+    record,
+    report_markdown,
+    retrain_run_id,
+    scores,
+    skip_reason,
+)
 from provoice.pvc.service import PvcRefused, get_pvc
 from provoice.settings import Settings
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models import BaseModelRegistry
 from tasks.manifest import artifact_key
 from tasks.notify import notify_task
 from tasks.train import evaluate_task

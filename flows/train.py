@@ -11,13 +11,10 @@ from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.model_store import MODELS_PREFIX
-from provoice.tts.pipeline import FineTuneInputs
-from provoice.tts.registry import BaseModelRegistry
-from provoice.tts.train import TrainConfig
+from provoice.tts import TrainConfig
+from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs
 from tasks.manifest import artifact_key
 from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
-
 
 GPU_LIMIT = "gpu"
 SUMMARY_FILE = "fine-tune.json"

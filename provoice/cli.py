@@ -268,7 +268,7 @@ def base_model_import_piper_onnx(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Import a Piper ONNX voice as a base model, recovering its training-only posterior encoder."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     registry = BaseModelRegistry(Settings())
     state = {"done": 0, "total": steps}
@@ -293,7 +293,7 @@ def base_model_import_piper_ckpt(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Register a Piper training checkpoint (generator and discriminator) as a base model."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     registry = BaseModelRegistry(Settings())
     info = registry.load_piper_ckpt(path, model_id=model_id, voice_config=voice_config,
@@ -310,7 +310,7 @@ def base_model_create_random(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Register a randomly initialised base model (for tests and smoke runs)."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     _registered(BaseModelRegistry(Settings()).create_random(model_id, tiny=tiny, seed=seed), as_json)
 
@@ -319,7 +319,7 @@ def base_model_create_random(
 @handles_errors
 def base_model_list(as_json: bool = typer.Option(False, "--json")):
     """List base models; `latest` is the pinned one, else the newest."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     rows = [m.to_dict() for m in BaseModelRegistry(Settings()).list()]
     if as_json:
@@ -338,7 +338,7 @@ def base_model_list(as_json: bool = typer.Option(False, "--json")):
 def base_model_pin(model_id: Optional[str] = typer.Argument(None, help="omit to unpin: the newest is latest"),
                    as_json: bool = typer.Option(False, "--json")):
     """Pin a base model as `latest` regardless of age."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     registry = BaseModelRegistry(Settings())
     registry.pin(model_id)
@@ -362,12 +362,12 @@ def tts(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Speak TEXT with a model and write a WAV at the model's sample rate."""
-    from provoice.audio.wavio import write_wav
     import numpy as np
 
+    from provoice.audio.wavio import write_wav
     from provoice.errors import InvalidSource
-    from provoice.tts.model_store import load_for_inference
-    from provoice.tts.synthesize import synthesize
+    from provoice.tts import synthesize
+    from provoice.voice_models import load_for_inference
 
     if reference is not None and not reference.is_file():
         raise InvalidSource(f"reference clip {reference} does not exist")
@@ -383,7 +383,7 @@ def tts(
     generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
     if reference is not None:
         if generator.config.conditioned:
-            from provoice.tts.reference import reference_embedding
+            from provoice.voice_models import reference_embedding
 
             embedding = reference_embedding(reference)
         else:
@@ -438,7 +438,7 @@ def model_train(dataset_id: str,
 def model_evaluate(model_id: str, dataset: str = typer.Option(..., "--dataset", help="dataset whose held-out segments to compare with"),
                    as_json: bool = typer.Option(False, "--json")):
     """Score a model: WER of held-out sentences, speaker similarity to real held-out speech, DNSMOS."""
-    from provoice.tts.pipeline import evaluate_model
+    from provoice.voice_models import evaluate_model
 
     settings = Settings()
     prepared = Catalog(settings).prepared_run(dataset)
@@ -487,7 +487,7 @@ def pvc_create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.
                as_json: bool = typer.Option(False, "--json")):
     """Create a PVC (status draft) from a dataset and a base model."""
     from provoice.pvc.service import create_pvc
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     settings = Settings()
     catalog = Catalog(settings)

@@ -51,7 +51,7 @@ def main() -> None:
     from provoice.accounts import default_account
     from provoice.credits import PVC_TRAINING_CREDITS, balance, format_credits, grant
     from provoice.pvc.service import create_pvc, get_pvc, voices_of
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models import BaseModelRegistry
 
     console = Console()
     synthetic.require_tools()

@@ -7,8 +7,8 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from provoice.settings import Settings
-from provoice.tts.pipeline import FineTuneInputs, evaluate_model, export_voice_onnx, fine_tune
-from provoice.tts.train import TrainConfig
+from provoice.tts import TrainConfig
+from provoice.voice_models import FineTuneInputs, evaluate_model, export_voice_onnx, fine_tune
 from tasks.retry import RETRY_DELAYS
 
 LOG_EVERY = 10

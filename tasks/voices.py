@@ -10,8 +10,8 @@ from provoice.pvc.voices import create_voices
 from provoice.quality.speaker import load_encoder
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.model_store import load_for_inference
-from provoice.tts.synthesize import synthesize
+from provoice.tts import synthesize
+from provoice.voice_models import load_for_inference
 from tasks.retry import STEP_OPTIONS
 
 

@@ -18,7 +18,7 @@ from provoice.errors import (
 )
 from provoice.pvc.service import PvcRefused
 from provoice.settings import ACCEPTED_FORMATS
-from provoice.tts.errors import EmptyText, ModelMismatch
+from provoice.tts import EmptyText, ModelMismatch
 
 
 class UploadTooLarge(ProVoiceError):

@@ -15,8 +15,8 @@ from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, require_balance
 from provoice.pvc.retrain import decisions
 from provoice.pvc.service import PvcRefused, create_pvc, get_pvc, list_pvcs, set_auto_retrain
-from provoice.tts.registry import BaseModelRegistry
 from provoice.views import pvc_json, retrain_json
+from provoice.voice_models import BaseModelRegistry
 
 router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 

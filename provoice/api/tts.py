@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from provoice.api.deps import AccountId, CatalogDep, SettingsDep
 from provoice.credits import require_balance, tts_cost
 from provoice.pvc.tts import meter, voice_for_model
-from provoice.tts.model_store import load_for_inference
-from provoice.tts.synthesize import synthesize
+from provoice.tts import synthesize
+from provoice.voice_models import load_for_inference
 
 router = APIRouter(tags=["text-to-speech"])
 

@@ -8,7 +8,7 @@ import uuid
 from provoice.catalog import Catalog, Voice
 from provoice.credits import debit, require_balance, tts_cost
 from provoice.pvc.service import get_voice
-from provoice.tts.errors import ModelMismatch
+from provoice.tts import ModelMismatch
 
 
 def voice_for_model(catalog: Catalog, account_id: str, voice_id: str, model_id: str) -> Voice:

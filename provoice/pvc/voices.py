@@ -9,13 +9,13 @@ from typing import Sequence
 
 import numpy as np
 
+from provoice.audio.resample import to_16k
 from provoice.audio.wavio import read_slice, read_wav_info, write_wav
 from provoice.catalog import Catalog, Pvc, Voice
 from provoice.catalog.models import new_id
 from provoice.pvc.service import voices_of
 from provoice.quality.speaker import embed
 from provoice.storage import Storage
-from provoice.tts.evaluate import to_16k
 
 VOICES_PER_PVC = 4
 CANDIDATES_PER_FILE = 3

@@ -1,10 +1,24 @@
-"""Piper-compatible VITS text-to-speech model in torch: modules, losses, checkpoint and ONNX import.
+"""Piper-compatible VITS text-to-speech in plain torch, by job:
 
-Parameter names follow Piper's VITS layout so Piper checkpoints load without renaming; ProVoice's
-voice conditioning lives in a separate `voice` sub-module outside that key set.
+- `model/`: the network (parameter names follow Piper's layout, so Piper checkpoints load without
+  renaming; ProVoice's voice conditioning lives in a separate `voice` sub-module);
+- `text/`: the front-end from text to phoneme ids;
+- `train/`: the resumable fine-tuning loop;
+- `formats/`: Piper checkpoints, voice JSON and ONNX in and out;
+- `synthesize`: text to audio with a loaded generator.
+
+It imports nothing of the catalog, storage or settings (import-linter checks it): the parts that
+know about those live in `provoice.voice_models`. Below is the surface the rest of the code uses.
 """
 
-from provoice.tts.config import VitsConfig
-from provoice.tts.errors import CheckpointError
+from provoice.tts.errors import CheckpointError, EmptyText, ExportError, ModelMismatch, RegistryError, TrainingError
+from provoice.tts.model import AudioFeatures, SynthesizerTrn, VitsConfig, build_discriminator, for_inference
+from provoice.tts.synthesize import synthesize
+from provoice.tts.text import PhonemeMap, TextFrontEnd
+from provoice.tts.train import TrainConfig, TrainingItem, TrainResult, train
 
-__all__ = ["CheckpointError", "VitsConfig"]
+__all__ = [
+    "AudioFeatures", "CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "PhonemeMap", "RegistryError",
+    "SynthesizerTrn", "TextFrontEnd", "TrainConfig", "TrainResult", "TrainingError", "TrainingItem", "VitsConfig",
+    "build_discriminator", "for_inference", "synthesize", "train",
+]

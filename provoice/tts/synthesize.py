@@ -2,7 +2,7 @@
 
 Sentence by sentence keeps attention cost and memory bounded for long texts and gives each
 sentence its own intonation, as Piper does. Loading models (once per process) is
-`provoice.tts.model_store.load_for_inference`.
+`provoice.voice_models.model_store.load_for_inference`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from provoice.tts.base_meta import BaseModelMeta
 from provoice.tts.errors import ModelMismatch
-from provoice.tts.models import SynthesizerTrn
+from provoice.tts.formats.base_meta import BaseModelMeta
+from provoice.tts.model.synthesizer import SynthesizerTrn
 
 SENTENCE_PAUSE_S = 0.25
 

@@ -21,7 +21,7 @@ from provoice.accounts import default_account
 from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.pvc.service import create_pvc, get_pvc
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import _free_port, narrator_dataset
 
 pytestmark = pytest.mark.integration

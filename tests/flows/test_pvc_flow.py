@@ -12,7 +12,7 @@ from provoice.cli import app
 from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.errors import InsufficientCredits
 from provoice.pvc.service import PvcRefused, claim, create_pvc, get_pvc
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 

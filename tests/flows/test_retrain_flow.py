@@ -12,7 +12,7 @@ from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.events import PVC_RETRAINED
 from provoice.pvc.retrain import decisions, retrain_run_id
 from provoice.pvc.service import create_pvc, finish, get_pvc, voices_of
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 

@@ -6,8 +6,8 @@ from provoice import synthetic
 from provoice.catalog import Catalog
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.model_store import load_for_inference
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.model_store import load_for_inference
+from provoice.voice_models.registry import BaseModelRegistry
 from provoice.tts.synthesize import synthesize
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from provoice.catalog.models import utcnow
 from provoice.cli import app
 from provoice.pvc.retrain import record
 from provoice.pvc.service import finish
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.registry import BaseModelRegistry
 
 runner = CliRunner()
 

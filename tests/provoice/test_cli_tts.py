@@ -81,7 +81,7 @@ def test_imported_joe_voice_speaks_english(settings, events, tmp_path):
 
     from provoice.asr.whisper import load_model, transcribe_one
     from provoice.settings import Settings
-    from provoice.tts.reference import reference_embedding
+    from provoice.voice_models.reference import reference_embedding
 
     r = run("base-model", "import-piper-onnx", "en_US-joe-medium", "--steps", "10", "--json")
     assert r.exit_code == 0, r.stderr

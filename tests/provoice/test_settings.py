@@ -25,7 +25,7 @@ def test_step_keys_follow_settings():
 
 
 def test_settings_survive_a_round_trip_through_the_environment(monkeypatch):
-    from provoice.tts.pipeline import settings_env
+    from provoice.voice_models.pipeline import settings_env
 
     original = Settings(vad_frame_ms=20, min_speech_seconds=42, asr_trim_window=False)
     for key, value in settings_env(original).items():
@@ -41,7 +41,7 @@ def test_bad_vad_frame_is_refused():
 
 
 def test_notify_blocks_from_the_environment(monkeypatch):
-    from provoice.tts.pipeline import settings_env
+    from provoice.voice_models.pipeline import settings_env
 
     monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", "slack-webhook/ops, custom-webhook/pager")
     s = Settings()

@@ -48,7 +48,7 @@ def bob(app) -> Caller:
 @pytest.fixture
 def base(settings) -> str:
     """A tiny registered base model, the latest one."""
-    from provoice.tts.registry import BaseModelRegistry
+    from provoice.voice_models.registry import BaseModelRegistry
 
     return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
 

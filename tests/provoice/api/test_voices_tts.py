@@ -6,7 +6,7 @@ import pytest
 from provoice.catalog import Voice
 from provoice.credits import balance, grant
 from provoice.pvc.service import create_pvc
-from provoice.tts.registry import BaseModelRegistry
+from provoice.voice_models.registry import BaseModelRegistry
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""Settings of one fine-tuning run: optimiser, schedule, budget, checkpoints, device and precision."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from provoice.tts.model.config import require_known_fields
+from provoice.tts.model.losses import LossWeights
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fine-tune; the model's own sizes live in `VitsConfig`.
+
+    Budget: `max_steps` counts optimiser steps over the whole run (a resumed run stops at the same
+    global step), `max_minutes` is wall-clock time of one call; at least one must be set and
+    training stops at whichever comes first.
+
+    Learning rate: AdamW with VITS/Piper's betas and eps, decayed by `lr_decay` after every
+    optimiser step (ExponentialLR per step, not per epoch, so the schedule does not depend on how
+    many utterances a dataset has: 0.999875 halves the rate in about 5,500 steps).
+
+    Gradients of each network are clipped to `grad_clip_norm` (1000, as in Coqui's VITS recipe):
+    that catches spikes without rescaling ordinary steps; the norms are reported in the metrics.
+
+    `disc_warmup_steps`: for that many first steps the generator learns from the reconstruction
+    terms only (mel, KL, duration) while the discriminator trains; use it when the discriminator
+    is fresh (e.g. a base model imported from an ONNX voice) so its random verdicts do not steer
+    the generator.
+    """
+
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    eps: float = 1e-9
+    weight_decay: float = 0.01
+    lr_decay: float = 0.999875
+    grad_clip_norm: float | None = 1000.0
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    validate_every: int = 0
+    seed: int = 1234
+    device: str = "auto"
+    precision: str = "auto"
+    disc_warmup_steps: int = 0
+    bucket_batches: int = 4
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_steps is None and self.max_minutes is None:
+            problems.append("set max_steps or max_minutes (or both)")
+        if self.max_steps is not None and self.max_steps < 0:
+            problems.append("max_steps must be >= 0")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            problems.append("max_minutes must be > 0")
+        for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "bucket_batches"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
+        if self.validate_every < 0 or self.disc_warmup_steps < 0:
+            problems.append("validate_every and disc_warmup_steps must be >= 0")
+        if self.learning_rate <= 0 or not 0 < self.lr_decay <= 1:
+            problems.append("learning_rate must be > 0 and lr_decay in (0, 1]")
+        if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:
+            problems.append("grad_clip_norm must be > 0 (or None for no clipping)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            problems.append(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if problems:
+            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (stored in every checkpoint for the record)."""
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of `to_dict`; unknown keys are an error."""
+        require_known_fields(cls, data)
+        values = dict(data)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        if isinstance(values.get("loss_weights"), dict):
+            values["loss_weights"] = LossWeights(**values["loss_weights"])
+        return cls(**values)

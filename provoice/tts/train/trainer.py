@@ -1,0 +1,530 @@
+"""Fine-tune a VITS generator and discriminator on a list of training items.
+
+One call trains until its budget is spent, writing checkpoints to storage under a run prefix; a
+later call with the same prefix resumes from the newest checkpoint, bit for bit: weights,
+optimisers, schedulers, data order and every random stream are restored, so stopping and resuming
+gives the same parameters as one uninterrupted run. Under torchrun (WORLD_SIZE > 1) each process
+trains its shard of every epoch's batches with DDP and rank 0 alone writes to storage.
+
+Outputs under `prefix`: `checkpoints/step-NNNNNNNNN.pt` (the newest `keep_checkpoints`),
+`history.json` (the metric records) and `loss_curve.png`. The generator passed in is trained in
+place and holds the final weights when `train` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from provoice.tts.errors import CheckpointError, TrainingError
+from provoice.tts.model.losses import discriminator_loss, generator_objective, reconstruction_losses, target_segment
+from provoice.tts.model.mel import AudioFeatures
+from provoice.tts.model.synthesizer import SynthesizerTrn, VitsOutput
+from provoice.tts.train import distributed
+from provoice.tts.train.batching import Batch, TrainingItem, collate, plan_epoch, shard, split_batches
+from provoice.tts.train.checkpoint import (
+    capture_rng,
+    checkpoint_key,
+    latest_checkpoint,
+    load_state,
+    preserved_rng,
+    prune_checkpoints,
+    restore_rng,
+    save_state,
+)
+from provoice.tts.train.config import TrainConfig
+from provoice.tts.train.store import RunStore
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingItem", "train"]
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "provoice-vits-train-state"
+STATE_VERSION = 1
+HISTORY_NAME = "history.json"
+LOSS_CURVE_NAME = "loss_curve.png"
+
+MetricsCallback = Callable[[dict[str, float]], None]
+ValidateCallback = Callable[[SynthesizerTrn, int], Mapping[str, float] | None]
+CheckpointCallback = Callable[[str, int], None]
+
+
+@dataclass
+class TrainResult:
+    """Where a call left the run; `stopped_by` is "max_steps" or "max_minutes"."""
+
+    step: int
+    epoch: int
+    stopped_by: str
+    checkpoint_key: str | None
+    resumed_from: str | None
+    batch_size: int
+    history: list[dict[str, float]]
+    history_key: str | None
+    loss_curve_key: str | None
+    skipped_items: list[str] = field(default_factory=list)
+
+
+def train(
+    items: Sequence[TrainingItem],
+    generator: SynthesizerTrn,
+    discriminator: nn.Module,
+    config: TrainConfig,
+    storage: RunStore,
+    prefix: str,
+    *,
+    on_metrics: MetricsCallback | None = None,
+    validate: ValidateCallback | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
+) -> TrainResult:
+    """Train (or resume) the run under `prefix` until the budget in `config` is spent.
+
+    The model sizes are `generator.config`. With a checkpoint under `prefix`, its weights, optimiser
+    and schedule state, data position and random streams replace the fresh ones (the items must be
+    the same; budget and cadence come from `config`). The global python/numpy/torch generators are
+    seeded with `config.seed + rank`.
+
+    `on_metrics` receives every metric record (rank 0 only); `validate(generator, step)` runs every
+    `config.validate_every` steps on rank 0 in eval mode with the training random streams set
+    aside, and what it returns is recorded with a `val_` prefix; `on_checkpoint(key, step)` follows
+    each checkpoint write.
+    """
+    trainer = Trainer(
+        items,
+        generator,
+        discriminator,
+        config,
+        storage,
+        prefix,
+        on_metrics=on_metrics,
+        validate=validate,
+        on_checkpoint=on_checkpoint,
+    )
+    try:
+        return trainer.run()
+    finally:
+        distributed.teardown(trainer.ctx)
+
+
+@dataclass
+class _Window:
+    """Sums of step losses since the last metric record (kept on the device until logged)."""
+
+    start: float
+    steps: int = 0
+    items: int = 0
+    audio_seconds: float = 0.0
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def add(self, losses: Mapping[str, torch.Tensor], batch: Batch) -> None:
+        self.steps += 1
+        self.items += batch.size
+        self.audio_seconds += batch.audio_seconds
+        for key, value in losses.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+
+
+class Trainer:
+    """The training loop and its resumable state; `train` is the usual entry point."""
+
+    def __init__(
+        self,
+        items: Sequence[TrainingItem],
+        generator: SynthesizerTrn,
+        discriminator: nn.Module,
+        config: TrainConfig,
+        storage: RunStore,
+        prefix: str,
+        *,
+        on_metrics: MetricsCallback | None = None,
+        validate: ValidateCallback | None = None,
+        on_checkpoint: CheckpointCallback | None = None,
+    ) -> None:
+        self.config = config
+        self.vits = generator.config
+        self.storage = storage
+        self.prefix = prefix.strip("/")
+        self.on_metrics = on_metrics
+        self.validate = validate
+        self.on_checkpoint = on_checkpoint
+        self.items, self.skipped = self._usable(items)
+        self.fingerprint = _fingerprint(self.items)
+        self.lengths = [len(item.audio) for item in self.items]
+
+        self.ctx = distributed.setup(config.device)
+        try:
+            self._build(generator, discriminator)
+        except BaseException:
+            distributed.teardown(self.ctx)
+            raise
+
+    def _build(self, generator: SynthesizerTrn, discriminator: nn.Module) -> None:
+        """Models, optimisers and schedulers on the device, then the newest checkpoint if any."""
+        config, storage = self.config, self.storage
+        self.device = self.ctx.device
+        self.bf16 = config.precision == "bf16" or (
+            config.precision == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
+        self.generator = generator.to(self.device).train()
+        self.discriminator = discriminator.to(self.device).train()
+        self.features = AudioFeatures(self.vits).to(self.device)
+        self.opt_g = self._optimizer(self.generator)
+        self.opt_d = self._optimizer(self.discriminator)
+        self.sched_g = torch.optim.lr_scheduler.ExponentialLR(self.opt_g, config.lr_decay)
+        self.sched_d = torch.optim.lr_scheduler.ExponentialLR(self.opt_d, config.lr_decay)
+
+        self.step = 0
+        self.epoch = 0
+        self.position = 0
+        self.plan: list[list[int]] = []
+        self.batch_cap: int | None = None
+        self.history: list[dict[str, float]] = []
+        self.last_checkpoint: str | None = None
+        self.resumed_from: str | None = None
+
+        _seed_everything(config.seed + self.ctx.rank)
+        key = latest_checkpoint(storage, self.prefix)
+        if key is not None:
+            self._restore(load_state(storage, key), key)
+        else:
+            self.plan = self._plan(0)
+        self.my_batches = shard(self.plan, self.ctx.rank, self.ctx.world_size)
+
+        self.g_model: nn.Module = self.generator
+        self.d_model: nn.Module = self.discriminator
+        if self.ctx.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_model = DistributedDataParallel(self.generator, device_ids=ids)
+            self.d_model = DistributedDataParallel(self.discriminator, device_ids=ids)
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size new epochs are planned with (lowered for good after an out-of-memory)."""
+        return min(self.config.batch_size, self.batch_cap or self.config.batch_size)
+
+    def run(self) -> TrainResult:
+        started = time.monotonic()
+        deadline = started + self.config.max_minutes * 60 if self.config.max_minutes else None
+        stopped_by = "max_steps" if self._steps_done() else None
+        window = _Window(time.monotonic())
+        while stopped_by is None:
+            indices = self._next_batch()
+            batch = self._collate(indices)
+            try:
+                losses = self.train_step(batch)
+            except torch.cuda.OutOfMemoryError as exc:
+                self._check_can_shrink(len(indices), exc)
+                losses = None
+            if losses is None:
+                del batch
+                self._shrink_after_oom(len(indices))
+                continue
+            self.position += 1
+            self.step += 1
+            window.add(losses, batch)
+
+            if self._steps_done():
+                stopped_by = "max_steps"
+            elif deadline is not None and distributed.any_rank(self.ctx, time.monotonic() >= deadline):
+                stopped_by = "max_minutes"
+            checkpoint_due = self.step % self.config.checkpoint_every == 0 or stopped_by is not None
+            record_due = self.step % self.config.log_every == 0 or checkpoint_due
+            if record_due:
+                self._record(window, started)
+            if self.config.validate_every and self.step % self.config.validate_every == 0:
+                self._validate()
+            if checkpoint_due:
+                self._checkpoint()
+            if record_due:
+                window = _Window(time.monotonic())
+
+        history_key, curve_key = self._write_reports()
+        return TrainResult(
+            step=self.step,
+            epoch=self.epoch,
+            stopped_by=stopped_by,
+            checkpoint_key=self.last_checkpoint,
+            resumed_from=self.resumed_from,
+            batch_size=self.batch_size,
+            history=list(self.history),
+            history_key=history_key,
+            loss_curve_key=curve_key,
+            skipped_items=list(self.skipped),
+        )
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One discriminator and one generator update; returns detached loss tensors."""
+        with torch.no_grad():
+            spec = self.features.spectrogram(batch.audio)
+        with self._autocast():
+            out = self.g_model(batch.phoneme_ids, batch.phoneme_lengths, spec, batch.frame_lengths, g=batch.embeddings)
+        out = _as_float(out)
+        real = target_segment(batch.audio, out, self.vits.hop_length)
+
+        with self._autocast():
+            real_scores, fake_scores, _, _ = self.d_model(real, out.audio.detach())
+        loss_d = discriminator_loss(real_scores, fake_scores)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        grad_d = self._clip(self.discriminator)
+        self.opt_d.step()
+
+        terms = reconstruction_losses(out, real, self.features)
+        weights = self.config.loss_weights
+        if self.step >= self.config.disc_warmup_steps:
+            with self._autocast():
+                _, fake_scores, real_fmaps, fake_fmaps = self.d_model(real, out.audio)
+            total, terms = generator_objective(terms, fake_scores, real_fmaps, fake_fmaps, weights)
+        else:
+            total, terms = generator_objective(terms, weights=weights)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        grad_g = self._clip(self.generator)
+        self.opt_g.step()
+        self.sched_g.step()
+        self.sched_d.step()
+        losses = {"loss_g": total.detach(), "loss_d": loss_d.detach(), "grad_norm_g": grad_g, "grad_norm_d": grad_d}
+        losses.update({name: value.detach() for name, value in terms.items()})
+        return losses
+
+    def _collate(self, indices: Sequence[int]) -> Batch:
+        batch = collate(
+            [self.items[i] for i in indices], self.vits.hop_length, self.vits.sample_rate, self.vits.conditioned
+        )
+        return batch.to(self.device)
+
+    def _usable(self, items: Sequence[TrainingItem]) -> tuple[list[TrainingItem], list[str]]:
+        """Items the model can align (at least one frame per phoneme); bad inputs are an error."""
+        usable, skipped = [], []
+        dim = self.vits.speaker_embedding_dim
+        for item in items:
+            ids = item.phoneme_ids
+            if ids and (min(ids) < 0 or max(ids) >= self.vits.n_vocab):
+                raise ValueError(f"item {item.item_id}: phoneme ids must lie in [0, {self.vits.n_vocab})")
+            if np.ndim(item.audio) != 1:
+                raise ValueError(f"item {item.item_id}: audio must be one-dimensional")
+            if self.vits.conditioned and (item.embedding is None or np.shape(item.embedding) != (dim,)):
+                raise ValueError(f"item {item.item_id}: a conditioned model needs a {dim}-d speaker embedding")
+            if not ids or len(item.audio) // self.vits.hop_length < len(ids):
+                skipped.append(item.item_id)
+                continue
+            usable.append(item)
+        if skipped:
+            log.warning("skipping %d items with fewer spectrogram frames than phonemes", len(skipped))
+        if not usable:
+            raise TrainingError("no usable training items: every item is empty or shorter than its phoneme sequence")
+        return usable, skipped
+
+    def _optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.AdamW(
+            module.parameters(), c.learning_rate, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay
+        )
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def _clip(self, module: nn.Module) -> torch.Tensor:
+        limit = self.config.grad_clip_norm if self.config.grad_clip_norm is not None else float("inf")
+        return torch.nn.utils.clip_grad_norm_(module.parameters(), limit).detach()
+
+    def _steps_done(self) -> bool:
+        return self.config.max_steps is not None and self.step >= self.config.max_steps
+
+    def _plan(self, epoch: int) -> list[list[int]]:
+        plan = plan_epoch(self.lengths, self.batch_size, self.config.seed, epoch, self.config.bucket_batches)
+        if len(plan) < self.ctx.world_size:
+            raise TrainingError(
+                f"{len(self.items)} items make {len(plan)} batches of {self.batch_size}, fewer than the "
+                f"{self.ctx.world_size} training processes; lower the batch size or add data"
+            )
+        return plan
+
+    def _next_batch(self) -> list[int]:
+        if self.position >= len(self.my_batches):
+            self.epoch += 1
+            self.position = 0
+            self.plan = self._plan(self.epoch)
+            self.my_batches = shard(self.plan, self.ctx.rank, self.ctx.world_size)
+        return self.my_batches[self.position]
+
+    def _check_can_shrink(self, size: int, exc: BaseException) -> None:
+        if self.ctx.distributed:
+            raise TrainingError(
+                f"CUDA ran out of memory at batch size {size} under DDP, where ranks cannot shrink their batches "
+                "independently; resume the run with a smaller batch_size"
+            ) from exc
+        if size <= 1:
+            raise TrainingError("CUDA ran out of memory with a single utterance per batch") from exc
+
+    def _shrink_after_oom(self, size: int) -> None:
+        """Free what the failed step held and re-cut the rest of the epoch into halved batches."""
+        self.opt_g.zero_grad(set_to_none=True)
+        self.opt_d.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.batch_cap = max(1, size // 2)
+        self.plan = self.plan[: self.position] + split_batches(self.plan[self.position :], self.batch_cap)
+        self.my_batches = self.plan
+        log.warning("CUDA out of memory at batch size %d; continuing with batch size %d", size, self.batch_cap)
+
+    def _record(self, window: _Window, started: float) -> None:
+        if not window.steps:
+            return
+        elapsed = max(time.monotonic() - window.start, 1e-9)
+        means = {key: float(value.item()) / window.steps for key, value in window.sums.items()}
+        means = distributed.mean_over_ranks(self.ctx, means)
+        audio_seconds = distributed.sum_over_ranks(self.ctx, window.audio_seconds)
+        record: dict[str, float] = {"step": self.step, "epoch": self.epoch, **means}
+        record.update(
+            lr_g=self.opt_g.param_groups[0]["lr"],
+            lr_d=self.opt_d.param_groups[0]["lr"],
+            batch_size=window.items / window.steps,
+            steps_per_s=window.steps / elapsed,
+            audio_s_per_s=audio_seconds / elapsed,
+            elapsed_s=time.monotonic() - started,
+        )
+        self._emit(record)
+
+    def _emit(self, record: dict[str, float]) -> None:
+        self.history.append(record)
+        if self.ctx.is_main and self.on_metrics is not None:
+            self.on_metrics(record)
+
+    def _validate(self) -> None:
+        if not self.ctx.is_main or self.validate is None:
+            return
+        with preserved_rng():
+            self.generator.eval()
+            try:
+                result = self.validate(self.generator, self.step)
+            finally:
+                self.generator.train()
+        if result:
+            values = {k if k.startswith("val_") else f"val_{k}": float(v) for k, v in result.items()}
+            self._emit({"step": self.step, "epoch": self.epoch, **values})
+
+    def _checkpoint(self) -> None:
+        rng = distributed.gather_to_all(self.ctx, capture_rng())
+        key = checkpoint_key(self.prefix, self.step)
+        if self.ctx.is_main:
+            save_state(self.storage, key, self._state(rng))
+            prune_checkpoints(self.storage, self.prefix, self.config.keep_checkpoints)
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(key, self.step)
+        self.last_checkpoint = key
+        distributed.barrier(self.ctx)
+
+    def _state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
+            "plan": self.plan,
+            "batch_cap": self.batch_cap,
+            "world_size": self.ctx.world_size,
+            "items_fingerprint": self.fingerprint,
+            "vits_config": self.vits.to_dict(),
+            "train_config": self.config.to_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "rng": rng,
+            "history": self.history,
+        }
+
+    def _restore(self, state: dict[str, Any], key: str) -> None:
+        if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
+            raise CheckpointError(f"{key} is not a ProVoice training checkpoint (version {STATE_VERSION})")
+        if state["vits_config"] != self.vits.to_dict():
+            raise CheckpointError(f"{key} was trained with a different model configuration; use a new run prefix")
+        if state["items_fingerprint"] != self.fingerprint:
+            raise TrainingError(
+                f"the training items differ from those of the run under {self.prefix!r} "
+                f"(checkpoint {key}); resume with the same items or start a new run prefix"
+            )
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.discriminator.load_state_dict(state["discriminator"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{key} does not fit the models: {exc}") from exc
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        self.plan = [list(b) for b in state["plan"]]
+        self.batch_cap = state["batch_cap"]
+        self.history = list(state["history"])
+        self.last_checkpoint = self.resumed_from = key
+        if state["world_size"] != self.ctx.world_size:
+            # Batches were sharded for another process count: start this epoch's remainder afresh.
+            self.epoch += 1
+            self.position = 0
+            self.plan = self._plan(self.epoch)
+        rng = state["rng"]
+        if len(rng) == self.ctx.world_size:
+            restore_rng(rng[self.ctx.rank])
+        else:
+            _seed_everything(self.config.seed + self.ctx.rank + self.step)
+        log.info("resumed %s at step %d (epoch %d) from %s", self.prefix, self.step, self.epoch, key)
+
+    def _write_reports(self) -> tuple[str | None, str | None]:
+        if not self.ctx.is_main:
+            return None, None
+        history_key = f"{self.prefix}/{HISTORY_NAME}"
+        self.storage.write_json(history_key, self.history)
+        try:
+            from provoice.tts.train.plots import loss_curve_png
+
+            png = loss_curve_png(self.history, title=f"{self.prefix} (step {self.step})")
+        except ImportError as exc:
+            log.warning("no loss curve written: %s", exc)
+            return history_key, None
+        curve_key = f"{self.prefix}/{LOSS_CURVE_NAME}"
+        self.storage.write_bytes(curve_key, png)
+        return history_key, curve_key
+
+
+def _as_float(out: VitsOutput) -> VitsOutput:
+    """Losses are computed in float32 even when the forward pass ran under bf16 autocast."""
+    return dataclasses.replace(
+        out,
+        **{
+            f.name: getattr(out, f.name).float()
+            for f in dataclasses.fields(out)
+            if getattr(out, f.name).is_floating_point()
+        },
+    )
+
+
+def _fingerprint(items: Sequence[TrainingItem]) -> str:
+    """Identifies the item list (ids, phonemes, audio lengths) so a resume cannot mix up data."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps([item.item_id, list(map(int, item.phoneme_ids)), len(item.audio)]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

@@ -1,0 +1,22 @@
+"""Voice models as the product keeps them: the versioned base-model registry and its importers
+(with posterior distillation), the inference model store, the fine-tune pipeline over a prepared
+dataset, export for serving, and evaluation (WER, speaker similarity, DNSMOS).
+
+These know the catalog, storage and settings; the network itself is `provoice.tts`.
+"""
+
+from provoice.voice_models.evaluate import Evaluation
+from provoice.voice_models.model_store import MODELS_PREFIX, is_fine_tuned, load_for_inference
+from provoice.voice_models.pipeline import (
+    FineTuneInputs,
+    evaluate_model,
+    export_voice_onnx,
+    fine_tune,
+    settings_env,
+)
+from provoice.voice_models.reference import reference_embedding
+from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
+
+__all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "evaluate_model",
+           "export_voice_onnx", "fine_tune", "is_fine_tuned", "load_for_inference", "reference_embedding",
+           "settings_env"]

@@ -1,0 +1,20 @@
+"""One torchrun rank of a multi-GPU fine-tune: `python -m torch.distributed.run … -m
+provoice.voice_models.train_worker '<json>'`, started by `provoice.voice_models.pipeline.fine_tune`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from provoice.settings import Settings
+from provoice.tts import TrainConfig
+from provoice.voice_models.pipeline import FineTuneInputs, fine_tune_here
+
+
+def main(argv: list[str]) -> None:
+    payload = json.loads(argv[0])
+    fine_tune_here(Settings(), FineTuneInputs(**payload["inputs"]), TrainConfig.from_dict(payload["config"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
