@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install system-deps demo test test-fast bench clean
+.PHONY: install system-deps demo test test-fast lint-imports bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -27,12 +27,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	PREFECT_LOGGING_LEVEL=WARNING $(PY) -m provoice.demo
+	PREFECT_LOGGING_LEVEL=WARNING $(PY) -m interfaces.demo
 
-test: install
+test: install lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-fast: install
+lint-imports: install
+	$(VENV)/bin/lint-imports
+
+test-fast: install lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider -m "not integration"
 
 bench: install

@@ -32,21 +32,26 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from prepare_throughput import code_version, machine, make_files, wer  # noqa: E402
+from _common import (  # noqa: E402
+    DOCS,
+    ROOT,
+    code_version,
+    ingest,
+    log,
+    machine,
+    prefect_server,
+    write_sections,
+)
+from prepare_throughput import PIPELINE_CODE, make_files, wer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "BENCHMARKS.md"
 RUNNERS = {  # environment of the flow's process
     "threads": {},
     "dask-local-1": {"PROVOICE_DASK_LOCAL_WORKERS": "1"},
@@ -61,50 +66,6 @@ STANDING = {  # the child starts these clusters itself and sets PROVOICE_DASK_AD
     "dask-scheduler-2-asr1": {"n_workers": 2, "threads_per_worker": 1},
 }
 LOCKED = re.compile(r"database is locked", re.IGNORECASE)
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def prefect_server(work: Path):
-    """`prefect server start` on a free port with its own home and SQLite database; yields the API URL
-    and the path of its log."""
-    home, server_log = work / "prefect-server", work / "server.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
-    cli = Path(sys.executable).with_name("prefect")
-    with server_log.open("wb") as out:
-        proc = subprocess.Popen([str(cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-                                 "--no-ui", "--analytics-off"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not start; see {server_log}")
-            time.sleep(0.5)
-        yield url, server_log
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def child_env(api_url: str, work: Path) -> dict[str, str]:
@@ -133,16 +94,6 @@ def count_locked(path: Path, start: int = 0) -> tuple[int, int]:
 
 
 # ---- children ---------------------------------------------------------------------------------
-
-def ingest(folder: Path) -> str:
-    from flows.ingest import ingest_files
-    from provoice.catalog import Catalog
-    from provoice.settings import Settings
-
-    ds = Catalog(Settings()).create_dataset("bench")
-    ingest_files(ds.id, [str(folder)])
-    return ds.id
-
 
 def manifest_view(dataset_id: str, summary: dict) -> tuple[str, dict[str, str]]:
     """A digest of the manifest with ids and storage paths made neutral, and the kept text per file."""
@@ -401,7 +352,7 @@ def sections(r: dict) -> dict[str, str]:
         if starts:
             text += ("- standing clusters started in " + ", ".join(f"{s} s ({n})" for n, s in starts.items())
                      + ", outside the wall times\n")
-        out[f"bench:scaling-runners:{r['date']}"] = text
+        out[f"scaling-runners:{r['date']}"] = text
     if r.get("overhead"):
         serial = [o for o in r["overhead"] if o.get("runner", "serial") == "serial"]
         text = (f"### Prefect overhead per file, {'/'.join(str(o['files']) for o in serial)} files "
@@ -421,18 +372,8 @@ def sections(r: dict) -> dict[str, str]:
                         f"{o['overhead_s']} | {o['overhead_per_file_s']} | {o['overhead_per_task_run_s']} | ")
                      + f"{o['task_runs']} ({states}) | {o['task_runs_retried']} | "
                      f"{o['database_locked_server']} / {o['database_locked_flow']} |\n")
-        out[f"bench:scaling-overhead:{r['date']}"] = text
-    return {key: f"<!-- {key} -->\n{text}<!-- /bench -->\n" for key, text in out.items()}
-
-
-def update_docs(result: dict) -> None:
-    """Replace each section of the same part and date, or append it."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n## Measurements\n"
-    for key, new in sections(result).items():
-        pattern = re.compile(rf"<!-- {re.escape(key)} -->.*?<!-- /bench -->\n", re.DOTALL)
-        text = (pattern.sub(lambda _: new, text) if pattern.search(text)
-                else text.rstrip("\n") + "\n\n" + new)
-    DOCS.write_text(text)
+        out[f"scaling-overhead:{r['date']}"] = text
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--repeats must be at least 2 (one cold run, one or more warm)")
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="scaling-", dir=ROOT / ".bench"))
-    result = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(),
+    result = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(PIPELINE_CODE),
               "command": "python bench/prepare_scaling.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
@@ -484,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     if args.update_docs:
-        update_docs(result)
+        write_sections(sections(result))
     print(json.dumps(result) if args.json else "\n".join(sections(result).values()))
     return 0
 

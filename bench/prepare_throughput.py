@@ -19,8 +19,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
-import re
 import shlex
 import shutil
 import subprocess
@@ -33,17 +31,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "BENCHMARKS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, write_sections  # noqa: E402
+
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
 TARGET_RATIO, TARGET_RSS_GB = 1.3, 1.5
 PIPELINE_CODE = ["flows", "tasks", "provoice/asr", "provoice/audio", "provoice/dataset", "provoice/quality",
                  "provoice/catalog", "provoice/settings.py", "provoice/storage.py", "provoice/synthetic.py"]
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def set_env(work: Path) -> None:
@@ -179,16 +174,6 @@ def start_prefect() -> float:
     t0 = time.perf_counter()
     noop()
     return time.perf_counter() - t0
-
-
-def ingest(folder: Path) -> str:
-    from flows.ingest import ingest_files
-    from provoice.catalog import Catalog
-    from provoice.settings import Settings
-
-    ds = Catalog(Settings()).create_dataset("bench")
-    ingest_files(ds.id, [str(folder)])
-    return ds.id
 
 
 def flow_outputs(dataset_id: str, summary: dict) -> dict[str, Any]:
@@ -362,33 +347,9 @@ def long_rss(minutes: float, work: Path) -> dict:
     }
 
 
-def machine() -> dict:
-    import psutil
-
-    info = Path("/proc/cpuinfo")
-    lines = info.read_text().splitlines() if info.exists() else []
-    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
-               platform.processor())
-    return {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
-            "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
-            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
-
-
-def code_version() -> str:
-    """HEAD, and whether the pipeline code differs from it: the figures belong to that code."""
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("diff", "--name-only", "HEAD", "--", *PIPELINE_CODE)
-    return f"{head}{' + uncommitted pipeline changes' if dirty else ''}"
-
-
 def section(result: dict) -> str:
     m, r = result["machine"], result
-    head = (f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
-            f"load average at start {m['load_avg_at_start']} (shared machine)\n"
+    head = (f"{machine_line(m)}\n"
             f"- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n")
     if r["mode"] == "throughput":
         title = f"Throughput, {r['minutes']:g} min in {r['files']} files ({', '.join(r['formats'])})"
@@ -420,22 +381,11 @@ def section(result: dict) -> str:
         kinds[why.split(" (", 1)[0]] += n
     body += (f"- rejected files: {files}; rejected segments (top reasons): "
              f"{', '.join(f'{k} ×{n}' for k, n in kinds.items()) or 'none'}\n")
-    return (f"<!-- {marker(r)} -->\n### {title} — {r['date']}\n\n{head}\n{body}"
-            "<!-- /bench -->\n")
+    return f"### {title} — {r['date']}\n\n{head}\n{body}"
 
 
 def marker(r: dict) -> str:
-    return f"bench:{r['mode']}-{r['minutes']:g}min:{r['date']}"
-
-
-def update_docs(result: dict) -> None:
-    """Replace the section of the same mode, size and date, or append one."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n## Measurements\n"
-    new = section(result)
-    pattern = re.compile(rf"<!-- {re.escape(marker(result))} -->.*?<!-- /bench -->\n", re.DOTALL)
-    text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
+    return f"{r['mode']}-{r['minutes']:g}min:{r['date']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
-    info = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(),
+    info = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(PIPELINE_CODE),
             "command": "python bench/prepare_throughput.py "
                        + shlex.join(sys.argv[1:] if argv is None else argv)}
     try:
@@ -467,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     if args.update_docs:
-        update_docs(result)
+        write_sections({marker(result): section(result)})
     if args.json:
         print(json.dumps(result))
     else:

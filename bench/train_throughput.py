@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import subprocess
 import tempfile
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -24,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from provoice import synthetic
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_sections  # noqa: E402
+from provoice import synthetic  # noqa: E402
 from provoice.audio.wavio import read_slice
 from provoice.settings import Settings
 from provoice.storage import Storage
@@ -40,16 +40,7 @@ from provoice.tts import (
 )
 from provoice.tts.formats import default_voice_path, import_onnx_voice
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 SENTENCES = synthetic.SENTENCES[:6]
-
-
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(), "gpu": gpu,
-            "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def training_items(front_end: TextFrontEnd, folder: Path, count: int) -> list[TrainingItem]:
@@ -133,7 +124,7 @@ def synthesis_rtf(repeats: int) -> dict:
 
 def markdown(result: dict, command: str) -> str:
     m = result["machine"]
-    lines = [f"<!-- bench:train:{result['date']} -->", f"### Voice model: training and synthesis — {result['date']}", "",
+    lines = [f"### Voice model: training and synthesis — {result['date']}", "",
              f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}; torch {m['torch']}, "
              f"{m['threads']} threads", f"- command: `{command}`", f"- date: {result['date']}", "",
              "| training | device | batch | steps | steps/s | audio s / s |", "|---|---|---:|---:|---:|---:|"]
@@ -152,16 +143,7 @@ def markdown(result: dict, command: str) -> str:
     if not any(t["device"] == "cuda" for t in result["training"]):
         lines.append("- GPU: no GPU on this machine, so the medium-on-GPU figure and the 3-hour fine-tune "
                      "quality target were not measured here")
-    lines.append("<!-- /bench -->")
     return "\n".join(lines)
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    marker = section.splitlines()[0]
-    pattern = re.escape(marker) + r".*?<!-- /bench -->"
-    text = re.sub(pattern, section, text, flags=re.S) if marker in text else text.rstrip() + "\n\n" + section + "\n"
-    DOCS.write_text(text)
 
 
 def main() -> None:
@@ -184,7 +166,7 @@ def main() -> None:
               "date": date.today().isoformat()}
     command = "python bench/train_throughput.py" + (" --update-docs" if args.update_docs else "")
     if args.update_docs:
-        update_docs(markdown(result, command))
+        write_sections({f"train:{result['date']}": markdown(result, command)})
     print(json.dumps(result) if args.json else markdown(result, command))
 
 

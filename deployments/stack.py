@@ -13,9 +13,12 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
+from provoice.catalog import migrate_catalog
 from provoice.errors import ProVoiceError
+from provoice.settings import Settings
 
 STOP_GRACE_S = 15.0
 
@@ -49,18 +52,25 @@ class Stack:
     say: Callable[[str], None] = print
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+        """Start a child in its own process group; its output goes to `log` when given."""
+        if log is None:
+            proc = subprocess.Popen(argv, env=env, start_new_session=True)
+        else:
+            with log.open("ab") as out:
+                proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
         self.children.append((name, proc))
         self.say(f"started {name} (pid {proc.pid})")
         return proc
 
-    def start_prefect_server(self, port: int, env: dict[str, str], timeout_s: float = 120.0) -> str:
+    def start_prefect_server(self, port: int, env: dict[str, str], timeout_s: float = 120.0, *,
+                             ui: bool = True, log: Path | None = None) -> str:
+        """`prefect server start` on 127.0.0.1:`port`; returns its API URL once it answers /health."""
         if not port_free("127.0.0.1", port):
             raise StackError(f"port {port} on 127.0.0.1 is in use: pass --prefect-port, or set "
                              "PREFECT_API_URL to use the server that is running there")
-        proc = self.start("Prefect server", [sys.executable, "-m", "prefect", "server", "start",
-                                             "--host", "127.0.0.1", "--port", str(port)], env)
+        argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        proc = self.start("Prefect server", argv + ([] if ui else ["--no-ui"]), env, log)
         api_url = f"http://127.0.0.1:{port}/api"
         deadline = time.monotonic() + timeout_s
         while not healthy(api_url):
@@ -113,7 +123,9 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
 
 
 def run_stack(api_host: str, api_port: int | None, prefect_port: int, say: Callable[[str], None] = print) -> int:
-    """Start everything, wait for Ctrl-C or a failed part, stop everything; the exit code."""
+    """Migrate the catalog, start everything, wait for Ctrl-C or a failed part, stop everything; the
+    exit code."""
+    migrate_catalog(Settings())
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     stack = Stack(say=say)
@@ -131,7 +143,7 @@ def run_stack(api_host: str, api_port: int | None, prefect_port: int, say: Calla
         if api_port is not None:
             if not port_free(api_host, api_port):
                 raise StackError(f"port {api_port} on {api_host} is in use: pass --api-port")
-            stack.start("HTTP API", [sys.executable, "-m", "provoice.cli", "api", "--host", api_host,
+            stack.start("HTTP API", [sys.executable, "-m", "interfaces.cli", "api", "--host", api_host,
                                      "--port", str(api_port)], env)
             say(f"ProVoice API: http://{api_host}:{api_port}/docs")
         return stack.wait()

@@ -10,11 +10,12 @@ from provoice.catalog import Catalog
 from provoice.dataset.files import register
 from provoice.dataset.sources import list_sources
 from provoice.settings import Settings
+from provoice.views import DatasetFiles, file_views
 from tasks.ingest import ingest_file
 
 
 @flow(name="ingest-files")
-def ingest_files(dataset_id: str, sources: list[str]) -> list[dict]:
+def ingest_files(dataset_id: str, sources: list[str]) -> DatasetFiles:
     """Copy every source into storage in parallel, then register them in order (dedup by sha256)."""
     settings = Settings()
     catalog = Catalog(settings)
@@ -28,9 +29,7 @@ def ingest_files(dataset_id: str, sources: list[str]) -> list[dict]:
         if isinstance(result, BaseException):
             get_run_logger().error("could not ingest %s: %s", src.display_name, result)
             raise result
-        f = register(catalog, dataset_id, result)
-        added.append({"id": f.id, "name": f.original_name, "status": f.status, "reason": f.reason,
-                      "format": f.format, "sha256": f.sha256, "size": f.size})
-    emit(FILES_UPLOADED, "dataset", dataset_id, {"file_ids": [a["id"] for a in added]},
+        added.append(register(catalog, dataset_id, result))
+    emit(FILES_UPLOADED, "dataset", dataset_id, {"file_ids": [f.id for f in added]},
          labels={UPLOAD_STAGE: STAGE_INGESTED})
-    return added
+    return DatasetFiles(id=dataset_id, files=file_views(added))

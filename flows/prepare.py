@@ -24,6 +24,7 @@ from provoice.dataset.outputs import file_summary, manifest_rows
 from provoice.dataset.version import dataset_version
 from provoice.errors import ConfigurationError, FileRejected
 from provoice.settings import Settings
+from provoice.views import PreparedFile, PrepareSummary
 from tasks.convert import convert_file
 from tasks.manifest import write_manifest
 from tasks.quality import check_quality, check_speakers
@@ -75,7 +76,7 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
 
 
 @flow(name="prepare-dataset")
-def prepare_dataset(dataset_id: str) -> dict:
+def prepare_dataset(dataset_id: str) -> PrepareSummary:
     """Prepare every file of a dataset and write its manifest and report for the current version.
 
     The task runner is chosen here, when the run starts, from the settings of the process that runs
@@ -86,7 +87,7 @@ def prepare_dataset(dataset_id: str) -> dict:
 
 
 @flow(name="prepare-files", task_runner=ThreadPoolTaskRunner(max_workers=4))
-def prepare_files(dataset_id: str) -> dict:
+def prepare_files(dataset_id: str) -> PrepareSummary:
     """The fan-out behind `prepare_dataset`, on whichever task runner it was given."""
     settings = Settings()
     catalog = Catalog(settings)
@@ -128,15 +129,12 @@ def prepare_files(dataset_id: str) -> dict:
     except BaseException:
         catalog.update_run(run.id, status="failed")
         raise
-    summary = {
-        "dataset_id": dataset_id, "version": version,
-        "accepted_seconds": report["accepted_seconds"], "min_seconds": report["min_seconds"],
-        "enough": report["enough"], "manifest_uri": report["manifest_uri"],
-        "report_uri": report["report_uri"], "message": report["message"],
-        "files": [{k: s[k] for k in ("id", "name", "status", "reason", "duration_s", "accepted_s",
-                                     "segments")} for s in summaries],
-    }
-    catalog.update_run(run.id, status="completed", summary=summary,
+    summary = PrepareSummary(
+        dataset_id=dataset_id, version=version, accepted_seconds=report["accepted_seconds"],
+        min_seconds=report["min_seconds"], enough=report["enough"], manifest_uri=report["manifest_uri"],
+        report_uri=report["report_uri"], message=report["message"],
+        files=[PreparedFile.model_validate(s) for s in summaries])
+    catalog.update_run(run.id, status="completed", summary=summary.model_dump(mode="json"),
                        manifest_uri=report["manifest_uri"], report_uri=report["report_uri"])
     emit(DATASET_PREPARED, "dataset", dataset_id,
          {"version": version, "accepted_seconds": report["accepted_seconds"], "enough": report["enough"]})

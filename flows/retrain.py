@@ -84,7 +84,7 @@ def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: s
         trained = train_model(settings, pvc.dataset_id, base_model_id=base_model_id,
                               run_id=retrain_run_id(pvc.id, base_model_id), max_steps=max_steps,
                               max_minutes=max_minutes, dataset_version=pvc.dataset_version)
-        new_model_id = trained["model_id"]
+        new_model_id = trained.model_id
         old_evaluation = scores(evaluate_task(settings, pvc.model_id, manifest_uri))
         new_evaluation = scores(evaluate_task(settings, new_model_id, manifest_uri))
         decision = decide(old_evaluation, new_evaluation, settings)
@@ -106,12 +106,12 @@ def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: s
                              description=f"Retrain of PVC {pvc.id} on base model {base_model_id}")
     if promoted:
         notify_task(settings, Notification(pvc_id=pvc.id, pvc_name=pvc.name, status="retrained",
-                                           model_id=row.new_model_id, voice_ids=[v["id"] for v in voices],
+                                           model_id=row.new_model_id, voice_ids=[v.id for v in voices],
                                            reason=row.reason, previous_model_id=row.old_model_id),
                     [pvc.webhook_url] if pvc.webhook_url else [], settings.notify_blocks)
     return {"pvc_id": pvc.id, "decision": row.decision, "reason": row.reason, "old_model_id": row.old_model_id,
             "new_model_id": row.new_model_id, "old_evaluation": row.old_evaluation or None,
-            "new_evaluation": row.new_evaluation or None, "voices": voices if promoted else []}
+            "new_evaluation": row.new_evaluation or None, "voices": [v.model_dump() for v in voices] if promoted else []}
 
 
 def _record_failure(catalog: Catalog, pvc: Pvc, base_model_id: str, reason: str, **fields) -> PvcRetrain:

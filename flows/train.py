@@ -11,6 +11,7 @@ from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.views import FineTuneSummary, Scores
 from provoice.tts import TrainConfig
 from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs
 from tasks.manifest import artifact_key
@@ -40,7 +41,7 @@ def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | Non
 @flow(name="fine-tune")
 def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
                     max_steps: int | None = None, max_minutes: float | None = None, batch_size: int = 8,
-                    checkpoint_every: int = 200, dataset_version: str | None = None) -> dict:
+                    checkpoint_every: int = 200, dataset_version: str | None = None) -> FineTuneSummary:
     """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
 
     Training holds a slot of the global concurrency limit `gpu` (skipped when the limit does not
@@ -55,20 +56,21 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
     onnx_uri = export_onnx_task(settings, inputs.model_id)
     storage = Storage.from_settings(settings)
-    loss_curve = storage.uri(trained["loss_curve_key"]) if trained["loss_curve_key"] else None
-    summary = {"model_id": inputs.model_id, "base_model_id": inputs.base_model_id, "run_id": inputs.run_id,
-               "dataset_id": dataset_id, "dataset_version": inputs.dataset_version, "steps": trained["steps"],
-               "stopped_by": trained["stopped_by"], "onnx_uri": onnx_uri, "loss_curve_uri": loss_curve,
-               "evaluation": {k: evaluation[k] for k in ("wer", "speaker_similarity", "dnsmos")}}
+    loss_curve = storage.uri(trained.loss_curve_key) if trained.loss_curve_key else None
+    summary = FineTuneSummary(model_id=inputs.model_id, base_model_id=inputs.base_model_id, run_id=inputs.run_id,
+                              dataset_id=dataset_id, dataset_version=inputs.dataset_version, steps=trained.steps,
+                              stopped_by=trained.stopped_by, onnx_uri=onnx_uri, loss_curve_uri=loss_curve,
+                              evaluation=Scores(**evaluation.summary()))
+    scores = summary.evaluation
     create_markdown_artifact(
         "\n".join([f"# Fine-tune `{inputs.model_id}`",
                    f"- base model: `{inputs.base_model_id}`; dataset `{dataset_id}` version `{inputs.dataset_version}`",
-                   f"- steps: {trained['steps']} (stopped by {trained['stopped_by']})",
-                   f"- WER {evaluation['wer']:.1%}, speaker similarity {evaluation['speaker_similarity']}, "
-                   f"DNSMOS {evaluation['dnsmos']:.2f}",
+                   f"- steps: {trained.steps} (stopped by {trained.stopped_by})",
+                   f"- WER {scores.wer:.1%}, speaker similarity {scores.speaker_similarity}, "
+                   f"DNSMOS {scores.dnsmos:.2f}",
                    f"- ONNX voice: `{onnx_uri}`", f"- loss curve: `{loss_curve}`"]),
         key=artifact_key("model", inputs.run_id), description="Fine-tune summary")
-    storage.write_json(summary_key(inputs.model_id), summary)
+    storage.write_json(summary_key(inputs.model_id), summary.model_dump(mode="json"))
     return summary
 
 
@@ -78,7 +80,7 @@ def summary_key(model_id: str) -> str:
 
 def train_model(settings: Settings, dataset_id: str, *, base_model_id: str, run_id: str,
                 max_steps: int | None = None, max_minutes: float | None = None,
-                dataset_version: str | None = None) -> dict:
+                dataset_version: str | None = None) -> FineTuneSummary:
     """Fine-tune as a subflow: on the GPU deployment `settings.train_deployment` when one is
     configured (its summary is read back from storage, which both sides share), in-process otherwise."""
     base = BaseModelRegistry(settings).get(base_model_id).id
@@ -99,4 +101,4 @@ def train_model(settings: Settings, dataset_id: str, *, base_model_id: str, run_
     if not storage.exists(key):
         raise NotFound(f"training run {run.name} completed but wrote no summary at {storage.uri(key)}: "
                        "do the worker and this flow share PROVOICE_STORAGE_URI and the catalog?")
-    return storage.read_json(key)
+    return FineTuneSummary.model_validate(storage.read_json(key))

@@ -1,9 +1,11 @@
-"""What a finished (or retrained) PVC tells its owner, and delivery of it to a webhook: retried, and
-never raising, because a notification that cannot be sent must not turn a finished PVC into a failed one."""
+"""What a finished (or retrained) PVC tells its owner, and one attempt to deliver it to a webhook.
+
+A notification that cannot be sent must never turn a finished PVC into a failed one: the notify
+task retries retryable failures with backoff and reports, never raises, what finally happened."""
 
 from __future__ import annotations
 
-import time
+import re
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -88,42 +90,43 @@ def display_url(url: str) -> str:
     return f"{parts.scheme}://{host}{hidden}"
 
 
-def retry_delay(backoff_s: float, attempt: int) -> float:
-    """Seconds to wait before `attempt` (1-based): 0, backoff_s, 2×backoff_s, 4×backoff_s, …"""
-    return 0.0 if attempt <= 1 else backoff_s * 2 ** (attempt - 2)
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def scrub_urls(text: str) -> str:
+    """`text` with every URL cut to what `display_url` shows (errors from delivery libraries quote the
+    URL they failed on, secret path and all)."""
+    return _URL.sub(lambda m: display_url(m.group(0)), text)
+
+
+class DeliveryFailed(Exception):
+    """One delivery attempt failed; `retryable` says whether another attempt could succeed."""
+
+    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status_code = status_code
 
 
 def _retryable(status_code: int) -> bool:
     return status_code >= 500 or status_code in (408, 429)
 
 
-def send_webhook(url: str, notification: Notification, attempts: int = 3, backoff_s: float = 2.0,
-                 timeout_s: float = 10.0) -> DeliveryResult:
-    """POST the notification as JSON. Connection errors, timeouts, 5xx, 408 and 429 are retried
-    after backoff_s, 2×backoff_s, …; other 4xx and malformed URLs are not. Never raises."""
-    errors: list[str] = []
-    status_code = None
-    target = display_url(url)
+def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0) -> int:
+    """POST the notification as JSON once; the status code, or DeliveryFailed. Connection errors,
+    timeouts, 5xx, 408 and 429 are retryable; other 4xx and malformed URLs are not. Retries are the
+    caller's (the notify task retries with exponential backoff)."""
     headers = {"user-agent": USER_AGENT, "x-provoice-event": notification.event}
-    tried = 0
-    with httpx.Client(timeout=timeout_s, headers=headers) as client:
-        for tried in range(1, max(1, attempts) + 1):
-            time.sleep(retry_delay(backoff_s, tried))
-            try:
-                response = client.post(url, json=notification.to_dict())
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                errors.append(f"invalid webhook URL: {exc}")
-                break
-            except httpx.TransportError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            except Exception as exc:  # anything else is reported, never raised
-                errors.append(f"{type(exc).__name__}: {exc}")
-                break
-            status_code = response.status_code
-            if response.is_success:
-                return DeliveryResult("webhook", target, True, tried, status_code, tuple(errors))
-            errors.append(f"HTTP {status_code} {response.reason_phrase}".rstrip())
-            if not _retryable(status_code):
-                break
-    return DeliveryResult("webhook", target, False, tried, status_code, tuple(errors))
+    try:
+        with httpx.Client(timeout=timeout_s, headers=headers) as client:
+            response = client.post(url, json=notification.to_dict())
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise DeliveryFailed(f"invalid webhook URL: {exc}", retryable=False) from None
+    except httpx.TransportError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=True) from None
+    except Exception as exc:  # anything else is reported, never raised as itself
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=False) from None
+    if not response.is_success:
+        raise DeliveryFailed(f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+                             retryable=_retryable(response.status_code), status_code=response.status_code)
+    return response.status_code

@@ -1,42 +1,192 @@
-"""The JSON shapes users see of catalog rows, shared by the CLI's `--json` and the HTTP API so the
-two never drift apart."""
+"""What users see of catalog rows: one set of pydantic models for the HTTP API's responses and the
+CLI's `--json`, so the two shapes are one, and builders that read a whole listing in a bounded
+number of queries whatever its length."""
 
 from __future__ import annotations
 
-from provoice.catalog import Catalog, Dataset, DatasetFile, Pvc, PvcRetrain, Voice
-from provoice.credits import charged_credits
-from provoice.pvc.retrain import latest_decision
-from provoice.pvc.service import voices_of
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from provoice.catalog import Catalog, Dataset, DatasetFile, PreparationRun, Pvc, PvcRetrain, Voice
+from provoice.catalog.models import MILLI_CREDITS, CreditEntry
 
 
-def file_json(f: DatasetFile) -> dict:
-    return {"id": f.id, "name": f.original_name, "status": f.status, "reason": f.reason,
-            "format": f.format, "size": f.size, "sha256": f.sha256, "duration_s": f.duration_s,
-            "accepted_s": f.accepted_s, "segments": f.segments, "warnings": f.warnings}
+class View(BaseModel):
+    """Read straight from ORM rows (`from_attributes`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
-def pvc_json(catalog: Catalog, pvc: Pvc) -> dict:
-    voices = voices_of(catalog, pvc.id, pvc.model_id) if pvc.model_id else []
-    retrain = latest_decision(catalog, pvc.id)
-    return {"id": pvc.id, "name": pvc.name, "status": pvc.status, "step": pvc.step, "reason": pvc.reason,
-            "attempts": pvc.attempts, "dataset_id": pvc.dataset_id, "dataset_version": pvc.dataset_version,
-            "base_model_id": pvc.base_model_id, "model_id": pvc.model_id,
-            "voices": [{"id": v.id, "name": v.name, "source_file_id": v.source_file_id, "preview_uri": v.preview_uri}
-                       for v in voices],
-            "evaluation": pvc.evaluation or None,
-            "voices_note": voices_note(pvc, len(voices)),
-            "charged_credits": float(charged_credits(catalog, pvc.account_id, pvc.id)),
-            "auto_retrain": bool(pvc.auto_retrain),
-            "latest_retrain": retrain and retrain_json(retrain)}
+class FileView(View):
+    id: str
+    name: str = Field(validation_alias=AliasChoices("original_name", "name"))
+    status: str = Field(description="pending, accepted or rejected")
+    reason: str | None = Field(description="why the file was rejected")
+    format: str | None = Field(description="the format detected from the content")
+    size: int
+    sha256: str
+    duration_s: float | None
+    accepted_s: float = Field(description="seconds of accepted speech")
+    segments: int
+    warnings: list[str] = Field(default_factory=list)
 
 
-def retrain_json(r: PvcRetrain) -> dict:
+class PreparationView(BaseModel):
+    version: str
+    manifest_uri: str | None
+    report_uri: str | None
+    accepted_seconds: float | None
+    enough: bool | None
+    message: str = ""
+
+
+class DatasetRow(View):
+    """One line of a dataset listing."""
+
+    id: str
+    name: str
+    created_at: datetime
+    files: int = Field(description="number of files")
+
+
+class DatasetView(View):
+    """A dataset with its files and its latest completed preparation (None before the first)."""
+
+    id: str
+    name: str
+    created_at: datetime
+    files: list[FileView]
+    latest_preparation: PreparationView | None
+
+
+class DatasetFiles(BaseModel):
+    """Files just added to a dataset, each with its status."""
+
+    id: str = Field(description="the dataset id")
+    name: str | None = None
+    files: list[FileView]
+
+
+class RemovedFile(BaseModel):
+    id: str = Field(description="the dataset id")
+    removed: str = Field(description="the removed file's id")
+
+
+class PreparedFile(BaseModel):
+    """A file as one preparation saw it."""
+
+    id: str
+    name: str
+    status: str
+    reason: str | None
+    duration_s: float | None
+    accepted_s: float
+    segments: int
+
+
+class PrepareSummary(BaseModel):
+    """The result of preparing a dataset version."""
+
+    dataset_id: str
+    version: str
+    accepted_seconds: float
+    min_seconds: float
+    enough: bool = Field(description="whether the accepted speech reaches the minimum for training")
+    manifest_uri: str
+    report_uri: str
+    message: str
+    files: list[PreparedFile]
+
+
+class PvcVoiceView(View):
+    id: str
+    name: str
+    source_file_id: str
+    preview_uri: str | None
+
+
+class RetrainView(View):
     """One retrain decision: the base model it was about, both models' scores and why."""
-    return {"id": r.id, "pvc_id": r.pvc_id, "base_model_id": r.base_model_id, "decision": r.decision,
-            "reason": r.reason, "old_base_model_id": r.old_base_model_id, "old_model_id": r.old_model_id,
-            "new_model_id": r.new_model_id, "old_evaluation": r.old_evaluation or None,
-            "new_evaluation": r.new_evaluation or None, "started_at": r.started_at.isoformat(),
-            "decided_at": r.decided_at.isoformat()}
+
+    id: str
+    pvc_id: str
+    base_model_id: str
+    decision: str = Field(description="promoted, kept or failed")
+    reason: str
+    old_base_model_id: str
+    old_model_id: str
+    new_model_id: str | None
+    old_evaluation: dict[str, Any] | None
+    new_evaluation: dict[str, Any] | None
+    started_at: datetime
+    decided_at: datetime
+
+    @classmethod
+    def of(cls, row: PvcRetrain) -> RetrainView:
+        view = cls.model_validate(row)
+        return view.model_copy(update={"old_evaluation": row.old_evaluation or None,
+                                       "new_evaluation": row.new_evaluation or None})
+
+
+class PvcView(BaseModel):
+    """A pro voice clone with its voices, charge and latest retrain."""
+
+    id: str
+    name: str
+    status: str = Field(description="draft, training, completed or failed")
+    step: str | None
+    reason: str | None
+    attempts: int
+    dataset_id: str
+    dataset_version: str | None
+    base_model_id: str
+    model_id: str | None
+    voices: list[PvcVoiceView]
+    evaluation: dict[str, Any] | None
+    voices_note: str | None
+    charged_credits: float
+    auto_retrain: bool
+    latest_retrain: RetrainView | None
+
+
+class PvcRun(BaseModel):
+    """How one attempt of the parent flow ended."""
+
+    id: str
+    status: str
+    model_id: str | None
+    voices: list[PvcVoiceView]
+
+
+class VoiceView(View):
+    id: str
+    name: str
+    model_id: str
+    pvc_id: str
+    source_file_id: str
+    preview_uri: str | None
+
+
+class BalanceView(BaseModel):
+    balance: float
+
+
+class CreditEntryView(BaseModel):
+    id: str
+    kind: str
+    credits: float
+    reference: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: CreditEntry) -> CreditEntryView:
+        return cls(id=entry.id, kind=entry.kind, credits=float(entry.credits), reference=entry.reference,
+                   created_at=entry.created_at)
 
 
 def voices_note(pvc: Pvc, count: int) -> str | None:
@@ -49,23 +199,145 @@ def voices_note(pvc: Pvc, count: int) -> str | None:
             f"and the dataset has only {count} usable file(s); add recordings for more voices")
 
 
-def voice_json(v: Voice) -> dict:
-    return {"id": v.id, "name": v.name, "model_id": v.model_id, "pvc_id": v.pvc_id,
-            "source_file_id": v.source_file_id, "preview_uri": v.preview_uri}
+def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
+    """Views of many PVCs in three queries (voices, charges, retrain decisions), however many."""
+    if not pvcs:
+        return []
+    ids = [p.id for p in pvcs]
+    voices: dict[str, list[Voice]] = {i: [] for i in ids}
+    charged: dict[str, Decimal] = {}
+    latest: dict[str, PvcRetrain] = {}
+    with catalog.session() as s:
+        for v in s.scalars(select(Voice).where(Voice.pvc_id.in_(ids)).order_by(Voice.name)):
+            voices[v.pvc_id].append(v)
+        for reference, account, milli in s.execute(
+                select(CreditEntry.reference, CreditEntry.account_id, func.sum(CreditEntry.amount))
+                .where(CreditEntry.reference.in_(ids), CreditEntry.amount < 0)
+                .group_by(CreditEntry.reference, CreditEntry.account_id)):
+            charged[(reference, account)] = -Decimal(int(milli)) / MILLI_CREDITS
+        for r in s.scalars(select(PvcRetrain).where(PvcRetrain.pvc_id.in_(ids))
+                           .order_by(PvcRetrain.decided_at, PvcRetrain.id)):
+            latest[r.pvc_id] = r
+    out = []
+    for pvc in pvcs:
+        own = [v for v in voices[pvc.id] if pvc.model_id and v.model_id == pvc.model_id]
+        retrain = latest.get(pvc.id)
+        out.append(PvcView(
+            id=pvc.id, name=pvc.name, status=pvc.status, step=pvc.step, reason=pvc.reason, attempts=pvc.attempts,
+            dataset_id=pvc.dataset_id, dataset_version=pvc.dataset_version, base_model_id=pvc.base_model_id,
+            model_id=pvc.model_id, voices=[PvcVoiceView.model_validate(v) for v in own],
+            evaluation=pvc.evaluation or None, voices_note=voices_note(pvc, len(own)),
+            charged_credits=float(charged.get((pvc.id, pvc.account_id), Decimal(0))),
+            auto_retrain=bool(pvc.auto_retrain), latest_retrain=retrain and RetrainView.of(retrain)))
+    return out
 
 
-def dataset_row_json(catalog: Catalog, ds: Dataset) -> dict:
-    """One line of a dataset listing."""
-    return {"id": ds.id, "name": ds.name, "created_at": ds.created_at.isoformat(), "files": len(catalog.files(ds.id))}
+def pvc_view(catalog: Catalog, pvc: Pvc) -> PvcView:
+    return pvc_views(catalog, [pvc])[0]
 
 
-def dataset_json(catalog: Catalog, ds: Dataset) -> dict:
-    """A dataset with its files and its latest completed preparation (None before the first)."""
-    run = catalog.latest_run(ds.id)
-    return {"id": ds.id, "name": ds.name, "created_at": ds.created_at.isoformat(),
-            "files": [file_json(f) for f in catalog.files(ds.id)],
-            "latest_preparation": run and {"version": run.version, "manifest_uri": run.manifest_uri,
-                                           "report_uri": run.report_uri,
-                                           "accepted_seconds": run.summary.get("accepted_seconds"),
-                                           "enough": run.summary.get("enough"),
-                                           "message": run.summary.get("message", "")}}
+def dataset_rows(catalog: Catalog, datasets: Sequence[Dataset]) -> list[DatasetRow]:
+    """A dataset listing with file counts in one query."""
+    ids = [d.id for d in datasets]
+    with catalog.session() as s:
+        counts = dict(s.execute(select(DatasetFile.dataset_id, func.count())
+                                .where(DatasetFile.dataset_id.in_(ids)).group_by(DatasetFile.dataset_id)).all())
+    return [DatasetRow(id=d.id, name=d.name, created_at=d.created_at, files=counts.get(d.id, 0)) for d in datasets]
+
+
+def preparation_view(run: PreparationRun | None) -> PreparationView | None:
+    if run is None:
+        return None
+    return PreparationView(version=run.version, manifest_uri=run.manifest_uri, report_uri=run.report_uri,
+                           accepted_seconds=run.summary.get("accepted_seconds"), enough=run.summary.get("enough"),
+                           message=run.summary.get("message", ""))
+
+
+def dataset_view(catalog: Catalog, ds: Dataset) -> DatasetView:
+    return DatasetView(id=ds.id, name=ds.name, created_at=ds.created_at,
+                       files=[FileView.model_validate(f) for f in catalog.files(ds.id)],
+                       latest_preparation=preparation_view(catalog.latest_run(ds.id)))
+
+
+def file_views(files: Sequence[DatasetFile]) -> list[FileView]:
+    return [FileView.model_validate(f) for f in files]
+
+
+class BaseModelRow(BaseModel):
+    """One base model in a listing; `latest` is the pinned one, else the newest."""
+
+    id: str
+    latest: bool
+    pinned: bool = Field(exclude=True)
+    source: str
+    sample_rate: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, info: Any) -> BaseModelRow:
+        return cls(id=info.id, latest=info.latest, pinned=info.pinned, source=info.source,
+                   sample_rate=info.sample_rate, created_at=info.created_at)
+
+
+class RegisteredBaseModel(BaseModelRow):
+    """A base model just registered (`created`) or found already registered, with its import summary."""
+
+    model_config = ConfigDict(extra="allow")
+
+    created: bool
+    kind: str
+    uri: str
+    distillation: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, info: Any) -> RegisteredBaseModel:
+        row = BaseModelRow.of(info)
+        return cls(**dict(row), created=info.newly_registered, kind=info.kind, uri=info.uri, **info.summary)
+
+
+class Scores(BaseModel):
+    """A model's evaluation: word error rate by Whisper, speaker similarity to held-out real speech, DNSMOS."""
+
+    wer: float
+    speaker_similarity: float | None
+    dnsmos: float
+
+
+class EvaluationView(Scores):
+    """Scores with the per-sentence rows behind them (text, transcript, WER, similarity, DNSMOS)."""
+
+    sentences: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+
+
+class FineTuneSummary(BaseModel):
+    """What a fine-tune produced: the pinned model id, how long it trained and how it scores."""
+
+    model_id: str
+    base_model_id: str
+    run_id: str
+    dataset_id: str
+    dataset_version: str
+    steps: int
+    stopped_by: str
+    onnx_uri: str
+    loss_curve_uri: str | None
+    evaluation: Scores
+
+
+class TtsResult(BaseModel):
+    model_id: str
+    output: str
+    sample_rate: int
+    duration_s: float
+    conditioned: bool
+
+
+class ApiKeyCreated(BaseModel):
+    account_id: str
+    key_id: str
+    secret: str = Field(description="shown this once; only its hash is stored")
+
+
+class CatalogRevision(BaseModel):
+    database: str
+    revision: str

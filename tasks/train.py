@@ -8,14 +8,14 @@ from prefect.cache_policies import NO_CACHE
 
 from provoice.settings import Settings
 from provoice.tts import TrainConfig
-from provoice.voice_models import FineTuneInputs, evaluate_model, export_voice_onnx, fine_tune
+from provoice.voice_models import Evaluation, FineTuneInputs, FineTuneResult, evaluate_model, export_voice_onnx, fine_tune
 from tasks.retry import RETRY_DELAYS
 
 LOG_EVERY = 10
 
 
 @task(name="fine-tune", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=RETRY_DELAYS[:2])
-def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> dict:
+def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> FineTuneResult:
     """A retry resumes from the newest checkpoint, so no finished step is trained twice."""
     logger = get_run_logger()
     train_config = TrainConfig.from_dict(config)
@@ -34,9 +34,8 @@ def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> 
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE)
-def evaluate_task(settings: Settings, model_id: str, manifest_uri: str) -> dict:
-    evaluation = evaluate_model(settings, model_id, manifest_uri)
-    return {**evaluation.summary(), "sentences": evaluation.sentences}
+def evaluate_task(settings: Settings, model_id: str, manifest_uri: str) -> Evaluation:
+    return evaluate_model(settings, model_id, manifest_uri)
 
 
 @task(name="export-onnx", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=RETRY_DELAYS[:2])

@@ -1,9 +1,9 @@
 """Product state: datasets, their files, preparation runs, base models, PVCs and their retrains
 (SQLAlchemy 2, Alembic migrations)."""
 
-from provoice.catalog.db import Catalog
+from provoice.catalog.db import Catalog, SchemaOutOfDate, migrate_catalog
 from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun
 from provoice.catalog.pvc_models import Pvc, PvcRetrain, Voice
 
-__all__ = ["BaseModelRecord", "Catalog", "Dataset", "DatasetFile", "PreparationRun", "Pvc", "PvcRetrain",
-           "Voice"]
+__all__ = ["BaseModelRecord", "Catalog", "SchemaOutOfDate", "Dataset", "DatasetFile", "PreparationRun", "Pvc", "PvcRetrain",
+           "Voice", "migrate_catalog"]

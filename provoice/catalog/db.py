@@ -1,19 +1,27 @@
-"""Opening the catalog (migrating it to the latest schema) and the queries the product needs."""
+"""Opening the catalog and the queries the product needs.
+
+One engine per database URL per process, however many `Catalog` handles are made. Migrations run
+in `provoice ops migrate`, `provoice serve` and the demo (`migrate_catalog`), and on first use of a
+new embedded SQLite catalog; everywhere else opening only checks that the schema is at head.
+"""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, utcnow
-from provoice.errors import NotFound
+from provoice.errors import ConfigurationError, NotFound
 from provoice.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,20 +35,39 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it already is."""
+def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema's revision in the database; None for a database never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; a no-op when it already is."""
+    cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
-class Catalog:
-    """One per process and database URL; sessions are short and opened per operation."""
+class SchemaOutOfDate(ConfigurationError):
+    """The catalog's schema is not the one this code needs; `provoice ops migrate` brings it there."""
 
-    def __init__(self, settings: Settings):
-        url = settings.database_url
+
+class _Database:
+    """The one engine and session factory of a database URL in this process."""
+
+    def __init__(self, url: str):
         kwargs: dict = {}
         if url.startswith("sqlite"):
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +75,56 @@ class Catalog:
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.at_head = False
+        self.lock = threading.Lock()
+
+
+_databases: dict[str, _Database] = {}
+_databases_lock = threading.Lock()
+
+
+def _database(url: str) -> _Database:
+    with _databases_lock:
+        if url not in _databases:
+            _databases[url] = _Database(url)
+        return _databases[url]
+
+
+def _ensure_schema(db: _Database, *, migrate_now: bool) -> None:
+    """Migrate when asked (`ops migrate`, `serve`, the demo) or when an embedded SQLite catalog is
+    new; otherwise only check that the schema is at head. Runs once per URL and process."""
+    if db.at_head and not migrate_now:
+        return
+    with db.lock:
+        if db.at_head and not migrate_now:
+            return
+        current = current_revision(db.engine)
+        fresh_sqlite = current is None and db.engine.url.get_backend_name() == "sqlite"
+        if migrate_now or fresh_sqlite:
+            migrate(db.engine)
+        elif current != head_revision():
+            where = db.engine.url.render_as_string(hide_password=True)
+            found = f"at revision {current}" if current else "not initialised"
+            raise SchemaOutOfDate(f"the catalog at {where} is {found}, this ProVoice needs {head_revision()}: "
+                                  "run `provoice ops migrate`")
+        db.at_head = True
+
+
+def migrate_catalog(settings: Settings) -> "Catalog":
+    """Migrate the catalog to head now (however it was before) and open it."""
+    return Catalog(settings, migrate_now=True)
+
+
+class Catalog:
+    """A handle on the catalog: cheap to create, since every handle of one database URL shares the
+    process's single engine; sessions are short and opened per operation."""
+
+    def __init__(self, settings: Settings, *, migrate_now: bool = False):
+        db = _database(settings.database_url)
+        _ensure_schema(db, migrate_now=migrate_now)
+        self.engine = db.engine
+        self._sessions = db.sessions
 
     @property
     def url(self) -> str:

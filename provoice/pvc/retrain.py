@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,9 @@ from provoice.settings import Settings
 
 # Evaluation scores are rounded to 4 decimals; a tie at the tolerance's edge must not flip on float error.
 _EPSILON = 1e-9
+if TYPE_CHECKING:
+    from provoice.voice_models import Evaluation
+
 METRICS = ("wer", "speaker_similarity", "dnsmos")
 
 
@@ -83,9 +87,9 @@ def _similarity_check(old: float | None, new: float | None, tolerance: float) ->
                    f"(tolerance {tolerance:.3f})")
 
 
-def scores(evaluation: dict) -> dict:
+def scores(evaluation: Evaluation) -> dict:
     """The comparable part of an evaluation (per-sentence rows are left out)."""
-    return {k: evaluation.get(k) for k in METRICS}
+    return {k: evaluation.summary().get(k) for k in METRICS}
 
 
 def retrain_run_id(pvc_id: str, base_model_id: str) -> str:

@@ -8,6 +8,7 @@ These know the catalog, storage and settings; the network itself is `provoice.tt
 from provoice.voice_models.evaluate import Evaluation
 from provoice.voice_models.model_store import MODELS_PREFIX, is_fine_tuned, load_for_inference
 from provoice.voice_models.pipeline import (
+    FineTuneResult,
     FineTuneInputs,
     evaluate_model,
     export_voice_onnx,
@@ -17,6 +18,6 @@ from provoice.voice_models.pipeline import (
 from provoice.voice_models.reference import reference_embedding
 from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
 
-__all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "evaluate_model",
+__all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "FineTuneResult", "evaluate_model",
            "export_voice_onnx", "fine_tune", "is_fine_tuned", "load_for_inference", "reference_embedding",
            "settings_env"]

@@ -51,6 +51,19 @@ class FineTuneInputs:
         return f"training/{self.run_id}"
 
 
+@dataclass
+class FineTuneResult:
+    """Where training left the run (rank 0's view; also `training/<run_id>/result.json`)."""
+
+    model_id: str
+    steps: int
+    stopped_by: str
+    resumed_from: str | None
+    loss_curve_key: str | None
+    batch_size: int
+    processes: int
+
+
 def training_processes(settings: Settings) -> int:
     """Processes to train with: the setting, or one per visible GPU when it is 0 (auto)."""
     import torch
@@ -61,7 +74,7 @@ def training_processes(settings: Settings) -> int:
 
 
 def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-              on_metrics: Callable[[dict], None] | None = None) -> dict:
+              on_metrics: Callable[[dict], None] | None = None) -> FineTuneResult:
     """Train the base model on the dataset's manifest (minus held-out rows) and export the result.
 
     With more than one training process (several GPUs), the same work re-runs under torchrun
@@ -75,7 +88,7 @@ def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
 
 
 def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-                   on_metrics: Callable[[dict], None] | None = None) -> dict:
+                   on_metrics: Callable[[dict], None] | None = None) -> FineTuneResult:
     """Fine-tune in this process (one rank under torchrun); rank 0 exports and records the summary."""
     storage = Storage.from_settings(settings)
     generator, discriminator, meta = BaseModelRegistry(settings).load(inputs.base_model_id)
@@ -89,9 +102,9 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
     items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
     result = train(items, generator, discriminator, config, storage, inputs.training_prefix,
                    on_metrics=on_metrics)
-    summary = {"model_id": inputs.model_id, "steps": result.step, "stopped_by": result.stopped_by,
-               "resumed_from": result.resumed_from, "loss_curve_key": result.loss_curve_key,
-               "batch_size": result.batch_size, "processes": int(os.environ.get("WORLD_SIZE", "1"))}
+    summary = FineTuneResult(model_id=inputs.model_id, steps=result.step, stopped_by=result.stopped_by,
+                             resumed_from=result.resumed_from, loss_curve_key=result.loss_curve_key,
+                             batch_size=result.batch_size, processes=int(os.environ.get("WORLD_SIZE", "1")))
     if int(os.environ.get("RANK", "0")) == 0:
         export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
                          espeak_voice=meta.espeak_voice,
@@ -99,11 +112,12 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
                                    "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
                                    "run_id": inputs.run_id, "steps": result.step,
                                    "loss_curve_key": result.loss_curve_key})
-        storage.write_json(f"{inputs.training_prefix}/result.json", summary)
+        storage.write_json(f"{inputs.training_prefix}/result.json", dataclasses.asdict(summary))
     return summary
 
 
-def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: TrainConfig, processes: int) -> dict:
+def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
+                        processes: int) -> FineTuneResult:
     storage = Storage.from_settings(settings)
     payload = json.dumps({"inputs": dataclasses.asdict(inputs), "config": config.to_dict()})
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
@@ -112,7 +126,7 @@ def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: Trai
     if done.returncode != 0:
         raise TrainingError(f"distributed training with {processes} processes failed "
                             f"(torchrun exit {done.returncode}); see the log above")
-    return storage.read_json(f"{inputs.training_prefix}/result.json")
+    return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -93,7 +93,7 @@ def served(completed_pvc, settings, tmp_path, s3_endpoint):
                PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_LOGGING_LEVEL="WARNING",
                PROVOICE_BUCKET_EVENTS_SECRET=SECRET, PROVOICE_S3_ENDPOINT_URL=s3_endpoint,
                PROVOICE_PVC_TRAIN_MINUTES="0.05")
-    proc = subprocess.Popen([sys.executable, "-m", "provoice.cli", "serve", "--prefect-port", str(prefect_port),
+    proc = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--prefect-port", str(prefect_port),
                              "--api-port", str(api_port)], env=env, cwd=tmp_path)
     api = PrefectApi(f"http://127.0.0.1:{prefect_port}/api")
     try:
@@ -135,7 +135,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     assert all(r["expected_start_time"].endswith("T03:00:00Z") for r in scheduled)
 
     # A new base model registered through the CLI emits the event; the trigger starts a retrain.
-    cli = subprocess.run([sys.executable, "-m", "provoice.cli", "base-model", "create-random", "--id", "tiny-base-2",
+    cli = subprocess.run([sys.executable, "-m", "interfaces.cli", "base-model", "create-random", "--id", "tiny-base-2",
                           "--seed", "1", "--json"], env={**served["env"], "PREFECT_API_URL": api.url},
                          capture_output=True, text=True, timeout=180)
     assert cli.returncode == 0, cli.stderr
@@ -181,7 +181,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
 
     # The same deployments on work pools, as infra/ registers them.
     for command in (["ops", "setup"], ["ops", "deploy"]):
-        done = subprocess.run([sys.executable, "-m", "provoice.cli", *command, "--json"], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "interfaces.cli", *command, "--json"], capture_output=True,
                               text=True, env={**served["env"], "PREFECT_API_URL": api.url}, timeout=180)
         assert done.returncode == 0, done.stderr
     pools = {name: d["work_pool_name"] for name, d in api.deployments().items()}

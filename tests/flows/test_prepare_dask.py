@@ -98,7 +98,7 @@ def _prepare(home, upload, monkeypatch, **env):
     ds = catalog.create_dataset("voice")
     ingest_files(ds.id, [str(upload)])
     state = prepare_flow_for(settings)(ds.id, return_state=True)
-    summary = state.result()
+    summary = state.result().model_dump()
     storage = Storage.from_settings(settings)
     names = {f.id: f.original_name for f in catalog.files(ds.id)}
 

@@ -40,7 +40,7 @@ def _run(sources):
     settings = Settings()
     ds = Catalog(settings).create_dataset("voice")
     ingest_files(ds.id, sources)
-    return ds.id, prepare_dataset(ds.id)
+    return ds.id, prepare_dataset(ds.id).model_dump()
 
 
 def _check_summary(summary, texts, settings):
@@ -86,7 +86,7 @@ def test_prepare_on_local_storage_reruns_and_edits(prefect_harness, settings, sp
         raise AssertionError("per-file work repeated")
     for name in ("convert", "segment", "transcribe_segments", "embed"):
         monkeypatch.setattr(f"provoice.dataset.steps.{name}", boom)
-    again = prepare_dataset(ds_id)
+    again = prepare_dataset(ds_id).model_dump()
     assert again["version"] == summary["version"] and again["files"] == summary["files"]
 
     monkeypatch.undo()
@@ -99,7 +99,7 @@ def test_prepare_on_local_storage_reruns_and_edits(prefect_harness, settings, sp
     extra = synthetic.speak(synthetic.SENTENCES[0], tmp_path / "extra.wav")
     ingest_files(ds_id, [str(extra)])
     catalog.remove_file(ds_id, files["take1.mp3"]["id"])
-    third = prepare_dataset(ds_id)
+    third = prepare_dataset(ds_id).model_dump()
     assert len(seen) == 1 and third["version"] != summary["version"]
     names = {f["name"]: f for f in third["files"]}
     assert names["extra.wav"]["status"] == "accepted" and "take1.mp3" not in names

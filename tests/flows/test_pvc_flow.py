@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
-from provoice.cli import app
+from interfaces.cli import app
 from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.errors import InsufficientCredits
 from provoice.pvc.service import PvcRefused, claim, create_pvc, get_pvc
@@ -35,7 +35,7 @@ def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settin
     grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
     with receiver() as hook:
         monkeypatch.setenv("PROVOICE_NOTIFY_WEBHOOK_URL", hook.url)
-        out = pro_voice_clone(pvc_id=pvc.id, max_steps=2)
+        out = pro_voice_clone(pvc_id=pvc.id, max_steps=2).model_dump()
         bodies = hook.bodies
     done = get_pvc(catalog, pvc.id)
     assert done.status == "completed" and done.model_id == f"tiny-base/{pvc.id}" and done.attempts == 1

@@ -7,12 +7,12 @@ from typer.testing import CliRunner
 
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
-from provoice.cli import app
+from interfaces.cli import app
 from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.events import PVC_RETRAINED
 from provoice.pvc.retrain import decisions, retrain_run_id
 from provoice.pvc.service import create_pvc, finish, get_pvc, voices_of
-from provoice.voice_models.registry import BaseModelRegistry
+from provoice.voice_models import BaseModelRegistry, Evaluation
 from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 
@@ -119,7 +119,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     worse = {"wer": 0.6, "speaker_similarity": 0.5, "dnsmos": 2.0}
     evaluated.clear()
     monkeypatch.setattr(flows.retrain, "evaluate_task", _spy(
-        evaluated, lambda s, model_id, uri: better if model_id == new_model else worse))
+        evaluated, lambda s, model_id, uri: Evaluation(**(better if model_id == new_model else worse))))
     kept = retrain_on_new_base_model(base_model_id="tiny-base-3", pvc_id=pvc.id, max_steps=2)
     (row,) = kept["results"]
     assert row["decision"] == "kept" and row["voices"] == [] and row["old_model_id"] == new_model

@@ -24,10 +24,10 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
         synthetic.speech_file(up / f"take{i}.wav", synthetic.corpus(12, start=3 * i))
     ds = Catalog(settings).create_dataset("narrator")
     ingest_files(ds.id, [str(up)])
-    assert prepare_dataset(ds.id)["files"][0]["status"] == "accepted"
+    assert prepare_dataset(ds.id).files[0].status == "accepted"
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
 
-    out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2)
+    out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     assert out["model_id"] == "tiny-base/ft-1" and out["base_model_id"] == "tiny-base"
     assert out["steps"] == 3 and out["stopped_by"] == "max_steps"
     assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos"}
@@ -39,14 +39,14 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     audio, rate = synthesize(generator, meta, "A short test sentence.", seed=0)
     assert rate == meta.sample_rate and audio.size > rate * 0.1
 
-    again = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2)
+    again = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     assert again["steps"] == 3
 
     import json
 
     from typer.testing import CliRunner
 
-    from provoice.cli import app
+    from interfaces.cli import app
 
     runner = CliRunner()
     r = runner.invoke(app, ["model", "evaluate", "tiny-base/ft-1", "--dataset", ds.id, "--json"])
@@ -65,7 +65,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     import os
     os.environ.update(monkeypatch_env)
     try:
-        ddp = fine_tune_model(ds.id, run_id="ft-ddp", max_steps=2, batch_size=2, checkpoint_every=2)
+        ddp = fine_tune_model(ds.id, run_id="ft-ddp", max_steps=2, batch_size=2, checkpoint_every=2).model_dump()
     finally:
         os.environ.pop("PROVOICE_TRAIN_PROCESSES")
     assert ddp["model_id"] == "tiny-base/ft-ddp" and ddp["steps"] == 2

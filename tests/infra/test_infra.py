@@ -38,7 +38,7 @@ def check_provoice(args: list[str]) -> None:
     """Resolve `provoice ARGS` in the typer app and parse its options, without running it."""
     import typer.core
 
-    from provoice.cli import app
+    from interfaces.cli import app
 
     cmd = typer.main.get_command(app)
     path = ["provoice"]
@@ -285,7 +285,7 @@ def test_compose_workers_serve_every_pool_and_match_the_pool_types_setup_creates
 
 
 def test_minio_webhook_posts_uploads_to_the_api_bucket_events_route():
-    from provoice.api.bucket_events import ROUTE, router
+    from interfaces.api.bucket_events import ROUTE, router
 
     services = compose()["services"]
     mc = services["minio-setup"]

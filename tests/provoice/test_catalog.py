@@ -33,3 +33,28 @@ def test_prepared_run_says_how_to_prepare(settings):
     run = catalog.start_run(ds.id, "v1", {}, 1)
     catalog.update_run(run.id, status="completed")
     assert catalog.prepared_run(ds.id).version == "v1"
+
+
+def test_one_engine_per_database_url(settings, tmp_path):
+    first, second = Catalog(settings), Catalog(settings)
+    assert first.engine is second.engine
+    other = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    assert Catalog(other).engine is not first.engine
+
+
+def test_a_catalog_behind_the_code_names_the_migration_command(settings, tmp_path):
+    from alembic import command
+
+    from provoice.catalog import SchemaOutOfDate, migrate_catalog
+    from provoice.catalog.db import _alembic_config, _database, head_revision
+
+    old = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'old.db'}"})
+    engine = _database(old.database_url).engine
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+    with pytest.raises(SchemaOutOfDate, match=r"at revision 0004, this ProVoice needs .*: run `provoice ops migrate`"):
+        Catalog(old)
+    assert migrate_catalog(old).revision() == head_revision()
+    assert Catalog(old).revision() == head_revision()

@@ -1,6 +1,9 @@
-"""The notify task through `.fn()`: every channel once, failures logged and reported, never raised."""
+"""The notify task through `.fn()`: every channel once, each retried by Prefect with backoff while
+its failure is retryable; failures logged and reported, never raised."""
 
 import logging
+import socket
+import time
 
 import pytest
 from prefect.blocks.core import Block
@@ -8,8 +11,10 @@ from prefect.blocks.notifications import CustomWebhookNotificationBlock
 from prefect.blocks.system import Secret
 
 from provoice.notify import Notification
-from tasks.notify import notify_task
+from tasks.notify import deliver_with_retries, notify_task, webhook_attempt
 from tests.http_receiver import receiver
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 DONE = Notification(pvc_id="pvc_1", pvc_name="Narrator", status="completed", model_id="base/pvc_1",
                     voice_ids=["voice_a", "voice_b", "voice_c", "voice_d"])
@@ -85,12 +90,59 @@ def test_failures_are_logged_and_reported_never_raised(settings, events, blocks,
     assert "Unable to find block document" in by_target["custom-webhook/missing"]["error"]
     assert "not a notification block" in by_target["secret/token"]["error"]
     assert by_target["custom-webhook/broken"]["attempts"] == 3
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and r.name == "tasks.notify"]
     assert len(errors) == 4 and all("could not notify" in m for m in errors)
     assert events and events[0][0] == "provoice.pvc.completed"
+    assert not any("secret-token" in r.getMessage() for r in caplog.records), "webhook paths stay out of logs"
 
 
 def test_an_unexpected_error_is_contained(settings, events):
     summary = notify_task.fn(settings, DONE, webhook_urls=None, block_names=[])
     assert summary["failed"] == 1 and "TypeError" in summary["deliveries"][0]["error"]
     assert events and events[0][0] == "provoice.pvc.completed"
+
+
+def send_webhook(url, notification, attempts=3, backoff_s=2.0, timeout_s=10.0):
+    return deliver_with_retries("webhook", url, webhook_attempt(url, notification, timeout_s), attempts, backoff_s)
+
+
+def test_server_errors_are_retried_with_backoff_until_delivered():
+    with receiver([500, 500, 200]) as rec:
+        start = time.monotonic()
+        result = send_webhook(rec.url, DONE, attempts=3, backoff_s=0.05)
+        elapsed = time.monotonic() - start
+    assert result.ok and result.attempts == 3 and len(rec.requests) == 3
+    assert result.errors == ("HTTP 500 Internal Server Error",) * 2
+    assert elapsed >= 0.05 + 0.1
+    assert rec.bodies[0] == rec.bodies[2]
+
+
+def test_a_receiver_that_always_fails_is_reported_not_raised():
+    with receiver([500]) as rec:
+        result = send_webhook(rec.url, DONE, attempts=3, backoff_s=0.01)
+    assert not result.ok and result.attempts == 3 and len(rec.requests) == 3
+    assert result.status_code == 500 and result.last_error == "HTTP 500 Internal Server Error"
+
+
+def test_client_errors_are_not_retried():
+    with receiver([404]) as rec:
+        result = send_webhook(rec.url, DONE, attempts=3, backoff_s=0.01)
+    assert (result.ok, result.attempts, len(rec.requests)) == (False, 1, 1)
+
+
+def test_rate_limits_and_timeouts_are_retried():
+    with receiver([429, 200]) as rec:
+        assert send_webhook(rec.url, DONE, attempts=3, backoff_s=0.01).attempts == 2
+    with receiver([200], delay_s=0.5) as rec:
+        result = send_webhook(rec.url, DONE, attempts=2, backoff_s=0.01, timeout_s=0.1)
+    assert not result.ok and result.attempts == 2 and "Timeout" in result.last_error
+
+
+def test_unreachable_and_malformed_urls_never_raise():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = send_webhook(f"http://127.0.0.1:{port}/hook", DONE, attempts=2, backoff_s=0.01)
+    assert not result.ok and result.attempts == 2 and "ConnectError" in result.last_error
+    result = send_webhook("not a url", DONE, attempts=3, backoff_s=0.01)
+    assert not result.ok and result.attempts == 1 and "invalid webhook URL" in result.last_error

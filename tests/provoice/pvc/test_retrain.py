@@ -9,7 +9,7 @@ from provoice.errors import NotFound
 from provoice.pvc.retrain import (candidates, decide, decision_for, decisions, latest_decision, pinned_manifest,
                                   promote, record, report_markdown, retrain_run_id, scores, skip_reason)
 from provoice.pvc.service import PvcRefused, create_pvc, finish, get_pvc, set_auto_retrain
-from provoice.views import pvc_json
+from provoice.views import pvc_view
 
 
 def ev(wer, sim, dnsmos=3.0) -> dict:
@@ -47,7 +47,9 @@ def test_decide_names_every_regression_and_follows_the_tolerances(settings):
 
 
 def test_scores_and_run_ids():
-    assert scores({**ev(0.1, 0.8), "sentences": [{"text": "x"}]}) == ev(0.1, 0.8)
+    from provoice.voice_models import Evaluation
+
+    assert scores(Evaluation(**ev(0.1, 0.8), sentences=[{"text": "x"}])) == ev(0.1, 0.8)
     run = retrain_run_id("pvc_abc", "base-2")
     assert run == retrain_run_id("pvc_abc", "base-2") != retrain_run_id("pvc_abc", "base-3")
     assert run.startswith("pvc_abc-retrain-") and run != "pvc_abc"
@@ -124,6 +126,10 @@ def test_a_failed_retrain_is_retried_only_when_asked_and_promotion_moves_the_pvc
         promote(catalog, pvc, "base-3", "base-3/new", reason="r", started_at=start, old_evaluation={},
                 new_evaluation={})
     assert decision_for(catalog, pvc.id, "base-3") is None and get_pvc(catalog, pvc.id).model_id == "base-2/new"
+
+
+def pvc_json(catalog, pvc) -> dict:
+    return pvc_view(catalog, pvc).model_dump(mode="json")
 
 
 def test_pvc_json_shows_auto_retrain_and_the_latest_decision(catalog):

@@ -1,0 +1,106 @@
+"""What every benchmark shares: its log line, the machine it ran on, the code it measured, a
+private Prefect server, ingesting a folder, and its section in docs/BENCHMARKS.md. Each script
+keeps only its measurement."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "BENCHMARKS.md"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict:
+    """CPU, cores, memory, load at start and the Python (plus torch and GPU when torch is loaded)."""
+    import psutil
+
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
+    out = {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
+           "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+           "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        out.update(torch=torch.__version__, threads=torch.get_num_threads(),
+                   gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    return out
+
+
+def machine_line(m: dict) -> str:
+    return (f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
+            f"load average at start {m['load_avg_at_start']} (shared machine)")
+
+
+def code_version(paths: Sequence[str] = ()) -> str:
+    """HEAD, and whether the measured code differs from it: the figures belong to that code."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("diff", "--name-only", "HEAD", "--", *paths)
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def prefect_server(work: Path) -> Iterator[tuple[str, Path]]:
+    """A private `prefect server start` (its own home and SQLite database, no UI) through the same
+    launcher `provoice serve` uses; yields the API URL and the server's log."""
+    from deployments.stack import Stack
+
+    home, server_log = work / "prefect-server", work / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+    stack = Stack(say=log)
+    try:
+        yield stack.start_prefect_server(free_port(), env, timeout_s=180, ui=False, log=server_log), server_log
+    finally:
+        stack.stop()
+
+
+def ingest(folder: Path, name: str = "bench") -> str:
+    """A new dataset holding every file of `folder`; its id."""
+    from flows.ingest import ingest_files
+    from provoice.catalog import Catalog
+    from provoice.settings import Settings
+
+    ds = Catalog(Settings()).create_dataset(name)
+    ingest_files(ds.id, [str(folder)])
+    return ds.id
+
+
+def section(key: str, body: str) -> str:
+    """One measurement in docs/BENCHMARKS.md, between markers so a re-run replaces it."""
+    return f"<!-- bench:{key} -->\n{body.rstrip()}\n<!-- /bench -->\n"
+
+
+def write_sections(sections: dict[str, str]) -> None:
+    """Replace each `key`'s section (same part and date) or append it."""
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n## Measurements\n"
+    for key, body in sections.items():
+        new = section(key, body)
+        pattern = re.compile(rf"<!-- bench:{re.escape(key)} -->.*?<!-- /bench -->\n?", re.DOTALL)
+        text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text)

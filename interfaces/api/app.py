@@ -1,0 +1,44 @@
+"""The FastAPI application: one catalog per app, the API key on every route, typed errors as JSON.
+
+`/docs` and `/redoc` load Swagger UI and ReDoc from the installed `fastapi-offline` package, so they
+work on a self-hosted box without internet.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from interfaces.api import bucket_events, credits, datasets, fine_tunes, tts, voices
+from interfaces.api.errors import ERROR_RESPONSES, domain_error
+from interfaces.api.runner import launch_in_thread
+from provoice import __version__
+from provoice.catalog import Catalog
+from provoice.errors import ProVoiceError
+from provoice.settings import Settings
+
+DESCRIPTION = """Self-hosted professional voice cloning.
+
+Send an API key (`provoice account create-key`) in the `X-API-Key` header. Every dataset, fine-tune
+and voice belongs to one account; another account's ids answer 404. Errors are
+`{"error": <type>, "detail": <message>}`.
+
+`POST /bucket-events` is the exception: bucket notifications (S3, SNS, EventBridge, MinIO) authenticate
+with the shared secret `PROVOICE_BUCKET_EVENTS_SECRET` instead of an API key.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The flows started from here (prepare, PVC training) read their settings from the
+    environment, so `settings` should be the environment's, as it is by default."""
+    settings = settings or Settings()
+    app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.catalog = Catalog(settings)
+    app.state.launch_training = launch_in_thread
+    # How bucket uploads reach Prefect (`tasks.events.emit`, or None without a Prefect API); tests swap it.
+    app.state.emit_event = bucket_events.prefect_emitter()
+    app.add_exception_handler(ProVoiceError, domain_error)
+    for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    return app

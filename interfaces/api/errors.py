@@ -1,0 +1,83 @@
+"""One place that turns typed domain errors into HTTP answers: `{"error": <type>, "detail": <message>}`."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from provoice.errors import (
+    AuthError,
+    FileRejected,
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidSource,
+    NotFound,
+    ProVoiceError,
+    TransientError,
+    UnsupportedFormat,
+)
+from provoice.pvc.service import PvcRefused
+from provoice.settings import ACCEPTED_FORMATS
+from provoice.tts import EmptyText, ModelMismatch
+
+
+class UploadTooLarge(ProVoiceError):
+    """An uploaded file over `Settings.max_upload_bytes`; reading stopped at the limit."""
+
+
+class BadUpload(InvalidSource):
+    """A request body that is not a usable multipart upload (wrong content type, no files, too many)."""
+
+
+class UnsupportedUpload(UnsupportedFormat):
+    """Every file of an upload is in an unsupported format; `files` names each with its reason."""
+
+    def __init__(self, message: str, files: list[dict]):
+        super().__init__(message)
+        self.files = files
+
+
+STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    AuthError: 401,
+    InsufficientCredits: 402,
+    PvcRefused: 409,
+    ModelMismatch: 409,
+    IdempotencyConflict: 409,
+    UploadTooLarge: 413,
+    UnsupportedFormat: 415,
+    InvalidSource: 422,
+    FileRejected: 422,
+    EmptyText: 422,
+    TransientError: 503,
+}
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: the error's type name and a message a user can act on."""
+
+    error: str
+    detail: str
+
+
+#: Declared on every route, so `/openapi.json` shows the error body too.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in ((400, "the request cannot be carried out (the detail says why)"),
+                       (401, "missing or invalid API key"), (404, "no such id for this account"))
+}
+
+
+def status_for(exc: ProVoiceError) -> int:
+    """The most specific mapped class wins (walking the MRO); any other domain error is a 400."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 400)
+
+
+async def domain_error(_request: Request, exc: ProVoiceError) -> JSONResponse:
+    body: dict = {"error": type(exc).__name__, "detail": str(exc)}
+    if isinstance(exc, UnsupportedFormat):
+        body["accepted_formats"] = list(ACCEPTED_FORMATS)
+    if isinstance(exc, UnsupportedUpload):
+        body["files"] = exc.files
+    return JSONResponse(body, status_code=status_for(exc))

@@ -1,0 +1,138 @@
+"""Receiving multipart uploads straight to disk, one file per part, stopping at the size limit.
+
+Starlette's form parser would spool every part in full before the endpoint could look at a size,
+so an oversized upload is read to the end. Here the request stream is fed to python-multipart
+chunk by chunk (off the event loop) and a part that passes `limit` bytes ends the request with 413
+at once; only parts with a filename are kept, other form fields are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from interfaces.api.errors import BadUpload, UploadTooLarge
+
+MAX_FILES = 100
+
+# The request body as OpenAPI shows it (the endpoint reads the stream itself, so FastAPI cannot infer it).
+UPLOAD_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["files"],
+            "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+        }}},
+    },
+}
+
+
+@dataclass
+class Upload:
+    filename: str
+    path: Path
+    size: int = 0
+
+
+def human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{round(value, 1):g} {unit}"
+        value /= 1024
+    return f"{round(value, 1):g} GiB"
+
+
+def safe_filename(raw: bytes) -> str:
+    """The name a user gave the file, without any folders a client put in front of it."""
+    name = PurePosixPath(raw.decode("utf-8", errors="replace").replace("\\", "/")).name
+    return name or "upload"
+
+
+class _Receiver:
+    """python-multipart callbacks that write each file part to `folder/<n>`."""
+
+    def __init__(self, folder: Path, limit: int):
+        self.folder = folder
+        self.limit = limit
+        self.uploads: list[Upload] = []
+        self._header = b""
+        self._value = b""
+        self._disposition = b""
+        self._current: Upload | None = None
+        self._out: BinaryIO | None = None
+
+    def on_part_begin(self) -> None:
+        self._disposition = b""
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def on_header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._header = self._value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        if b"filename" not in options:
+            self._current = None
+            return
+        if len(self.uploads) == MAX_FILES:
+            raise BadUpload(f"too many files in one upload: at most {MAX_FILES}")
+        self._current = Upload(safe_filename(options[b"filename"]), self.folder / str(len(self.uploads)))
+        self.uploads.append(self._current)
+        self._out = open(self._current.path, "wb")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current is None or self._out is None:
+            return
+        self._current.size += end - start
+        if self._current.size > self.limit:
+            raise UploadTooLarge(f"{self._current.filename} is larger than the upload limit of "
+                                 f"{human_bytes(self.limit)}")
+        self._out.write(data[start:end])
+
+    def on_part_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+async def receive_files(request: Request, folder: Path, limit: int) -> list[Upload]:
+    """Every file part of the request, written under `folder`; the caller owns and removes it."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise BadUpload("send the files as multipart/form-data, one `files` part per file")
+    receiver = _Receiver(folder, limit)
+    parser = MultipartParser(params[b"boundary"], {
+        "on_part_begin": receiver.on_part_begin, "on_header_field": receiver.on_header_field,
+        "on_header_value": receiver.on_header_value, "on_header_end": receiver.on_header_end,
+        "on_headers_finished": receiver.on_headers_finished, "on_part_data": receiver.on_part_data,
+        "on_part_end": receiver.on_part_end,
+    })
+    try:
+        async for chunk in request.stream():
+            await run_in_threadpool(parser.write, chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise BadUpload(f"malformed multipart body: {exc}") from exc
+    finally:
+        receiver.close()
+    if not receiver.uploads:
+        raise BadUpload("the upload has no files: send one `files` part per file")
+    return receiver.uploads

@@ -1,0 +1,23 @@
+"""What commands share: the settings, the catalog, the local account and whether Prefect is reachable."""
+
+from provoice.catalog import Catalog
+from provoice.settings import Settings
+
+
+def open_catalog(settings: Settings | None = None) -> Catalog:
+    return Catalog(settings or Settings())
+
+
+def local_account(catalog: Catalog) -> str:
+    """The local default account: the CLI acts as it when no API key is configured."""
+    from provoice.accounts import default_account
+
+    return default_account(catalog).id
+
+
+def prefect_api_configured() -> bool:
+    """Events reach automations only through a configured Prefect API; without one, emitting would
+    start a throwaway local server whose events nobody sees."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)

@@ -1,0 +1,144 @@
+"""`provoice dataset`: create, add and remove files, list, show, prepare, export."""
+
+import time
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from interfaces.cli.context import open_catalog
+from interfaces.cli.output import command, out, with_progress
+from provoice.settings import Settings
+from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile, dataset_rows, dataset_view
+
+app = typer.Typer(help="Create, edit and prepare datasets.", no_args_is_help=True)
+
+
+def files_table(title: str, files: list) -> Table:
+    table = Table(title=title)
+    for col in ("id", "name", "status", "reason"):
+        table.add_column(col, overflow="fold")
+    for f in files:
+        colour = {"accepted": "green", "rejected": "red"}.get(f.status, "yellow")
+        table.add_row(f.id, f.name, f"[{colour}]{f.status}[/]", f.reason or "")
+    return table
+
+
+def _ingest(settings: Settings, dataset_id: str, sources: list[str]) -> DatasetFiles:
+    from flows.ingest import ingest_files
+    from provoice.dataset.sources import list_sources
+
+    list_sources(sources, settings)
+    return with_progress("ingesting", lambda: ingest_files(dataset_id, sources))
+
+
+def _render_files(result: DatasetFiles) -> None:
+    if result.name is not None:
+        out.print(f"created dataset [bold]{result.id}[/] ({result.name})")
+    if result.files:
+        out.print(files_table("files" if result.name is not None else f"added to {result.id}", result.files))
+
+
+@command(app, "create", render=_render_files)
+def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from", help="file, folder or s3:// prefix")
+           ) -> DatasetFiles:
+    """Create a dataset, optionally adding files right away."""
+    settings = Settings()
+    catalog = open_catalog(settings)
+    if sources:
+        from provoice.dataset.sources import list_sources
+
+        list_sources(sources, settings)
+    ds = catalog.create_dataset(name)
+    files = _ingest(settings, ds.id, sources).files if sources else []
+    return DatasetFiles(id=ds.id, name=ds.name, files=files)
+
+
+@command(app, "add", render=_render_files)
+def add(dataset_id: str, sources: list[str]) -> DatasetFiles:
+    """Add files, folders or an s3:// prefix to a dataset."""
+    settings = Settings()
+    open_catalog(settings).get_dataset(dataset_id)
+    return _ingest(settings, dataset_id, sources)
+
+
+def _render_removed(result: RemovedFile) -> None:
+    out.print(f"removed {result.removed} from {result.id}")
+
+
+@command(app, "remove-file", render=_render_removed)
+def remove_file(dataset_id: str, file_id: str) -> RemovedFile:
+    """Remove one file from a dataset; other files' results are untouched."""
+    removed = open_catalog().remove_file(dataset_id, file_id)
+    return RemovedFile(id=dataset_id, removed=removed.id)
+
+
+def _render_rows(rows: list[DatasetRow]) -> None:
+    table = Table(title="datasets")
+    for col in ("id", "name", "files", "created_at"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.id, r.name, str(r.files), r.created_at.isoformat())
+    out.print(table)
+
+
+@command(app, "list", render=_render_rows)
+def list_datasets() -> list[DatasetRow]:
+    """List datasets."""
+    catalog = open_catalog()
+    return dataset_rows(catalog, catalog.list_datasets())
+
+
+def _render_dataset(ds: DatasetView) -> None:
+    out.print(f"[bold]{ds.name}[/] ({ds.id})")
+    out.print(files_table("files", ds.files))
+    if run := ds.latest_preparation:
+        out.print(f"latest preparation: version {run.version}, {run.message}")
+        out.print(f"report: {run.report_uri}")
+
+
+@command(app, "show", render=_render_dataset)
+def show(dataset_id: str) -> DatasetView:
+    """Show a dataset, its files and its latest preparation."""
+    catalog = open_catalog()
+    return dataset_view(catalog, catalog.get_dataset(dataset_id))
+
+
+def _render_summary(summary: PrepareSummary) -> None:
+    out.print(files_table(f"dataset {summary.dataset_id}, version {summary.version}", summary.files))
+    colour = "green" if summary.enough else "yellow"
+    out.print(f"[{colour}]{summary.message}[/]")
+    out.print(f"manifest: {summary.manifest_uri}\nreport:   {summary.report_uri}")
+
+
+@command(app, "prepare", render=_render_summary)
+def prepare(dataset_id: str) -> PrepareSummary:
+    """Run the preparation flow: convert, segment, transcribe, check quality, write the manifest."""
+    from flows.prepare import prepare_dataset
+
+    catalog = open_catalog()
+    catalog.get_dataset(dataset_id)
+    started = time.time()
+
+    def poll() -> tuple[int, int]:
+        run = catalog.latest_run(dataset_id, status="running")
+        if run is None or run.created_at.timestamp() < started - 5:
+            return 0, 0
+        return run.progress_done, run.progress_total
+
+    return with_progress("preparing", lambda: prepare_dataset(dataset_id), poll)
+
+
+@command(app, "export", json_flag=False)
+def export(dataset_id: str, dest: str, fmt: str = typer.Option("ljspeech", "--format", help="ljspeech or jsonl")) -> None:
+    """Export the latest prepared version as an LJSpeech folder or a JSONL manifest."""
+    from provoice.dataset.outputs import export_dataset
+    from provoice.errors import InvalidSource
+    from provoice.storage import Storage
+
+    if fmt not in ("ljspeech", "jsonl"):
+        raise InvalidSource(f"unknown export format {fmt!r}: use ljspeech or jsonl")
+    settings = Settings()
+    run = open_catalog(settings).prepared_run(dataset_id)
+    target = export_dataset(Storage.from_settings(settings), settings, run.manifest_uri, fmt, dest)
+    out.print(f"exported {fmt} to {target}")

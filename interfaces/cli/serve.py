@@ -1,0 +1,28 @@
+"""`provoice api` and `provoice serve`: the HTTP API alone, or the API with every deployment."""
+
+import typer
+
+from interfaces.cli.output import say
+
+
+def api(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
+    """Serve the HTTP API with uvicorn; OpenAPI docs at /docs."""
+    import uvicorn
+
+    from interfaces.api import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+def serve(api_host: str = typer.Option("127.0.0.1", "--api-host"),
+          api_port: int = typer.Option(8000, "--api-port"),
+          prefect_port: int = typer.Option(4200, "--prefect-port", help="for the local Prefect server"),
+          no_api: bool = typer.Option(False, "--no-api", help="serve the deployments only")) -> None:
+    """Serve the HTTP API and every deployment (schedules, triggers) until Ctrl-C.
+
+    Uses the Prefect server at PREFECT_API_URL, or starts one on 127.0.0.1:--prefect-port.
+    """
+    from deployments.stack import run_stack
+
+    code = run_stack(api_host, None if no_api else api_port, prefect_port, say=say)
+    raise typer.Exit(code)

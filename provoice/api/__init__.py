@@ -1,1 +1,0 @@
-"""The HTTP API (FastAPI): datasets, fine-tunes, voices, text-to-speech and credits, per account."""

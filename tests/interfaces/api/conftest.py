@@ -1,0 +1,61 @@
+"""An app on a fresh ProVoice home, and two accounts with a key each to tell their data apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from provoice.accounts import create_account, create_api_key
+from interfaces.api.app import create_app
+
+
+@dataclass
+class Caller:
+    account_id: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def _caller(app, name: str) -> Caller:
+    catalog = app.state.catalog
+    account = create_account(catalog, name)
+    _, secret = create_api_key(catalog, account.id)
+    return Caller(account.id, {"X-API-Key": secret})
+
+
+@pytest.fixture
+def alice(app) -> Caller:
+    return _caller(app, "alice")
+
+
+@pytest.fixture
+def bob(app) -> Caller:
+    return _caller(app, "bob")
+
+
+@pytest.fixture
+def base(settings) -> str:
+    """A tiny registered base model, the latest one."""
+    from provoice.voice_models.registry import BaseModelRegistry
+
+    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
+
+
+def new_fine_tune(client, caller, **fields) -> dict:
+    """A draft PVC on a new empty dataset of `caller`."""
+    ds = client.post("/datasets", json={"name": "d"}, headers=caller.headers).json()["id"]
+    r = client.post("/fine-tunes", json={"dataset_id": ds, "name": "Narrator", **fields}, headers=caller.headers)
+    assert r.status_code == 201, r.text
+    return r.json()

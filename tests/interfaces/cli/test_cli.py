@@ -1,0 +1,68 @@
+"""The CLI contract: `--json` prints one JSON document; errors are one line on stderr, non-zero exit."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from provoice import synthetic
+from interfaces.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    result = runner.invoke(app, list(args))
+    return result
+
+
+def test_errors_are_one_clear_line(settings):
+    r = run("dataset", "show", "ds_missing", "--json")
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.strip() == "error: no dataset with id 'ds_missing' (see `provoice dataset list`)"
+    r = run("dataset", "create", "x", "--from", "/no/such/dir")
+    assert r.exit_code == 1 and "no such file or directory: /no/such/dir" in r.stderr
+    r = run("dataset", "add", "ds_missing", "s3//bad")
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.integration
+def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path):
+    up = tmp_path / "up"
+    up.mkdir()
+    synthetic.speech_file(up / "one.wav", synthetic.SENTENCES[:2])
+    synthetic.encode(speech_dir / "main.wav", up / "two.ogg", "ogg")
+    r = run("dataset", "create", "My voice", "--from", str(up), "--json")
+    assert r.exit_code == 0, r.stderr
+    created = json.loads(r.stdout)
+    assert created["name"] == "My voice" and len(created["files"]) == 2
+    ds = created["id"]
+    (tmp_path / "three.wav").write_bytes((up / "one.wav").read_bytes())
+    added = json.loads(run("dataset", "add", ds, str(tmp_path / "three.wav"), "--json").stdout)
+    assert added["files"][0]["status"] == "rejected" and "duplicate of 'one.wav'" in added["files"][0]["reason"]
+    assert [d["id"] for d in json.loads(run("dataset", "list", "--json").stdout)] == [ds]
+
+    r = run("dataset", "prepare", ds, "--json")
+    assert r.exit_code == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert set(summary) >= {"dataset_id", "version", "accepted_seconds", "min_seconds", "enough",
+                            "manifest_uri", "report_uri", "files"}
+    assert summary["min_seconds"] == 30 and summary["enough"] is False
+    for f in summary["files"]:
+        assert set(f) == {"id", "name", "status", "reason", "duration_s", "accepted_s", "segments"}
+    accepted = [f for f in summary["files"] if f["status"] == "accepted"]
+    assert {f["name"] for f in accepted} == {"one.wav", "two.ogg"}
+
+    shown = json.loads(run("dataset", "show", ds, "--json").stdout)
+    assert shown["latest_preparation"]["version"] == summary["version"]
+    dest = tmp_path / "export"
+    assert run("dataset", "export", ds, "--format", "ljspeech", str(dest)).exit_code == 0
+    lines = (dest / "metadata.csv").read_text().splitlines()
+    assert len(lines) == sum(f["segments"] for f in accepted)
+    assert all((dest / "wavs" / f"{line.split('|')[0]}.wav").exists() for line in lines)
+    assert run("dataset", "export", ds, "--format", "jsonl", str(tmp_path / "m.jsonl")).exit_code == 0
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == len(lines)
+
+    dup = next(f for f in json.loads(run("dataset", "show", ds, "--json").stdout)["files"] if f["name"] == "three.wav")
+    assert run("dataset", "remove-file", ds, dup["id"]).exit_code == 0
+    assert len(json.loads(run("dataset", "show", ds, "--json").stdout)["files"]) == 2
