@@ -121,7 +121,7 @@ def model_loads() -> tuple[int, int]:
     from provoice.asr.whisper import load_model
     from provoice.quality.speaker import load_encoder
 
-    return load_model.cache_info().misses, load_encoder.cache_info().misses
+    return load_model.cache.loads, load_encoder.cache.loads
 
 
 def child_runner(spec: str, repeats: int, work: Path, src: Path, result: Path) -> None:

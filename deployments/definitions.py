@@ -26,6 +26,7 @@ GPU_POOL = "gpu"
 GPU_LIMIT = "gpu"
 RETRAIN_CRON = "0 3 * * *"
 RETRAIN_TIMEZONE = "UTC"
+REAP_INTERVAL_S = 60
 TAGS = ["provoice"]
 
 
@@ -58,6 +59,7 @@ class Spec:
     description: str
     work_pool: str = CPU_POOL
     cron: str | None = None
+    interval_s: int | None = None
     triggers: tuple[Trigger, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     job_variables: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +96,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("fine-tune", "gpu", "flows/train.py:fine_tune_model",
          "Fine-tune a base model on a prepared dataset version; the PVC and retrain flows run it here "
          "when PROVOICE_TRAIN_DEPLOYMENT=fine-tune/gpu.", work_pool=GPU_POOL, job_variables={"gpu_count": 1}),
+    Spec("reap-pvcs", "reap-pvcs", "flows/reap.py:reap_pvcs",
+         "Fail PVCs whose worker is gone (lease expired, or flow run ended without finishing them) so "
+         "their owners can re-attempt training; runs every minute.", interval_s=REAP_INTERVAL_S),
 )
 
 
@@ -114,7 +119,9 @@ def runner_deployments(specs: tuple[Spec, ...] = SPECS, on_pools: bool = False) 
     """`RunnerDeployment`s with the schedules and triggers of SPECS: for `prefect.serve`, or, with
     `on_pools`, for work pools. Entrypoints are module paths, so runs import the installed packages
     from any working directory and no pull step is needed."""
-    from prefect.client.schemas.schedules import CronSchedule
+    from datetime import timedelta
+
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.deployments.runner import EntrypointType
     from prefect.events import DeploymentEventTrigger
 
@@ -123,7 +130,8 @@ def runner_deployments(specs: tuple[Spec, ...] = SPECS, on_pools: bool = False) 
         flow = load_flow(s.entrypoint)
         triggers = [DeploymentEventTrigger(**{k: v for k, v in t.to_dict().items() if k != "type"})
                     for t in s.triggers]
-        schedules = [CronSchedule(cron=s.cron, timezone=RETRAIN_TIMEZONE)] if s.cron else None
+        schedules = ([CronSchedule(cron=s.cron, timezone=RETRAIN_TIMEZONE)] if s.cron else
+                     [IntervalSchedule(interval=timedelta(seconds=s.interval_s))] if s.interval_s else None)
         out.append(flow.to_deployment(s.name, description=s.description, tags=TAGS, triggers=triggers,
                                       schedules=schedules, parameters=s.parameters or None,
                                       entrypoint_type=EntrypointType.MODULE_PATH,

@@ -22,7 +22,7 @@ from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows
 from provoice.dataset.version import dataset_version
-from provoice.errors import ConfigurationError, FileRejected
+from provoice.errors import ConfigurationError, FileRejected, InfrastructureError, is_infrastructure_failure
 from provoice.settings import Settings
 from provoice.views import PreparedFile, PrepareSummary
 from tasks.convert import convert_file
@@ -58,7 +58,7 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
     counts its later steps as done, so a finished run shows full progress."""
     futures = {fid: task.with_options(task_run_name=f"{step} {names[fid]}").submit(settings, *args)
                for fid, args in inputs.items()}
-    results = {}
+    results, broken = {}, {}
     for fid, fut in futures.items():
         try:
             value = fut.result(raise_on_failure=False)
@@ -67,11 +67,18 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
         progress.advance(1 if not isinstance(value, BaseException) else len(STEPS) - STEPS.index(step))
         if isinstance(value, FileRejected):
             reasons[fid] = str(value)
+        elif isinstance(value, BaseException) and is_infrastructure_failure(value):
+            broken[fid] = value
         elif isinstance(value, BaseException):
             get_run_logger().error("%s failed for %s: %r", step, names[fid], value)
             reasons[fid] = f"internal error during {step}: {type(value).__name__}: {value}"
         else:
             results[fid] = value
+    if broken:
+        first = next(iter(broken.values()))
+        raise InfrastructureError(
+            f"{step} could not reach storage or another service for {len(broken)} file(s) after retries "
+            f"({type(first).__name__}: {first}); no file was rejected for it, prepare again when it is back")
     return results
 
 

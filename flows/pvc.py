@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
+from sqlalchemy import select
 
 from flows.prepare import prepare_dataset
 from flows.train import train_model
 from provoice.catalog import Catalog, Pvc
-from provoice.credits import PVC_TRAINING_CREDITS, require_balance
 from provoice.dataset.outputs import format_seconds
-from provoice.errors import InvalidSource, NotEnoughSpeech, ProVoiceError
+from provoice.errors import InvalidSource, NotEnoughSpeech, ProVoiceError, is_infrastructure_failure
 from provoice.notify import Notification
-from provoice.pvc.service import claim, create_pvc, finish, get_pvc, set_step
+from provoice.pvc.lifecycle import WORKER_LOST, Budget, Heartbeat, begin_training, fail_attempt, hold_key
+from provoice.pvc.service import create_pvc, finish, get_pvc, set_step
 from provoice.settings import Settings
 from provoice.views import PrepareSummary, PvcRun, PvcVoiceView
 from provoice.voice_models import BaseModelRegistry
@@ -27,24 +29,37 @@ def speech_gate(summary: PrepareSummary) -> None:
     rejected = sum(1 for f in summary.files if f.status == "rejected")
     raise NotEnoughSpeech(
         f"needs ≥ {format_seconds(summary.min_seconds)} of accepted speech, has "
-        f"{format_seconds(summary.accepted_seconds)}; {rejected} files rejected, see report "
-        f"{summary.report_uri}")
+        f"{format_seconds(summary.accepted_seconds)}; {rejected} files rejected, see the dataset's report "
+        f"(`provoice dataset show {summary.dataset_id}`, GET /datasets/{summary.dataset_id})")
 
 
-@flow(name="pro-voice-clone")
+def _worker_lost(flow, flow_run, state) -> None:
+    """on_crashed / on_cancellation: the attempt this run owns ends as failed, resumable."""
+    catalog = Catalog(Settings())
+    with catalog.session() as s:
+        pvc = s.scalars(select(Pvc).where(Pvc.flow_run_id == str(flow_run.id))).first()
+    if pvc is not None:
+        fail_attempt(catalog, pvc.id, WORKER_LOST if state.is_crashed() else
+                     f"the run was cancelled ({state.name}); re-attempt training to resume from the last "
+                     "checkpoint (no credits were charged)", "worker-lost")
+
+
+@flow(name="pro-voice-clone", on_crashed=[_worker_lost], on_cancellation=[_worker_lost])
 def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base_model_id: str | None = None,
                     max_minutes: float | None = None, max_steps: int | None = None,
                     pvc_id: str | None = None, retry: bool = False) -> PvcRun:
     """Run one attempt of a PVC; a retry resumes training from its checkpoints and repeats no success.
 
     Started from the Prefect UI's form with a dataset, a name and a budget it creates the PVC (as a
-    draft of the dataset's account) and trains it; with `pvc_id` it trains an existing one.
+    draft of the dataset's account) and trains it; with `pvc_id` it trains an existing one (queued
+    by the API, or a draft / failed one). The attempt holds 1,000,000 credits from its start,
+    charged only on success, and a lease renewed while it runs.
 
     Args:
         dataset_id: dataset to clone the voice from; a new PVC is created for it.
         name: name of the new PVC.
         base_model_id: base model to fine-tune; empty means the latest.
-        max_minutes: training budget in minutes; default PROVOICE_PVC_TRAIN_MINUTES unless max_steps is set.
+        max_minutes: training budget in minutes; default: the PVC's own budget, else PROVOICE_PVC_TRAIN_MINUTES.
         max_steps: training budget in optimizer steps.
         pvc_id: an existing PVC to train instead of creating one.
         retry: resume a failed PVC (`pvc_id`) from its last checkpoint.
@@ -52,30 +67,42 @@ def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base
     settings = Settings()
     catalog = Catalog(settings)
     pvc_id = pvc_id or new_pvc_from_form(settings, catalog, dataset_id, name, base_model_id).id
-    pvc = get_pvc(catalog, pvc_id)
-    require_balance(catalog, pvc.account_id, PVC_TRAINING_CREDITS)
-    pvc = claim(catalog, pvc_id, retry=retry)
+    context = FlowRunContext.get()
+    run_id = str(context.flow_run.id) if context and context.flow_run else None
+    pvc = begin_training(catalog, settings, pvc_id, retry=retry, budget=Budget(max_steps, max_minutes),
+                         flow_run_id=run_id)
     voices: list[PvcVoiceView] = []
-    try:
-        summary = prepare_dataset(pvc.dataset_id)
-        set_step(catalog, pvc_id, "training", dataset_version=summary.version)
-        speech_gate(summary)
-        trained = train_model(settings, pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
-                              max_steps=max_steps, dataset_version=summary.version,
-                              max_minutes=max_minutes if max_minutes or max_steps else settings.pvc_train_minutes)
-        set_step(catalog, pvc_id, "creating voices", model_id=trained.model_id)
-        voices = create_voices_task(settings, pvc_id, trained.model_id, summary.manifest_uri)
-        set_step(catalog, pvc_id, "charging", evaluation=trained.evaluation.model_dump())
-        charge_task(settings, pvc.account_id, pvc_id, trained.model_id)
-        pvc = finish(catalog, pvc_id, "completed")
-    except BaseException as exc:
-        reason = str(exc) if isinstance(exc, ProVoiceError) else f"internal error: {type(exc).__name__}: {exc}"
-        get_run_logger().error("PVC %s failed: %s", pvc_id, reason)
-        pvc = finish(catalog, pvc_id, "failed", reason=reason)
-        notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
-        raise
+    with Heartbeat(catalog, settings, pvc_id):
+        try:
+            summary = prepare_dataset(pvc.dataset_id)
+            set_step(catalog, pvc_id, "training", dataset_version=summary.version)
+            speech_gate(summary)
+            trained = train_model(settings, pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
+                                  max_steps=pvc.budget_steps, max_minutes=pvc.budget_minutes,
+                                  dataset_version=summary.version)
+            set_step(catalog, pvc_id, "creating voices", model_id=trained.model_id)
+            voices = create_voices_task(settings, pvc_id, trained.model_id, summary.manifest_uri)
+            set_step(catalog, pvc_id, "charging", evaluation=trained.evaluation.model_dump())
+            charge_task(settings, pvc_id, trained.model_id, hold_key(pvc_id, pvc.attempts))
+            pvc = finish(catalog, pvc_id, "completed")
+        except BaseException as exc:
+            reason, kind = failure_reason(exc)
+            get_run_logger().error("PVC %s failed: %s", pvc_id, reason)
+            pvc = fail_attempt(catalog, pvc_id, reason, kind) or get_pvc(catalog, pvc_id)
+            notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
+            raise
     notify_task(settings, _notification(pvc, voices), _webhooks(settings, pvc), settings.notify_blocks)
     return PvcRun(id=pvc.id, status=pvc.status, model_id=pvc.model_id, voices=voices)
+
+
+def failure_reason(exc: BaseException) -> tuple[str, str | None]:
+    """What a user reads about a failed attempt, and its kind ("infrastructure" or None)."""
+    if is_infrastructure_failure(exc):
+        return (f"infrastructure error (storage, database or Prefect API), not a problem with your data: "
+                f"{type(exc).__name__}: {exc}; re-attempt training once the service is back", "infrastructure")
+    if isinstance(exc, ProVoiceError):
+        return str(exc), None
+    return f"internal error: {type(exc).__name__}: {exc}", None
 
 
 def new_pvc_from_form(settings: Settings, catalog: Catalog, dataset_id: str | None, name: str | None,
@@ -86,7 +113,7 @@ def new_pvc_from_form(settings: Settings, catalog: Catalog, dataset_id: str | No
         raise InvalidSource(f"give pvc_id, or dataset_id and name to create a PVC (missing: {', '.join(missing)})")
     dataset = catalog.get_dataset(dataset_id)
     base = BaseModelRegistry(settings, catalog).get(base_model_id or "latest")
-    pvc = create_pvc(catalog, dataset.account_id, dataset.id, name, base.id)
+    pvc = create_pvc(catalog, dataset.account_id, dataset.id, name, base.id, settings=settings)
     get_run_logger().info("created PVC %s (%r) on dataset %s with base model %s", pvc.id, name, dataset.id, base.id)
     return pvc
 

@@ -11,7 +11,7 @@ from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.views import FineTuneSummary, Scores
+from provoice.views import FineTuneSummary, Scores, stored
 from provoice.tts import TrainConfig
 from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs
 from tasks.manifest import artifact_key
@@ -70,7 +70,7 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
                    f"DNSMOS {scores.dnsmos:.2f}",
                    f"- ONNX voice: `{onnx_uri}`", f"- loss curve: `{loss_curve}`"]),
         key=artifact_key("model", inputs.run_id), description="Fine-tune summary")
-    storage.write_json(summary_key(inputs.model_id), summary.model_dump(mode="json"))
+    storage.write_json(summary_key(inputs.model_id), stored(summary))
     return summary
 
 

@@ -98,7 +98,7 @@ def main() -> None:
     from provoice.credits import charged_credits
 
     console.print(f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
-                  f"balance {format_credits(balance(catalog, account))}")
+                  f"balance {format_credits(balance(catalog, account))} (charged only on success)")
     console.print("Prefect UI: `.venv/bin/prefect server start`, then open http://127.0.0.1:4200 "
                   "(flow runs, per-file tasks and the report artifacts are there)")
     console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "

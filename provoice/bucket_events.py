@@ -21,7 +21,7 @@ ignored with a reason the sender's operator can read.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -200,13 +200,18 @@ def _decoded(key: str, where: str) -> str:
 
 
 def plan_uploads(notification: Notification, upload_prefix: str,
-                 dataset_exists: Callable[[str], bool]) -> UploadPlan:
+                 dataset_exists: Callable[[str], bool], buckets: Sequence[str] = ()) -> UploadPlan:
     """Group created objects by dataset, each URI once; everything that cannot be ingested gets a reason.
+    Only objects in `buckets` are taken (a notification's bucket name is whatever its sender says);
     `dataset_exists` is asked once per dataset id."""
     plan = UploadPlan(ignored=list(notification.ignored))
     known: dict[str, bool] = {}
     by_target: dict[tuple[str, str], DatasetUpload] = {}
     for obj in notification.created:
+        if obj.bucket not in buckets:
+            plan.ignored.append(Ignored(obj.key, f"bucket {obj.bucket!r} is not one ProVoice takes uploads from "
+                                                 "(PROVOICE_BUCKET_EVENTS_BUCKETS)"))
+            continue
         dataset_id, reason = _dataset_of(obj.key, upload_prefix)
         if dataset_id is not None and dataset_id not in known:
             known[dataset_id] = dataset_exists(dataset_id)
@@ -229,6 +234,8 @@ def _dataset_of(key: str, prefix: str) -> tuple[str | None, str | None]:
     layout = f"{prefix}<dataset_id>/<file>"
     if key.endswith("/"):
         return None, "a folder marker, not a file"
+    if any(part in (".", "..") for part in key.split("/")) or "\\" in key or "\x00" in key:
+        return None, "the key has '.' or '..' segments, a backslash or a NUL; such objects are not ingested"
     if not key.startswith(prefix):
         return None, f"not under the upload prefix {prefix!r} (upload to {layout})"
     dataset_id, _, name = key[len(prefix):].partition("/")

@@ -47,3 +47,20 @@ class IdempotencyConflict(ProVoiceError):
 
 class ConfigurationError(ProVoiceError):
     """A setting or option that cannot work as given; the message names it and what to set."""
+
+
+class InfrastructureError(ProVoiceError):
+    """Storage, the database or the Prefect API failed after their retries: nothing is wrong with the
+    user's files, the run stopped and can be retried once the service is back."""
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    """An error from the services ProVoice stands on (not from a file, not a bug of ours)."""
+    if isinstance(exc, InfrastructureError | TransientError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, FileRejected):
+        return False
+    if isinstance(exc, OSError):
+        return True
+    module = type(exc).__module__.split(".")[0]
+    return module in {"botocore", "aiobotocore", "s3fs", "fsspec", "sqlalchemy", "httpx", "httpcore", "psycopg"}

@@ -6,10 +6,13 @@ task retries retryable failures with backoff and reports, never raises, what fin
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
+
+from provoice.outbound import DestinationRefused, check_destination
 
 NOTIFY_STATUSES = ("completed", "failed", "retrained")
 USER_AGENT = "ProVoice-Notifications"
@@ -112,14 +115,27 @@ def _retryable(status_code: int) -> bool:
     return status_code >= 500 or status_code in (408, 429)
 
 
-def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0) -> int:
+def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0,
+                 allow_hosts: Sequence[str] = ()) -> int:
     """POST the notification as JSON once; the status code, or DeliveryFailed. Connection errors,
-    timeouts, 5xx, 408 and 429 are retryable; other 4xx and malformed URLs are not. Retries are the
-    caller's (the notify task retries with exponential backoff)."""
+    timeouts, 5xx, 408 and 429 are retryable; other 4xx, malformed URLs and refused destinations
+    are not. Retries are the caller's (the notify task retries with exponential backoff).
+
+    The destination is checked after resolving its name (`provoice.outbound`), and the request
+    goes to the checked address with the URL's host name in `Host` and TLS SNI; redirects are not
+    followed."""
     headers = {"user-agent": USER_AGENT, "x-provoice-event": notification.event}
     try:
-        with httpx.Client(timeout=timeout_s, headers=headers) as client:
-            response = client.post(url, json=notification.to_dict())
+        where = check_destination(url, allow_hosts)
+    except DestinationRefused as exc:
+        raise DeliveryFailed(str(exc), retryable=False) from None
+    target = httpx.URL(url)
+    pinned = target.copy_with(host=where.address) if where.address != where.host else target
+    headers["host"] = target.netloc.decode()
+    extensions = {"sni_hostname": where.host} if where.scheme == "https" else {}
+    try:
+        with httpx.Client(timeout=timeout_s, headers=headers, follow_redirects=False) as client:
+            response = client.post(pinned, json=notification.to_dict(), extensions=extensions)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise DeliveryFailed(f"invalid webhook URL: {exc}", retryable=False) from None
     except httpx.TransportError as exc:

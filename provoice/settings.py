@@ -82,7 +82,24 @@ class Settings(BaseSettings):
 
     min_speech_seconds: float = 10800.0
     pvc_train_minutes: float = 60.0
+    # The most training a caller may ask for (a PVC has a flat price), and how long a training
+    # PVC's lease lasts without a heartbeat from its flow before the reaper fails it.
+    max_train_minutes: float = Field(default=360.0, gt=0, allow_inf_nan=False)
+    max_train_steps: int = Field(default=1_000_000, ge=1)
+    pvc_lease_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    # Languages a PVC may be in: the ones the ASR model and the base models speak.
+    languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["en"])
+    # Uploads: per file, per request (all files together), and stored per account (originals).
     max_upload_bytes: int = 2 * 1024**3
+    max_request_upload_bytes: int = 8 * 1024**3
+    max_account_bytes: int = 100 * 1024**3
+    # JSON request bodies: size and nesting depth.
+    max_json_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    # Outbound requests (webhooks) go only to public hosts, except these (comma-separated).
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Bucket notifications are accepted only for these buckets (comma-separated; empty: none).
+    bucket_events_buckets: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Notifications when a PVC completes or fails: a webhook for every PVC (a PVC may add its own),
     # Prefect notification blocks as "block-type/name", comma-separated; webhooks retry with backoff.
@@ -92,7 +109,7 @@ class Settings(BaseSettings):
     notify_backoff_s: float = Field(default=2.0, ge=0)
     notify_timeout_s: float = Field(default=10.0, gt=0)
 
-    @field_validator("notify_blocks", mode="before")
+    @field_validator("notify_blocks", "languages", "webhook_allow_hosts", "bucket_events_buckets", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
         """Comma-separated names; a list literal too, which is how settings reach worker processes."""

@@ -1,6 +1,11 @@
 """What users see of catalog rows: one set of pydantic models for the HTTP API's responses and the
 CLI's `--json`, so the two shapes are one, and builders that read a whole listing in a bounded
-number of queries whatever its length."""
+number of queries whatever its length.
+
+Stored objects are named by id or by the API route that serves them (`report_url`,
+`preview_url`, ...), never by storage URI: a URI tells a caller where the server keeps its files
+and opens nothing for them. The URIs stay on the models for the code that needs them, excluded
+from every dump."""
 
 from __future__ import annotations
 
@@ -9,11 +14,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import func, select
 
 from provoice.catalog import Catalog, Dataset, DatasetFile, PreparationRun, Pvc, PvcRetrain, Voice
 from provoice.catalog.models import MILLI_CREDITS, CreditEntry
+
+
+def stored(model: BaseModel) -> dict[str, Any]:
+    """The model as JSON for ProVoice's own storage: the fields hidden from users included."""
+    hidden = {name: getattr(model, name) for name, f in type(model).model_fields.items() if f.exclude}
+    return {**model.model_dump(mode="json"), **hidden}
 
 
 class View(BaseModel):
@@ -38,11 +49,19 @@ class FileView(View):
 
 class PreparationView(BaseModel):
     version: str
-    manifest_uri: str | None
-    report_uri: str | None
     accepted_seconds: float | None
     enough: bool | None
     message: str = ""
+    report_url: str = Field(description="the quality report (JSON) of this version")
+
+
+class PreparingView(BaseModel):
+    """A preparation in progress: steps done of all its per-file steps."""
+
+    version: str
+    progress_done: int
+    progress_total: int
+    started_at: datetime
 
 
 class DatasetRow(View):
@@ -62,6 +81,15 @@ class DatasetView(View):
     created_at: datetime
     files: list[FileView]
     latest_preparation: PreparationView | None
+    preparing: PreparingView | None = None
+
+
+class PrepareStarted(BaseModel):
+    """Preparation was started: on a worker (its Prefect flow run) or in this process."""
+
+    dataset_id: str
+    flow_run_id: str | None
+    status: str = Field(description="queued (a worker will run it) or running")
 
 
 class DatasetFiles(BaseModel):
@@ -97,17 +125,31 @@ class PrepareSummary(BaseModel):
     accepted_seconds: float
     min_seconds: float
     enough: bool = Field(description="whether the accepted speech reaches the minimum for training")
-    manifest_uri: str
-    report_uri: str
+    manifest_uri: str = Field(exclude=True)
+    report_uri: str = Field(exclude=True)
     message: str
     files: list[PreparedFile]
+
+    @computed_field
+    @property
+    def report_url(self) -> str:
+        return report_url(self.dataset_id, self.version)
+
+
+def report_url(dataset_id: str, version: str) -> str:
+    return f"/datasets/{dataset_id}/versions/{version}/report"
 
 
 class PvcVoiceView(View):
     id: str
     name: str
     source_file_id: str
-    preview_uri: str | None
+    preview_uri: str | None = Field(exclude=True)
+
+    @computed_field
+    @property
+    def preview_url(self) -> str | None:
+        return f"/voices/{self.id}/preview" if self.preview_uri else None
 
 
 class RetrainView(View):
@@ -138,7 +180,7 @@ class PvcView(BaseModel):
 
     id: str
     name: str
-    status: str = Field(description="draft, training, completed or failed")
+    status: str = Field(description="draft, queued, training, completed or failed")
     step: str | None
     reason: str | None
     attempts: int
@@ -152,6 +194,10 @@ class PvcView(BaseModel):
     charged_credits: float
     auto_retrain: bool
     latest_retrain: RetrainView | None
+    budget: dict[str, float | int | None] = Field(description="max_steps / max_minutes of all attempts together")
+    flow_run_id: str | None = Field(description="the Prefect flow run that owns the current or last attempt")
+    failure_kind: str | None = Field(description="worker-lost or infrastructure (re-attempt when back), or None")
+    loss_curve_url: str | None
 
 
 class PvcRun(BaseModel):
@@ -169,11 +215,25 @@ class VoiceView(View):
     model_id: str
     pvc_id: str
     source_file_id: str
-    preview_uri: str | None
+    preview_uri: str | None = Field(exclude=True)
+
+    @computed_field
+    @property
+    def preview_url(self) -> str | None:
+        return f"/voices/{self.id}/preview" if self.preview_uri else None
 
 
 class BalanceView(BaseModel):
+    """`balance` is the ledger's total; `held` is set aside for PVCs in progress; `available` is what
+    new work can use."""
+
     balance: float
+    held: float
+    available: float
+
+    @classmethod
+    def of(cls, b: Any) -> BalanceView:
+        return cls(balance=float(b.total), held=float(b.held), available=float(b.available))
 
 
 class CreditEntryView(BaseModel):
@@ -228,7 +288,10 @@ def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
             model_id=pvc.model_id, voices=[PvcVoiceView.model_validate(v) for v in own],
             evaluation=pvc.evaluation or None, voices_note=voices_note(pvc, len(own)),
             charged_credits=float(charged.get((pvc.id, pvc.account_id), Decimal(0))),
-            auto_retrain=bool(pvc.auto_retrain), latest_retrain=retrain and RetrainView.of(retrain)))
+            auto_retrain=bool(pvc.auto_retrain), latest_retrain=retrain and RetrainView.of(retrain),
+            budget={"max_steps": pvc.budget_steps, "max_minutes": pvc.budget_minutes}, flow_run_id=pvc.flow_run_id,
+            failure_kind=pvc.failure_kind,
+            loss_curve_url=f"/fine-tunes/{pvc.id}/loss-curve" if pvc.model_id else None))
     return out
 
 
@@ -248,15 +311,20 @@ def dataset_rows(catalog: Catalog, datasets: Sequence[Dataset]) -> list[DatasetR
 def preparation_view(run: PreparationRun | None) -> PreparationView | None:
     if run is None:
         return None
-    return PreparationView(version=run.version, manifest_uri=run.manifest_uri, report_uri=run.report_uri,
-                           accepted_seconds=run.summary.get("accepted_seconds"), enough=run.summary.get("enough"),
-                           message=run.summary.get("message", ""))
+    return PreparationView(version=run.version, accepted_seconds=run.summary.get("accepted_seconds"),
+                           enough=run.summary.get("enough"), message=run.summary.get("message", ""),
+                           report_url=report_url(run.dataset_id, run.version))
 
 
 def dataset_view(catalog: Catalog, ds: Dataset) -> DatasetView:
+    latest, running = catalog.latest_run(ds.id), catalog.latest_run(ds.id, status="running")
+    preparing = None
+    if running is not None and (latest is None or running.created_at >= latest.created_at):
+        preparing = PreparingView(version=running.version, progress_done=running.progress_done,
+                                  progress_total=running.progress_total, started_at=running.created_at)
     return DatasetView(id=ds.id, name=ds.name, created_at=ds.created_at,
                        files=[FileView.model_validate(f) for f in catalog.files(ds.id)],
-                       latest_preparation=preparation_view(catalog.latest_run(ds.id)))
+                       latest_preparation=preparation_view(latest), preparing=preparing)
 
 
 def file_views(files: Sequence[DatasetFile]) -> list[FileView]:
@@ -286,7 +354,7 @@ class RegisteredBaseModel(BaseModelRow):
 
     created: bool
     kind: str
-    uri: str
+    uri: str = Field(exclude=True)
     distillation: dict[str, Any] | None = None
 
     @classmethod
@@ -319,8 +387,8 @@ class FineTuneSummary(BaseModel):
     dataset_version: str
     steps: int
     stopped_by: str
-    onnx_uri: str
-    loss_curve_uri: str | None
+    onnx_uri: str = Field(exclude=True)
+    loss_curve_uri: str | None = Field(exclude=True)
     evaluation: Scores
 
 

@@ -1,10 +1,10 @@
-"""Charge step: the PVC's training cost, debited exactly once per (PVC, model)."""
+"""Charge step: the PVC's credit hold becomes its charge, exactly once per (PVC, model)."""
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from provoice.catalog import Catalog
-from provoice.credits import PVC_TRAINING_CREDITS, debit
+from provoice.credits import charge_hold
 from provoice.settings import Settings
 from tasks.retry import STEP_OPTIONS
 
@@ -15,6 +15,5 @@ def charge_key(pvc_id: str, model_id: str) -> str:
 
 
 @task(name="charge", cache_policy=NO_CACHE, **STEP_OPTIONS)
-def charge_task(settings: Settings, account_id: str, pvc_id: str, model_id: str) -> None:
-    debit(Catalog(settings), account_id, PVC_TRAINING_CREDITS, kind="pvc_training", reference=pvc_id,
-          idempotency_key=charge_key(pvc_id, model_id))
+def charge_task(settings: Settings, pvc_id: str, model_id: str, hold: str) -> None:
+    charge_hold(Catalog(settings), hold, charge_key(pvc_id, model_id))

@@ -76,8 +76,9 @@ def deliver_with_retries(channel: str, target: str, attempt: Callable[[], int | 
     return DeliveryResult(channel, target, state.is_completed(), seen.count, seen.status_code, tuple(seen.errors))
 
 
-def webhook_attempt(url: str, notification: Notification, timeout_s: float) -> Callable[[], int]:
-    return lambda: post_webhook(url, notification, timeout_s)
+def webhook_attempt(url: str, notification: Notification, timeout_s: float,
+                    allow_hosts: Iterable[str] = ()) -> Callable[[], int]:
+    return lambda: post_webhook(url, notification, timeout_s, tuple(allow_hosts))
 
 
 def block_attempt(name: str, notification: Notification) -> Callable[[], None]:
@@ -127,7 +128,8 @@ def _deliver(settings: Settings, notification: Notification, webhook_urls: Itera
     deliveries = []
     for url in _unique([settings.notify_webhook_url, *webhook_urls]):
         deliveries.append(deliver_with_retries("webhook", display_url(url),
-                                               webhook_attempt(url, notification, settings.notify_timeout_s),
+                                               webhook_attempt(url, notification, settings.notify_timeout_s,
+                                                               settings.webhook_allow_hosts),
                                                settings.notify_attempts, settings.notify_backoff_s))
     for name in _unique([*settings.notify_blocks, *block_names]):
         deliveries.append(deliver_with_retries("block", name, block_attempt(name, notification),

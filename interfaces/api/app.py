@@ -7,11 +7,13 @@ work on a self-hosted box without internet.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from interfaces.api import bucket_events, credits, datasets, fine_tunes, tts, voices
 from interfaces.api.errors import ERROR_RESPONSES, domain_error
-from interfaces.api.runner import launch_in_thread
+from interfaces.api.limits import BodyLimits, validation_error
+from interfaces.api.runner import Runner
 from provoice import __version__
 from provoice.catalog import Catalog
 from provoice.errors import ProVoiceError
@@ -35,10 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION)
     app.state.settings = settings
     app.state.catalog = Catalog(settings)
-    app.state.launch_training = launch_in_thread
+    # Where training and preparation run: Prefect deployments when an API is configured; tests swap it.
+    app.state.runner = Runner.for_environment()
     # How bucket uploads reach Prefect (`tasks.events.emit`, or None without a Prefect API); tests swap it.
     app.state.emit_event = bucket_events.prefect_emitter()
     app.add_exception_handler(ProVoiceError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth)
     for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

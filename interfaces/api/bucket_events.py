@@ -21,7 +21,7 @@ import base64
 import binascii
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Security
@@ -154,9 +154,10 @@ def _dataset_exists(catalog: Catalog) -> Callable[[str], bool]:
 
 
 def forward(notification: Notification, upload_prefix: str, catalog: Catalog,
-            emit: EventEmitter) -> UploadPlan:
-    """Map the objects to datasets and emit one bucket-stage `files-uploaded` event per dataset."""
-    plan = plan_uploads(notification, upload_prefix, _dataset_exists(catalog))
+            emit: EventEmitter, buckets: Sequence[str] = ()) -> UploadPlan:
+    """Map the objects of the allowed buckets to datasets and emit one bucket-stage `files-uploaded`
+    event per dataset."""
+    plan = plan_uploads(notification, upload_prefix, _dataset_exists(catalog), buckets)
     for upload in plan.uploads:
         emit(FILES_UPLOADED, "dataset", upload.dataset_id, {"objects": upload.uris, "bucket": upload.bucket},
              labels={UPLOAD_STAGE: STAGE_BUCKET})
@@ -240,5 +241,5 @@ async def bucket_events(request: Request, settings: SettingsDep, catalog: Catalo
                                              "(ProVoice does not fetch it)")
         return JSONResponse(pending.model_dump(), status_code=200)
     plan = await run_in_threadpool(forward, notification, settings.upload_prefix, catalog,
-                                   request.app.state.emit_event)
+                                   request.app.state.emit_event, settings.bucket_events_buckets)
     return ForwardedUploads(datasets=plan.datasets(), ignored=[IgnoredObject(**i.to_json()) for i in plan.ignored])

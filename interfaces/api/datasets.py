@@ -12,8 +12,19 @@ from starlette.concurrency import run_in_threadpool
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.ingest import store_uploads
 from interfaces.api.scope import account_datasets, owned_dataset
-from interfaces.api.uploads import UPLOAD_OPENAPI, receive_files
-from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile, dataset_rows, dataset_view, file_views
+from interfaces.api.runner import Runner
+from interfaces.api.uploads import UPLOAD_OPENAPI, Limits, receive_files
+from provoice.storage import Storage
+from provoice.views import (
+    DatasetFiles,
+    DatasetRow,
+    DatasetView,
+    PrepareStarted,
+    RemovedFile,
+    dataset_rows,
+    dataset_view,
+    file_views,
+)
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -38,15 +49,18 @@ def show_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> Da
 
 
 @router.post("/{dataset_id}/files", status_code=201, openapi_extra=UPLOAD_OPENAPI,
-             responses={413: {"description": "a file is over the upload limit"},
+             responses={413: {"description": "over the limit per file, per request or per account"},
                         415: {"description": "every file is in an unsupported format"}})
 async def upload_files(dataset_id: str, request: Request, account: AccountId, catalog: CatalogDep,
                        settings: SettingsDep) -> DatasetFiles:
     """Add files (multipart, one `files` part each). Each comes back with its status: `pending`
     (ready for prepare) or `rejected` with a reason (unreadable, unsupported format, duplicate)."""
     await run_in_threadpool(owned_dataset, catalog, dataset_id, account)
+    used = await run_in_threadpool(catalog.account_bytes, account)
+    limits = Limits(per_file=settings.max_upload_bytes, per_request=settings.max_request_upload_bytes,
+                    account_room=settings.max_account_bytes - used, account_limit=settings.max_account_bytes)
     with tempfile.TemporaryDirectory(prefix="provoice-upload-") as tmp:
-        uploads = await receive_files(request, Path(tmp), settings.max_upload_bytes)
+        uploads = await receive_files(request, Path(tmp), limits)
         files = await run_in_threadpool(store_uploads, catalog, settings, dataset_id, uploads)
     return DatasetFiles(id=dataset_id, files=file_views(files))
 
@@ -57,11 +71,24 @@ def remove_file(dataset_id: str, file_id: str, account: AccountId, catalog: Cata
     return RemovedFile(id=dataset_id, removed=catalog.remove_file(dataset_id, file_id).id)
 
 
-@router.post("/{dataset_id}/prepare")
-def prepare_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> PrepareSummary:
-    """Run the preparation flow to the end and return its summary. The request waits for it (in a
-    worker thread), which can take minutes for a large dataset; cached per-file work is reused."""
-    from flows.prepare import prepare_dataset as prepare_flow
-
+@router.post("/{dataset_id}/prepare", status_code=202)
+def prepare_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep, request: Request) -> PrepareStarted:
+    """Start preparing (convert, segment, transcribe, check, manifest) and answer at once; a worker
+    runs it when a Prefect API is configured. `GET /datasets/{id}` shows `preparing` with its
+    progress, then `latest_preparation`; cached per-file work is reused."""
     owned_dataset(catalog, dataset_id, account)
-    return prepare_flow(dataset_id)
+    runner: Runner = request.app.state.runner
+    run_id = runner.start_prepare(dataset_id)
+    return PrepareStarted(dataset_id=dataset_id, flow_run_id=run_id, status="queued" if run_id else "running")
+
+
+@router.get("/{dataset_id}/versions/{version}/report")
+def dataset_report(dataset_id: str, version: str, account: AccountId, catalog: CatalogDep,
+                   settings: SettingsDep) -> dict:
+    """The quality report of a prepared version: accepted speech against the minimum, rejections by
+    reason, warnings and every file with its status."""
+    owned_dataset(catalog, dataset_id, account)
+    run = catalog.prepared_version(dataset_id, version)
+    storage = Storage.from_settings(settings)
+    report = storage.read_json(storage.key_of(run.report_uri))
+    return {k: v for k, v in report.items() if not k.endswith("_uri")}

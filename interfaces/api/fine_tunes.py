@@ -1,22 +1,28 @@
-"""`/fine-tunes`: pro voice clones. Creating one makes a draft; `train` and `retry` start the parent
-flow in the background and answer 202 at once, after the checks a user should hear about now
-(status 409, credits 402). The flow itself claims the PVC, so of two racing starts one runs.
-`PATCH` turns retraining on new base models on or off; `/retrains` lists its decisions."""
+"""`/fine-tunes`: pro voice clones. Creating one makes a draft; `train` and `retry` claim it (status
+`queued`, 1,000,000 credits held, budget fixed) in one transaction, so of two racing starts one
+runs and the other is refused (409, or 402 with the figures), then hand it to Prefect and answer
+202 at once (see `runner`). `PATCH` turns retraining on new base models on or off; `/retrains`
+lists its decisions."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import AnyHttpUrl, BaseModel, Field
+from fastapi.responses import Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
-from interfaces.api.runner import Launcher
+from interfaces.api.runner import Runner
 from interfaces.api.scope import owned_dataset
 from provoice.catalog import Catalog, Pvc
-from provoice.credits import PVC_TRAINING_CREDITS, require_balance
+from provoice.errors import NotFound
+from provoice.storage import Storage
+from provoice.pvc.lifecycle import Budget, reap
 from provoice.pvc.retrain import decisions
-from provoice.pvc.service import PvcRefused, create_pvc, get_pvc, list_pvcs, set_auto_retrain
+from provoice.pvc.service import create_pvc, get_pvc, list_pvcs, set_auto_retrain
+from provoice.settings import Settings
 from provoice.views import PvcView, RetrainView, pvc_view, pvc_views
-from provoice.voice_models import BaseModelRegistry
+from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry
+from tasks.flow_runs import ended_flow_runs
 
 router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 
@@ -37,8 +43,13 @@ class FineTuneChange(BaseModel):
 
 
 class TrainingBudget(BaseModel):
-    max_steps: int | None = Field(None, ge=1)
-    max_minutes: float | None = Field(None, gt=0, description="default (with no max_steps): PROVOICE_PVC_TRAIN_MINUTES")
+    """Omit both for the PVC's own budget (a retry: what is left of it; a first start:
+    PROVOICE_PVC_TRAIN_MINUTES). Bounded by PROVOICE_MAX_TRAIN_STEPS / PROVOICE_MAX_TRAIN_MINUTES."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int | None = Field(None, ge=1, le=1_000_000_000, strict=True)
+    max_minutes: float | None = Field(None, gt=0, le=1_000_000, allow_inf_nan=False)
 
 
 @router.post("", status_code=201)
@@ -47,7 +58,7 @@ def create_fine_tune(body: NewFineTune, account: AccountId, catalog: CatalogDep,
     base = BaseModelRegistry(settings, catalog).get(body.base_model_id or "latest")
     pvc = create_pvc(catalog, account, body.dataset_id, body.name, base.id, language=body.language,
                      description=body.description, webhook_url=body.webhook_url and str(body.webhook_url),
-                     auto_retrain=body.auto_retrain)
+                     auto_retrain=body.auto_retrain, settings=settings)
     return pvc_view(catalog, pvc)
 
 
@@ -58,7 +69,25 @@ def list_fine_tunes(account: AccountId, catalog: CatalogDep) -> list[PvcView]:
 
 @router.get("/{pvc_id}")
 def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep) -> PvcView:
-    return pvc_view(catalog, get_pvc(catalog, pvc_id, account))
+    """The PVC now; a queued or training PVC whose worker is gone is failed here first (resumable)."""
+    pvc = get_pvc(catalog, pvc_id, account)
+    if pvc.status in ("queued", "training"):
+        reap(catalog, [pvc], ended_runs=ended_flow_runs)
+        pvc = get_pvc(catalog, pvc_id)
+    return pvc_view(catalog, pvc)
+
+
+@router.get("/{pvc_id}/loss-curve", response_class=Response,
+            responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "the training's loss curves as a PNG image"}})
+def loss_curve(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    pvc = get_pvc(catalog, pvc_id, account)
+    storage = Storage.from_settings(settings)
+    key = pvc.model_id and storage.read_json(f"{MODELS_PREFIX}/{pvc.model_id}/config.json")["metadata"].get(
+        "loss_curve_key")
+    if not key or not storage.exists(key):
+        raise NotFound(f"PVC {pvc_id} has no loss curve yet")
+    return Response(storage.read_bytes(key), media_type="image/png")
 
 
 @router.patch("/{pvc_id}")
@@ -75,37 +104,24 @@ def list_retrains(pvc_id: str, account: AccountId, catalog: CatalogDep) -> list[
 
 
 @router.post("/{pvc_id}/train", status_code=202)
-def train(pvc_id: str, account: AccountId, catalog: CatalogDep, request: Request,
+def train(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep, request: Request,
           body: TrainingBudget | None = None) -> PvcView:
-    """Start a draft (or failed) PVC; poll `GET /fine-tunes/{id}` for its step and status."""
-    return _start(request, catalog, get_pvc(catalog, pvc_id, account), retry=False, budget=body)
+    """Queue a draft (or failed) PVC: 1,000,000 credits are held now and charged only on success.
+    Answers at once with status `queued`; poll `GET /fine-tunes/{id}`."""
+    return _start(request, catalog, settings, get_pvc(catalog, pvc_id, account), retry=False, budget=body)
 
 
 @router.post("/{pvc_id}/retry", status_code=202)
-def retry(pvc_id: str, account: AccountId, catalog: CatalogDep, request: Request,
+def retry(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep, request: Request,
           body: TrainingBudget | None = None) -> PvcView:
-    """Re-run a failed PVC: training resumes from its last checkpoint, finished steps are not repeated."""
-    return _start(request, catalog, get_pvc(catalog, pvc_id, account), retry=True, budget=body)
+    """Re-queue a failed PVC: training resumes from its last checkpoint with what is left of its budget."""
+    return _start(request, catalog, settings, get_pvc(catalog, pvc_id, account), retry=True, budget=body)
 
 
-def refusal(pvc: Pvc, retry: bool) -> str | None:
-    """Why the PVC cannot start now, in the words `claim` would use, or None."""
-    if pvc.status == "training":
-        return f"PVC {pvc.id} is already training (attempt {pvc.attempts}, step: {pvc.step})"
-    if pvc.status == "completed":
-        return (f"PVC {pvc.id} is completed with model {pvc.model_id}; it cannot be "
-                f"{'retried' if retry else 'trained again'} (retraining on a newer base model creates a new model)")
-    if retry and pvc.status == "draft":
-        return f"PVC {pvc.id} has not been trained yet: POST /fine-tunes/{pvc.id}/train"
-    return None
-
-
-def _start(request: Request, catalog: Catalog, pvc: Pvc, *, retry: bool, budget: TrainingBudget | None) -> PvcView:
-    reason = refusal(pvc, retry)
-    if reason:
-        raise PvcRefused(reason)
-    require_balance(catalog, pvc.account_id, PVC_TRAINING_CREDITS, purpose=f"training PVC {pvc.id}")
+def _start(request: Request, catalog: Catalog, settings: Settings, pvc: Pvc, *, retry: bool,
+           budget: TrainingBudget | None) -> PvcView:
     budget = budget or TrainingBudget()
-    launch: Launcher = request.app.state.launch_training
-    launch(pvc.id, retry=retry, max_steps=budget.max_steps, max_minutes=budget.max_minutes)
-    return pvc_view(catalog, pvc)
+    runner: Runner = request.app.state.runner
+    started = runner.start_pvc(catalog, settings, pvc, retry=retry,
+                               budget=Budget(budget.max_steps, budget.max_minutes))
+    return pvc_view(catalog, started)

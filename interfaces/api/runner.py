@@ -1,37 +1,97 @@
-"""Starting the parent flow outside the request: a PVC trains for minutes to hours.
+"""Where the API's long work runs: never in the web process when Prefect is there to run it.
 
-Each start gets its own daemon thread rather than a FastAPI background task, so a long training
-neither holds a worker-pool slot nor keeps the server from shutting down. Stopping the server
-stops the training with it; the flow records success and failure in the catalog itself.
+- Served (a Prefect API is configured: `provoice serve`, compose, Kubernetes): the PVC is claimed
+  (status `queued`, its credit hold placed, its budget fixed) and the `pro-voice-clone`
+  deployment is started with `run_deployment(..., timeout=0)`; its flow run id is recorded on the
+  PVC and a worker picks it up. Preparing a dataset starts `prepare-dataset` the same way.
+- Embedded (no Prefect API): the same claim, then the flow runs on a daemon thread of this process,
+  as on a laptop. A server restart then stops it; the lease lapses and the reaper fails the PVC.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from provoice.errors import ProVoiceError
+from provoice.catalog import Catalog, Pvc
+from provoice.errors import ProVoiceError, TransientError
+from provoice.pvc.lifecycle import Budget, claim, fail_attempt, record_flow_run
+from provoice.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-class Launcher(Protocol):
-    def __call__(self, pvc_id: str, *, retry: bool, max_steps: int | None, max_minutes: float | None) -> None: ...
-
-
-def launch_in_thread(pvc_id: str, *, retry: bool, max_steps: int | None, max_minutes: float | None) -> None:
-    threading.Thread(target=_run, name=f"pvc-{pvc_id}", daemon=True,
-                     kwargs={"pvc_id": pvc_id, "retry": retry, "max_steps": max_steps,
-                             "max_minutes": max_minutes}).start()
+PVC_DEPLOYMENT = "pro-voice-clone/pro-voice-clone"
+PREPARE_DEPLOYMENT = "prepare-dataset/prepare-dataset"
 
 
-def _run(pvc_id: str, *, retry: bool, max_steps: int | None, max_minutes: float | None) -> None:
+def prefect_api_url() -> str | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
+@dataclass
+class Runner:
+    """Starts PVC attempts and preparations; `start_deployment(name, parameters) -> flow run id`."""
+
+    start_deployment: Callable[[str, dict], str] | None
+
+    @classmethod
+    def for_environment(cls) -> Runner:
+        return cls(_run_deployment if prefect_api_url() else None)
+
+    @property
+    def served(self) -> bool:
+        return self.start_deployment is not None
+
+    def start_pvc(self, catalog: Catalog, settings: Settings, pvc: Pvc, *, retry: bool, budget: Budget) -> Pvc:
+        pvc = claim(catalog, settings, pvc.id, retry=retry, budget=budget, to="queued", lease=not self.served)
+        if self.start_deployment is None:
+            threading.Thread(target=_run_pvc, name=f"pvc-{pvc.id}", daemon=True, args=(pvc.id,)).start()
+            return pvc
+        try:
+            run_id = self.start_deployment(PVC_DEPLOYMENT, {"pvc_id": pvc.id, "retry": retry})
+        except Exception as exc:
+            reason = f"could not queue the training on Prefect ({type(exc).__name__}: {exc}); re-attempt training"
+            fail_attempt(catalog, pvc.id, reason, "infrastructure")
+            raise TransientError(reason) from exc
+        record_flow_run(catalog, pvc.id, run_id)
+        return catalog.owned(Pvc, pvc.id, None, "")
+
+    def start_prepare(self, dataset_id: str) -> str | None:
+        """The flow run id (served), or None when it runs on a thread here."""
+        if self.start_deployment is None:
+            threading.Thread(target=_run_prepare, name=f"prepare-{dataset_id}", daemon=True, args=(dataset_id,)).start()
+            return None
+        try:
+            return self.start_deployment(PREPARE_DEPLOYMENT, {"dataset_id": dataset_id})
+        except Exception as exc:
+            raise TransientError(f"could not start preparing on Prefect ({type(exc).__name__}: {exc})") from exc
+
+
+def _run_deployment(name: str, parameters: dict) -> str:
+    from prefect.deployments import run_deployment
+
+    return str(run_deployment(name, parameters=parameters, timeout=0).id)
+
+
+def _run_pvc(pvc_id: str) -> None:
     from flows.pvc import pro_voice_clone
 
     try:
-        pro_voice_clone(pvc_id=pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry)
+        pro_voice_clone(pvc_id=pvc_id)
     except ProVoiceError as exc:
         log.warning("PVC %s did not complete: %s", pvc_id, exc)
     except Exception:
         log.exception("PVC %s failed unexpectedly", pvc_id)
+
+
+def _run_prepare(dataset_id: str) -> None:
+    from flows.prepare import prepare_dataset
+
+    try:
+        prepare_dataset(dataset_id)
+    except Exception:
+        log.exception("preparing dataset %s failed", dataset_id)

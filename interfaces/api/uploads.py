@@ -1,9 +1,14 @@
-"""Receiving multipart uploads straight to disk, one file per part, stopping at the size limit.
+"""Receiving multipart uploads straight to disk, one file per part, stopping at the size limits.
 
 Starlette's form parser would spool every part in full before the endpoint could look at a size,
 so an oversized upload is read to the end. Here the request stream is fed to python-multipart
-chunk by chunk (off the event loop) and a part that passes `limit` bytes ends the request with 413
-at once; only parts with a filename are kept, other form fields are ignored.
+chunk by chunk (off the event loop) and a part over the per-file limit, or a request over the
+per-request or per-account limit, ends the request with 413 at once; only parts with a filename
+are kept, other form fields are ignored.
+
+An upload counts only when its framing is complete: the closing boundary arrived and the body has
+exactly the bytes its Content-Length announced. A body cut short (a dropped connection, a lying
+Content-Length) is refused, and nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import BinaryIO
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from interfaces.api.errors import BadUpload, UploadTooLarge
+from provoice.names import file_name
 
 MAX_FILES = 100
 
@@ -31,6 +37,16 @@ UPLOAD_OPENAPI = {
         }}},
     },
 }
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bytes a request may bring: per file, all files together, and what the account has room for."""
+
+    per_file: int
+    per_request: int
+    account_room: int
+    account_limit: int
 
 
 @dataclass
@@ -60,9 +76,11 @@ def safe_filename(raw: bytes) -> str:
 class _Receiver:
     """python-multipart callbacks that write each file part to `folder/<n>`."""
 
-    def __init__(self, folder: Path, limit: int):
+    def __init__(self, folder: Path, limits: Limits):
         self.folder = folder
-        self.limit = limit
+        self.limits = limits
+        self.total = 0
+        self.finished = False
         self.uploads: list[Upload] = []
         self._header = b""
         self._value = b""
@@ -91,7 +109,7 @@ class _Receiver:
             return
         if len(self.uploads) == MAX_FILES:
             raise BadUpload(f"too many files in one upload: at most {MAX_FILES}")
-        self._current = Upload(safe_filename(options[b"filename"]), self.folder / str(len(self.uploads)))
+        self._current = Upload(file_name(safe_filename(options[b"filename"])), self.folder / str(len(self.uploads)))
         self.uploads.append(self._current)
         self._out = open(self._current.path, "wb")
 
@@ -99,13 +117,24 @@ class _Receiver:
         if self._current is None or self._out is None:
             return
         self._current.size += end - start
-        if self._current.size > self.limit:
+        self.total += end - start
+        limits = self.limits
+        if self._current.size > limits.per_file:
             raise UploadTooLarge(f"{self._current.filename} is larger than the upload limit of "
-                                 f"{human_bytes(self.limit)}")
+                                 f"{human_bytes(limits.per_file)} per file")
+        if self.total > limits.per_request:
+            raise UploadTooLarge(f"the files of this request pass the limit of {human_bytes(limits.per_request)} "
+                                 "per request: send them in several requests")
+        if self.total > limits.account_room:
+            raise UploadTooLarge(f"the account's stored audio would pass its limit of {human_bytes(limits.account_limit)}"
+                                 f" ({human_bytes(max(0, limits.account_room))} left); remove files or datasets first")
         self._out.write(data[start:end])
 
     def on_part_end(self) -> None:
         self.close()
+
+    def on_end(self) -> None:
+        self.finished = True
 
     def close(self) -> None:
         if self._out is not None:
@@ -113,26 +142,35 @@ class _Receiver:
             self._out = None
 
 
-async def receive_files(request: Request, folder: Path, limit: int) -> list[Upload]:
+async def receive_files(request: Request, folder: Path, limits: Limits) -> list[Upload]:
     """Every file part of the request, written under `folder`; the caller owns and removes it."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise BadUpload("send the files as multipart/form-data, one `files` part per file")
-    receiver = _Receiver(folder, limit)
+    receiver = _Receiver(folder, limits)
+    declared = request.headers.get("content-length")
     parser = MultipartParser(params[b"boundary"], {
         "on_part_begin": receiver.on_part_begin, "on_header_field": receiver.on_header_field,
         "on_header_value": receiver.on_header_value, "on_header_end": receiver.on_header_end,
         "on_headers_finished": receiver.on_headers_finished, "on_part_data": receiver.on_part_data,
-        "on_part_end": receiver.on_part_end,
+        "on_part_end": receiver.on_part_end, "on_end": receiver.on_end,
     })
+    received = 0
     try:
         async for chunk in request.stream():
+            received += len(chunk)
             await run_in_threadpool(parser.write, chunk)
         parser.finalize()
+    except ClientDisconnect:
+        raise BadUpload("the upload was cut off before it ended (the client disconnected); nothing was stored") from None
     except FormParserError as exc:
         raise BadUpload(f"malformed multipart body: {exc}") from exc
     finally:
         receiver.close()
+    if declared is not None and declared.isdigit() and received != int(declared):
+        raise BadUpload(f"the body has {received} bytes but Content-Length said {declared}; nothing was stored")
+    if not receiver.finished:
+        raise BadUpload("the multipart body ended before its closing boundary (a cut-off upload); nothing was stored")
     if not receiver.uploads:
         raise BadUpload("the upload has no files: send one `files` part per file")
     return receiver.uploads

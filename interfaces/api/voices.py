@@ -1,11 +1,14 @@
-"""`/voices`: the caller's "My Voices"."""
+"""`/voices`: the caller's "My Voices", and each voice's preview."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
-from interfaces.api.deps import AccountId, CatalogDep
+from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
+from provoice.errors import NotFound
 from provoice.pvc.service import account_voices, get_voice
+from provoice.storage import Storage
 from provoice.views import VoiceView
 
 router = APIRouter(prefix="/voices", tags=["voices"])
@@ -19,3 +22,14 @@ def list_voices(account: AccountId, catalog: CatalogDep) -> list[VoiceView]:
 @router.get("/{voice_id}")
 def show_voice(voice_id: str, account: AccountId, catalog: CatalogDep) -> VoiceView:
     return VoiceView.model_validate(get_voice(catalog, voice_id, account))
+
+
+@router.get("/{voice_id}/preview", response_class=Response,
+            responses={200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "the voice's preview sentence as a WAV file"}})
+def voice_preview(voice_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    voice = get_voice(catalog, voice_id, account)
+    if not voice.preview_uri:
+        raise NotFound(f"voice {voice_id} has no preview")
+    storage = Storage.from_settings(settings)
+    return Response(storage.read_bytes(storage.key_of(voice.preview_uri)), media_type="audio/wav")

@@ -14,7 +14,11 @@ app = typer.Typer(help="Your credit balance and ledger.", no_args_is_help=True)
 def _render_balance(view: BalanceView, prefix: str = "") -> None:
     from provoice.credits import format_credits
 
-    out.print(f"{prefix}balance: {format_credits(Decimal(str(view.balance)))} credits")
+    def fmt(value: float) -> str:
+        return format_credits(Decimal(str(value)))
+
+    out.print(f"{prefix}available: {fmt(view.available)} credits (balance {fmt(view.balance)}, "
+              f"held for PVCs in progress {fmt(view.held)})")
 
 
 def _render_granted(view: BalanceView) -> None:
@@ -24,22 +28,27 @@ def _render_granted(view: BalanceView) -> None:
 @command(app, "balance", render=_render_balance)
 def balance() -> BalanceView:
     """The account's balance."""
-    from provoice.credits import balance as account_balance
+    from provoice.credits import account_balance
 
     catalog = open_catalog()
-    return BalanceView(balance=float(account_balance(catalog, local_account(catalog))))
+    return BalanceView.of(account_balance(catalog, local_account(catalog)))
 
 
 @command(app, "grant", render=_render_granted)
 def grant(amount: float) -> BalanceView:
     """Add credits to the local account (an operator action)."""
-    from provoice.credits import balance as account_balance
+    from provoice.credits import account_balance
     from provoice.credits import grant as add_credits
+
+    from provoice.errors import InvalidSource
 
     catalog = open_catalog()
     account = local_account(catalog)
-    add_credits(catalog, account, Decimal(str(amount)))
-    return BalanceView(balance=float(account_balance(catalog, account)))
+    try:
+        add_credits(catalog, account, Decimal(str(amount)))
+    except ValueError as exc:
+        raise InvalidSource(str(exc)) from None
+    return BalanceView.of(account_balance(catalog, account))
 
 
 def _render_history(rows: list[CreditEntryView]) -> None:

@@ -14,11 +14,13 @@ app = typer.Typer(help="Pro voice clones: create, train, retry, show, auto-retra
 
 
 def render_pvc(pvc: PvcView) -> None:
-    colour = {"completed": "green", "failed": "red", "training": "yellow"}.get(pvc.status, "white")
+    colour = {"completed": "green", "failed": "red", "training": "yellow", "queued": "cyan"}.get(pvc.status, "white")
     out.print(f"[bold]{pvc.name}[/] ({pvc.id}): [{colour}]{pvc.status}[/]" + (f" — {pvc.step}" if pvc.step else ""))
     if pvc.reason:
         out.print(f"reason: {pvc.reason}", markup=False)
-    out.print(f"dataset {pvc.dataset_id}, base model {pvc.base_model_id}, attempts {pvc.attempts}")
+    budget = ", ".join(f"{v:g} {k.removeprefix('max_')}" for k, v in pvc.budget.items() if v is not None)
+    out.print(f"dataset {pvc.dataset_id}, base model {pvc.base_model_id}, attempts {pvc.attempts}"
+              + (f", budget {budget}" if budget else ""))
     if pvc.model_id:
         out.print(f"model: {pvc.model_id}; charged {pvc.charged_credits:,.0f} credits")
     for v in pvc.voices:
@@ -81,7 +83,8 @@ def train(pvc_id: str, max_steps: Optional[int] = typer.Option(None, "--max-step
 @command(app, "retry", render=render_pvc, exit_code=_unless_completed)
 def retry(pvc_id: str, max_steps: Optional[int] = typer.Option(None, "--max-steps"),
           max_minutes: Optional[float] = typer.Option(None, "--max-minutes")) -> PvcView:
-    """Re-run a failed PVC: training resumes from its last checkpoint; finished steps are not repeated."""
+    """Re-run a failed PVC: training resumes from its last checkpoint with what is left of its budget
+    (give --max-steps / --max-minutes to change the budget); finished steps are not repeated."""
     return _run(pvc_id, True, max_steps, max_minutes)
 
 
@@ -90,8 +93,14 @@ def show(pvc_id: str) -> PvcView:
     """A PVC's status, step, reason, model, voices and charge."""
     from provoice.pvc.service import get_pvc
 
+    from provoice.pvc.lifecycle import reap
+    from tasks.flow_runs import ended_flow_runs
+
     catalog = open_catalog()
-    return pvc_view(catalog, get_pvc(catalog, pvc_id, local_account(catalog)))
+    pvc = get_pvc(catalog, pvc_id, local_account(catalog))
+    if pvc.status in ("queued", "training"):
+        reap(catalog, [pvc], ended_runs=ended_flow_runs)
+    return pvc_view(catalog, get_pvc(catalog, pvc_id))
 
 
 @command(app, "list", render=_render_pvcs)

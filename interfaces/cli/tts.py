@@ -29,7 +29,6 @@ def tts(
 
     from provoice.audio.wavio import write_wav
     from provoice.errors import InvalidSource
-    from provoice.tts import synthesize
     from provoice.voice_models import load_for_inference
 
     if reference is not None and not reference.is_file():
@@ -43,7 +42,29 @@ def tts(
         catalog = open_catalog(settings)
         voice = voice_for_model(catalog, local_account(catalog), voice_id, model_id)
         embedding = np.asarray(voice.embedding, dtype=np.float32)
-    generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
+    metered = None
+    if voice is not None:
+        from provoice.pvc.tts import meter
+
+        metered = meter(catalog, voice, text)
+    try:
+        generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
+        audio, rate, embedding = _speak(generator, meta, text, embedding, reference, seed)
+    except BaseException:
+        if metered is not None:
+            metered.release()
+        raise
+    if metered is not None:
+        metered.charge()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(output, audio, rate)
+    return TtsResult(model_id=meta.id, output=str(output), sample_rate=rate, duration_s=round(len(audio) / rate, 3),
+                     conditioned=embedding is not None)
+
+
+def _speak(generator, meta, text: str, embedding, reference: Optional[Path], seed: Optional[int]):
+    from provoice.tts import synthesize
+
     if reference is not None:
         if generator.config.conditioned:
             from provoice.voice_models import reference_embedding
@@ -52,11 +73,4 @@ def tts(
         else:
             say(f"warning: {meta.id} has no voice conditioning; --reference is ignored and it speaks in its own voice")
     audio, rate = synthesize(generator, meta, text, embedding, seed=seed)
-    if voice is not None:
-        from provoice.pvc.tts import meter
-
-        meter(catalog, voice, text)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_wav(output, audio, rate)
-    return TtsResult(model_id=meta.id, output=str(output), sample_rate=rate, duration_s=round(len(audio) / rate, 3),
-                     conditioned=embedding is not None)
+    return audio, rate, embedding

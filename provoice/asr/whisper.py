@@ -6,7 +6,6 @@ The model is loaded once per process and shared by every task in it; segments ar
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from provoice.audio.wavio import read_slice
+from provoice.loading import once_per_process
 
 SAMPLE_RATE = 16000
 GROUPS_PER_CALL = 4
@@ -30,7 +30,7 @@ class Transcript:
         return asdict(self)
 
 
-@functools.lru_cache(maxsize=4)
+@once_per_process(maxsize=4)
 def load_model(model_path: str, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
     """One WhisperModel per (path, device, precision, threads) in this process."""
     from faster_whisper import WhisperModel

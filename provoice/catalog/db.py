@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,11 +28,22 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+WRITE_LOCK = "provoice_write_lock"
+
+
+def _sqlite_begin(conn) -> None:
+    """A transaction that must read and then write consistently (a balance check and the hold it
+    allows) takes SQLite's write lock when it begins; others begin deferred, as usual."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_LOCK) else "BEGIN")
 
 
 def _alembic_config() -> Config:
@@ -75,6 +86,7 @@ class _Database:
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.at_head = False
         self.lock = threading.Lock()
@@ -141,8 +153,24 @@ class Catalog:
         with self._sessions() as s, s.begin():
             yield s
 
+    @contextmanager
+    def account_transaction(self, account_id: str) -> Iterator[Session]:
+        """A transaction in which nothing else changes the account's money: SQLite's write lock is
+        taken at BEGIN, PostgreSQL locks the account row. Check-then-act on a balance goes here."""
+        from provoice.catalog.models import Account
+
+        with self._sessions() as s, s.begin():
+            s.connection(execution_options={WRITE_LOCK: True})
+            if self.engine.dialect.name != "sqlite":
+                s.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+            yield s
+
     def create_dataset(self, name: str, account_id: str | None = None) -> Dataset:
-        """Without an account the dataset belongs to the local default account (the column default)."""
+        """Without an account the dataset belongs to the local default account (the column default).
+        The name is cleaned of control and invisible characters and bounded."""
+        from provoice.names import display_name
+
+        name = display_name(name, "dataset name")
         with self.session() as s:
             ds = Dataset(name=name) if account_id is None else Dataset(name=name, account_id=account_id)
             s.add(ds)
@@ -199,6 +227,12 @@ class Catalog:
         with self.session() as s:
             s.delete(s.get(DatasetFile, file_id))
         return f
+
+    def account_bytes(self, account_id: str) -> int:
+        """Bytes of original uploads the account's datasets hold (duplicates are stored once, but count)."""
+        with self.session() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(DatasetFile.size), 0)).join(Dataset)
+                                .where(Dataset.account_id == account_id)))
 
     def sha_in_use(self, sha256: str) -> bool:
         with self.session() as s:

@@ -145,3 +145,41 @@ class CreditEntry(Base):
     def credits(self) -> Decimal:
         """Signed amount in credits: positive for grants, negative for charges."""
         return Decimal(self.amount) / MILLI_CREDITS
+
+
+class CreditHold(Base):
+    """Credits set aside for work in progress: `held` until the work succeeds (`charged`, with the
+    ledger entry it became) or fails (`released`). The available balance is the ledger minus holds."""
+
+    __tablename__ = "credit_holds"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_credit_holds_idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("hold"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="held")
+    charge_entry_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def credits(self) -> Decimal:
+        return Decimal(self.amount) / MILLI_CREDITS
+
+
+class IdempotentRequest(Base):
+    """A request made under an `Idempotency-Key`: the hash of the whole request it was used for, and
+    where its result is kept, so a repeat returns that result and a different request is refused."""
+
+    __tablename__ = "idempotent_requests"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    result_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

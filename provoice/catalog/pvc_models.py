@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from provoice.catalog.models import Base, new_id, utcnow
 
-PVC_STATUSES = ("draft", "training", "completed", "failed")
+PVC_STATUSES = ("draft", "queued", "training", "completed", "failed")
 RETRAIN_DECISIONS = ("promoted", "kept", "failed")
 
 
@@ -36,6 +36,14 @@ class Pvc(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The Prefect flow run that owns the attempt, and until when its heartbeat holds the PVC.
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The training budget, fixed at the first start; retries train what is left of it.
+    budget_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    budget_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Why a failed attempt failed, as a kind: "worker-lost", "infrastructure", or None (the data or model).
+    failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Voice(Base):

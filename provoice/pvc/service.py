@@ -1,8 +1,5 @@
-"""PVC lifecycle in the catalog: draft → training → completed | failed, with atomic claims.
-
-Starting a PVC is one conditional UPDATE (`WHERE status IN …`), so of two concurrent starts
-exactly one wins and the other is refused with a message that says why.
-"""
+"""PVCs in the catalog: creating one (a draft), reading, steps and the end of an attempt.
+Starting attempts, leases and reaping are in `provoice.pvc.lifecycle`."""
 
 from __future__ import annotations
 
@@ -10,7 +7,11 @@ from sqlalchemy import select, update
 
 from provoice.catalog import Catalog, Pvc, Voice
 from provoice.catalog.models import utcnow
-from provoice.errors import ProVoiceError
+from provoice.errors import InvalidSource, ProVoiceError
+from provoice.names import description as clean_description
+from provoice.names import display_name
+from provoice.outbound import check_destination
+from provoice.settings import Settings
 
 
 class PvcRefused(ProVoiceError):
@@ -22,14 +23,22 @@ STEPS = ("preparing data", "training", "creating voices", "evaluating", "chargin
 
 def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
                language: str = "en", description: str = "", webhook_url: str | None = None,
-               auto_retrain: bool = False) -> Pvc:
+               auto_retrain: bool = False, settings: Settings | None = None) -> Pvc:
     """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
-    `provoice.pvc.retrain`)."""
+    `provoice.pvc.retrain`). The language must be one the models speak and the webhook a public
+    http(s) URL (checked again, resolved, when it is called)."""
+    settings = settings or Settings()
     catalog.get_dataset(dataset_id)
+    if language not in settings.languages:
+        raise InvalidSource(f"language {language!r} is not supported: the speech recogniser and the base models "
+                            f"speak {', '.join(settings.languages)} (PROVOICE_LANGUAGES)")
+    if webhook_url:
+        check_destination(webhook_url, settings.webhook_allow_hosts, resolve=False)
     with catalog.session() as s:
-        pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=name, base_model_id=base_model_id,
-                  language=language, description=description, webhook_url=webhook_url, status="draft",
-                  attempts=0, evaluation={}, auto_retrain=auto_retrain)
+        pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=display_name(name, "PVC name"),
+                  base_model_id=base_model_id, language=language, description=clean_description(description),
+                  webhook_url=webhook_url or None, status="draft", attempts=0, evaluation={},
+                  auto_retrain=auto_retrain)
         s.add(pvc)
     return pvc
 
@@ -52,34 +61,18 @@ def set_auto_retrain(catalog: Catalog, pvc_id: str, on: bool, account_id: str | 
     return get_pvc(catalog, pvc_id)
 
 
-def claim(catalog: Catalog, pvc_id: str, *, retry: bool = False) -> Pvc:
-    """Move a draft (or, for a retry, a failed) PVC to `training`; refuse anything else."""
-    allowed = ("failed",) if retry else ("draft", "failed")
-    with catalog.session() as s:
-        done = s.execute(update(Pvc).where(Pvc.id == pvc_id, Pvc.status.in_(allowed)).values(
-            status="training", step=STEPS[0], reason=None, attempts=Pvc.attempts + 1, updated_at=utcnow(),
-            finished_at=None)).rowcount
-    pvc = get_pvc(catalog, pvc_id)
-    if done == 1:
-        return pvc
-    if pvc.status == "training":
-        raise PvcRefused(f"PVC {pvc_id} is already training (attempt {pvc.attempts}, step: {pvc.step})")
-    if pvc.status == "completed":
-        raise PvcRefused(f"PVC {pvc_id} is completed with model {pvc.model_id}; it cannot be retried "
-                         "(retraining on a newer base model creates a new model)")
-    raise PvcRefused(f"PVC {pvc_id} has not been trained yet: run `provoice pvc train {pvc_id}`")
-
-
 def set_step(catalog: Catalog, pvc_id: str, step: str, **fields) -> None:
     with catalog.session() as s:
         s.execute(update(Pvc).where(Pvc.id == pvc_id).values(step=step, updated_at=utcnow(), **fields))
 
 
 def finish(catalog: Catalog, pvc_id: str, status: str, *, reason: str | None = None, **fields) -> Pvc:
-    """Record the end of an attempt: `completed` (with model id and evaluation) or `failed` (with reason)."""
+    """Record the end of an attempt: `completed` (with model id and evaluation) or `failed` (with
+    reason; `provoice.pvc.lifecycle.fail_attempt` also releases the credit hold)."""
     with catalog.session() as s:
         s.execute(update(Pvc).where(Pvc.id == pvc_id).values(
-            status=status, reason=reason, step=None, updated_at=utcnow(), finished_at=utcnow(), **fields))
+            status=status, reason=reason, step=None, lease_expires_at=None, updated_at=utcnow(),
+            finished_at=utcnow(), **fields))
     return get_pvc(catalog, pvc_id)
 
 

@@ -1,12 +1,13 @@
 """Text-to-speech with a PVC voice: a voice is only activated with the model it belongs to, and
-its use is metered at 1.5 credits a character."""
+its use is metered at 1.5 credits a character: held before synthesis, charged after it."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import ROUND_DOWN, Decimal
 
 from provoice.catalog import Catalog, Voice
-from provoice.credits import debit, require_balance, tts_cost
+from provoice.credits import charge_hold, place_hold, release_hold, tts_cost
 from provoice.pvc.service import get_voice
 from provoice.tts import ModelMismatch
 
@@ -20,9 +21,33 @@ def voice_for_model(catalog: Catalog, account_id: str, voice_id: str, model_id: 
     return voice
 
 
-def meter(catalog: Catalog, voice: Voice, text: str, request_id: str | None = None) -> None:
-    """Debit the characters spoken; `request_id` makes a retried request charge once."""
-    cost = tts_cost(text)
-    require_balance(catalog, voice.account_id, cost)
-    debit(catalog, voice.account_id, cost, kind="tts", reference=voice.id,
-          idempotency_key=f"tts:{request_id or uuid.uuid4().hex}")
+class Meter:
+    """The credits of one TTS request: held before synthesis (refused with the figures when the
+    available balance does not cover the text), charged for what was delivered, the rest released."""
+
+    def __init__(self, catalog: Catalog, voice: Voice, text: str, request_id: str | None = None):
+        self.catalog, self.voice = catalog, voice
+        self.cost = tts_cost(text)
+        self.request_id = request_id or uuid.uuid4().hex
+        self.hold_key = f"tts-hold:{self.request_id}"
+        self.charged: Decimal | None = None
+        place_hold(catalog, voice.account_id, self.cost, "tts", voice.id, self.hold_key, purpose="this text")
+
+    def charge(self, fraction: float = 1.0) -> Decimal:
+        """Charge `fraction` of the text's cost (all of it by default), rounded down to milli-credits."""
+        amount = (self.cost * Decimal(str(min(max(fraction, 0.0), 1.0)))).quantize(Decimal("0.001"), ROUND_DOWN)
+        if amount <= 0:
+            release_hold(self.catalog, self.hold_key)
+            self.charged = Decimal(0)
+        else:
+            charge_hold(self.catalog, self.hold_key, f"tts:{self.request_id}", amount)
+            self.charged = amount
+        return self.charged
+
+    def release(self) -> None:
+        release_hold(self.catalog, self.hold_key)
+
+
+def meter(catalog: Catalog, voice: Voice, text: str, request_id: str | None = None) -> Meter:
+    """Hold the text's cost now; the caller charges (or releases) it once the audio is made."""
+    return Meter(catalog, voice, text, request_id)

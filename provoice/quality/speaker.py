@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from provoice.loading import once_per_process
 
-@functools.lru_cache(maxsize=2)
+
+@once_per_process(maxsize=2)
 def load_encoder(device: str = "cpu"):
     """resemblyzer's VoiceEncoder (weights ship in the package), once per process."""
     from resemblyzer import VoiceEncoder

@@ -13,12 +13,12 @@ know about those live in `provoice.voice_models`. Below is the surface the rest 
 
 from provoice.tts.errors import CheckpointError, EmptyText, ExportError, ModelMismatch, RegistryError, TrainingError
 from provoice.tts.model import AudioFeatures, SynthesizerTrn, VitsConfig, build_discriminator, for_inference
-from provoice.tts.synthesize import synthesize
+from provoice.tts.synthesize import synthesize, synthesize_sentences
 from provoice.tts.text import PhonemeMap, TextFrontEnd
 from provoice.tts.train import TrainConfig, TrainingItem, TrainResult, train
 
 __all__ = [
     "AudioFeatures", "CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "PhonemeMap", "RegistryError",
     "SynthesizerTrn", "TextFrontEnd", "TrainConfig", "TrainResult", "TrainingError", "TrainingItem", "VitsConfig",
-    "build_discriminator", "for_inference", "synthesize", "train",
+    "build_discriminator", "for_inference", "synthesize", "synthesize_sentences", "train",
 ]

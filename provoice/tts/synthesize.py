@@ -7,7 +7,6 @@ sentence its own intonation, as Piper does. Loading models (once per process) is
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -38,14 +37,41 @@ def synthesize(
     with voice conditioning and is ignored by one without (a Piper base voice speaks as itself).
     Raises `EmptyText` when there is nothing to say.
     """
-    sentences = meta.front_end().sentence_ids(text)
+    pieces = list(synthesize_sentences(generator, meta, text, embedding, noise_scale=noise_scale,
+                                       length_scale=length_scale, noise_w=noise_w,
+                                       sentence_pause_s=sentence_pause_s, seed=seed))
+    return np.concatenate([audio for _, audio in pieces]), meta.sample_rate
+
+
+def synthesize_sentences(
+    generator: SynthesizerTrn,
+    meta: BaseModelMeta,
+    text: str,
+    embedding: np.ndarray | torch.Tensor | None = None,
+    *,
+    noise_scale: float | None = None,
+    length_scale: float | None = None,
+    noise_w: float | None = None,
+    sentence_pause_s: float = SENTENCE_PAUSE_S,
+    seed: int | None = None,
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(normalised sentence, audio) one sentence at a time as each is made; every piece after the
+    first starts with the pause, so the pieces joined are exactly `synthesize`'s audio.
+
+    A `seed` draws the noise from a private `torch.Generator`, so concurrent calls neither share
+    nor disturb any random stream.
+    """
+    units = meta.front_end().sentence_units(text)
     scales = meta.inference
     device = next(generator.parameters()).device
     g = _condition(generator, embedding, device)
     pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
-    pieces: list[np.ndarray] = []
-    with _seeded(seed), torch.inference_mode():
-        for i, ids in enumerate(sentences):
+    rng = None
+    if seed is not None:
+        rng = torch.Generator(device=device)
+        rng.manual_seed(seed)
+    for i, (sentence, ids) in enumerate(units):
+        with torch.inference_mode():
             out = generator.infer(
                 torch.tensor([ids], device=device),
                 torch.tensor([len(ids)], device=device),
@@ -53,24 +79,10 @@ def synthesize(
                 length_scale=scales.length_scale if length_scale is None else length_scale,
                 noise_w=scales.noise_w if noise_w is None else noise_w,
                 g=g,
+                generator=rng,
             )
-            audio = out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy()
-            if i:
-                pieces.append(pause)
-            pieces.append(audio)
-    audio = np.clip(np.concatenate(pieces), -1.0, 1.0).astype(np.float32)
-    return audio, meta.sample_rate
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    """A fixed seed for this call only; without one, the global generator advances as usual."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+        audio = np.clip(out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy(), -1.0, 1.0).astype(np.float32)
+        yield sentence, (np.concatenate([pause, audio]) if i else audio)
 
 
 def _condition(

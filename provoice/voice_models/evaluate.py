@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from provoice.audio.resample import SPEECH_RATE, to_16k
+from provoice.loading import once_per_process
 
 HELD_OUT_SENTENCES = (
     "The committee will meet again on Thursday to review the budget.",
@@ -55,11 +56,21 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(ref, hyp)) if hyp else 1.0
 
 
-def dnsmos_overall(audio16k: np.ndarray) -> float:
-    """DNSMOS P.835 overall score (1–5) of 16 kHz audio."""
+@once_per_process()
+def load_dnsmos():
+    """speechmos's DNSMOS models (ONNX, shipped in the package); its own `run` keeps them in an
+    unguarded global, so concurrent first calls would each load them."""
+    from pathlib import Path
+
     from speechmos import dnsmos
 
-    return float(dnsmos.run(np.clip(audio16k, -1.0, 1.0), SPEECH_RATE)["ovrl_mos"])
+    models = Path(dnsmos.__file__).parent / "dnsmos_models"
+    return dnsmos.DNSMOS(str(models / "sig_bak_ovr.onnx"), str(models / "model_v8.onnx"))
+
+
+def dnsmos_overall(audio16k: np.ndarray) -> float:
+    """DNSMOS P.835 overall score (1–5) of 16 kHz audio."""
+    return float(load_dnsmos()(np.clip(audio16k, -1.0, 1.0), SPEECH_RATE, False)["ovrl_mos"])
 
 
 def split_held_out(rows: Sequence[dict], count: int = 8) -> tuple[list[dict], list[dict]]:

@@ -12,6 +12,7 @@ presence means the model is complete:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from provoice.storage import Storage
-from provoice.tts import CheckpointError, SynthesizerTrn, VitsConfig
+from provoice.tts import CheckpointError, ExportError, SynthesizerTrn, VitsConfig
 from provoice.tts.formats import InferenceScales, export_onnx_file, piper_voice_config, verify_onnx
 
 FORMAT = "provoice-vits-generator"
@@ -29,6 +30,10 @@ VERSION = 1
 WEIGHTS_NAME = "generator.pt"
 CONFIG_NAME = "config.json"
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ExportExists(ExportError):
+    """The model id is already exported; model ids are written once."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,15 @@ def model_prefix(prefix: str, model_id: str) -> str:
     return f"{prefix.strip('/')}/{model_id}" if prefix.strip("/") else model_id
 
 
+def config_key(prefix: str, model_id: str) -> str:
+    """The key whose presence means the model is exported (written last)."""
+    return f"{model_prefix(prefix, model_id)}/{CONFIG_NAME}"
+
+
+def is_exported(storage: Storage, prefix: str, model_id: str) -> bool:
+    return storage.exists(config_key(prefix, model_id))
+
+
 def export_generator(
     storage: Storage,
     prefix: str,
@@ -68,19 +82,24 @@ def export_generator(
     espeak_voice: str = "en-us",
     metadata: Mapping[str, Any] | None = None,
 ) -> ExportedModel:
-    """Write the generator's weights and config; returns their keys."""
+    """Write the generator's weights and config; returns their keys. A model id is written once:
+    an existing export is refused (ExportExists), so a model stays pinned to what it was."""
     base = model_prefix(prefix, model_id)
-    weights_key, config_key = f"{base}/{WEIGHTS_NAME}", f"{base}/{CONFIG_NAME}"
+    weights_key, done_key = f"{base}/{WEIGHTS_NAME}", config_key(prefix, model_id)
+    if storage.exists(done_key):
+        raise ExportExists(f"model {model_id!r} is already exported; a model id is written once")
     state = {k: v.detach().to("cpu", torch.float32) for k, v in generator.state_dict().items()}
     with storage.staged_output(weights_key) as path:
         torch.save(state, path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
     storage.write_json(
-        config_key,
+        done_key,
         {
             "format": FORMAT,
             "version": VERSION,
             "model_id": model_id,
             "weights": WEIGHTS_NAME,
+            "weights_sha256": digest,
             "vits_config": generator.config.to_dict(),
             "sample_rate": generator.config.sample_rate,
             "espeak_voice": espeak_voice,
@@ -89,7 +108,7 @@ def export_generator(
             "metadata": dict(metadata or {}),
         },
     )
-    return ExportedModel(model_id, weights_key, config_key)
+    return ExportedModel(model_id, weights_key, done_key)
 
 
 def load_exported_generator(
@@ -97,12 +116,12 @@ def load_exported_generator(
 ) -> tuple[SynthesizerTrn, dict[str, Any]]:
     """The generator (eval mode) and its config.json written by `export_generator`."""
     base = model_prefix(prefix, model_id)
-    config_key = f"{base}/{CONFIG_NAME}"
-    if not storage.exists(config_key):
-        raise CheckpointError(f"no exported model {model_id!r} under {prefix!r} (missing {config_key})")
-    info = storage.read_json(config_key)
+    key = config_key(prefix, model_id)
+    if not storage.exists(key):
+        raise CheckpointError(f"no exported model {model_id!r} under {prefix!r} (missing {key})")
+    info = storage.read_json(key)
     if info.get("format") != FORMAT or info.get("version") != VERSION:
-        raise CheckpointError(f"{config_key} is not a ProVoice generator export (version {VERSION})")
+        raise CheckpointError(f"{key} is not a ProVoice generator export (version {VERSION})")
     generator = SynthesizerTrn(VitsConfig.from_dict(info["vits_config"]))
     with storage.local_path(f"{base}/{info['weights']}") as path:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -139,7 +158,7 @@ def export_onnx_voice(
     base = model_prefix(prefix, model_id)
     if not _SAFE_PART.match(name):
         raise ValueError(f"voice file name {name!r} must be letters, digits, '.', '_' or '-'")
-    onnx_key, config_key = f"{base}/{name}.onnx", f"{base}/{name}.onnx.json"
+    onnx_key, voice_key = f"{base}/{name}.onnx", f"{base}/{name}.onnx.json"
     correlation = None
     with storage.staged_output(onnx_key) as path:
         wrapper = export_onnx_file(generator, path, speaker_embedding)
@@ -158,5 +177,5 @@ def export_onnx_voice(
             "speaker_embedding_dim": generator.config.speaker_embedding_dim if wrapper.takes_g else None,
         },
     )
-    storage.write_json(config_key, voice)
-    return ExportedVoice(model_id, onnx_key, config_key, correlation)
+    storage.write_json(voice_key, voice)
+    return ExportedVoice(model_id, onnx_key, voice_key, correlation)

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
+import hashlib
 
+from provoice.loading import SingleFlight
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import CheckpointError, SynthesizerTrn, VitsConfig, for_inference
@@ -15,42 +15,50 @@ from provoice.tts.formats import BaseModelMeta
 MODELS_PREFIX = "models"
 CACHE_SIZE = 2
 
-_cache: OrderedDict[tuple[str, str, str], tuple[SynthesizerTrn, BaseModelMeta]] = OrderedDict()
-_lock = threading.Lock()
+_models = SingleFlight(maxsize=CACHE_SIZE)
 
 
 def is_fine_tuned(model_id: str) -> bool:
     return "/" in model_id
 
 
+def export_fingerprint(storage: Storage, model_id: str) -> str:
+    """A hash of a fine-tuned model's `config.json` (which names its weights' digest): part of the cache
+    key, so a process can never keep serving weights that storage no longer holds."""
+    from provoice.errors import NotFound
+    from provoice.voice_models.export import config_key
+
+    key = config_key(MODELS_PREFIX, model_id)
+    if not storage.exists(key):
+        raise NotFound(f"no model {model_id!r}: it has not been exported (missing {key})")
+    return hashlib.sha256(storage.read_bytes(key)).hexdigest()
+
+
 def load_for_inference(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
     """Generator (eval mode, folded weights, on `device`) and meta of any model id, loaded once per
-    process; `latest` resolves to the base model it names now."""
+    process even when many threads ask at once; `latest` resolves to the base model it names now."""
     storage = Storage.from_settings(settings)
     if is_fine_tuned(model_id):
+        fingerprint = export_fingerprint(storage, model_id)
+
         def load() -> tuple[SynthesizerTrn, BaseModelMeta]:
             return _load_fine_tuned(storage, model_id)
     else:
         from provoice.voice_models.registry import BaseModelRegistry
 
         registry = BaseModelRegistry(settings, storage=storage)
-        model_id = registry.get(model_id).id
+        info = registry.get(model_id)
+        model_id, fingerprint = info.id, info.fingerprint
 
         def load() -> tuple[SynthesizerTrn, BaseModelMeta]:
             generator, _, meta = registry.load(model_id, with_discriminator=False)
             return generator, meta
-    key = (storage.root_uri, model_id, device)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    generator, meta = load()
-    loaded = (for_inference(generator).to(device), meta)
-    with _lock:
-        _cache[key] = loaded
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return loaded
+
+    def ready() -> tuple[SynthesizerTrn, BaseModelMeta]:
+        generator, meta = load()
+        return for_inference(generator).to(device), meta
+
+    return _models.get((storage.root_uri, model_id, fingerprint, device), ready)
 
 
 def _load_fine_tuned(storage: Storage, model_id: str) -> tuple[SynthesizerTrn, BaseModelMeta]:

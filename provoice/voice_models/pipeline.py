@@ -23,7 +23,7 @@ from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import TrainConfig, TrainingError, build_discriminator, synthesize, train
 from provoice.voice_models.evaluate import Evaluation, evaluate, split_held_out
-from provoice.voice_models.export import export_generator, export_onnx_voice
+from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
 from provoice.voice_models.registry import BaseModelRegistry
@@ -62,6 +62,7 @@ class FineTuneResult:
     loss_curve_key: str | None
     batch_size: int
     processes: int
+    trained_s: float = 0.0
 
 
 def training_processes(settings: Settings) -> int:
@@ -89,8 +90,14 @@ def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
 
 def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
                    on_metrics: Callable[[dict], None] | None = None) -> FineTuneResult:
-    """Fine-tune in this process (one rank under torchrun); rank 0 exports and records the summary."""
+    """Fine-tune in this process (one rank under torchrun); rank 0 exports and records the summary.
+
+    A run whose model is already exported is never trained again (a Prefect retry after a failure
+    past the export, a PVC retry after charging failed): its recorded result comes back instead.
+    """
     storage = Storage.from_settings(settings)
+    if is_exported(storage, MODELS_PREFIX, inputs.model_id):
+        return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
     generator, discriminator, meta = BaseModelRegistry(settings).load(inputs.base_model_id)
     generator = with_voice_conditioning(generator)
     if discriminator is None:
@@ -104,15 +111,16 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
                    on_metrics=on_metrics)
     summary = FineTuneResult(model_id=inputs.model_id, steps=result.step, stopped_by=result.stopped_by,
                              resumed_from=result.resumed_from, loss_curve_key=result.loss_curve_key,
-                             batch_size=result.batch_size, processes=int(os.environ.get("WORLD_SIZE", "1")))
+                             batch_size=result.batch_size, processes=int(os.environ.get("WORLD_SIZE", "1")),
+                             trained_s=result.trained_s)
     if int(os.environ.get("RANK", "0")) == 0:
+        storage.write_json(f"{inputs.training_prefix}/result.json", dataclasses.asdict(summary))
         export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
                          espeak_voice=meta.espeak_voice,
                          metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
                                    "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
                                    "run_id": inputs.run_id, "steps": result.step,
                                    "loss_curve_key": result.loss_curve_key})
-        storage.write_json(f"{inputs.training_prefix}/result.json", dataclasses.asdict(summary))
     return summary
 
 
@@ -139,6 +147,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:
     """A Piper-compatible ONNX + JSON of a fine-tuned model (a voice's embedding frozen in, if given)."""
     storage = Storage.from_settings(settings)
+    onnx_key = f"{MODELS_PREFIX}/{model_id}/model.onnx"
+    if storage.exists(f"{onnx_key}.json"):
+        return storage.uri(onnx_key)
     generator, meta = load_for_inference(settings, model_id)
     voice = export_onnx_voice(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map,
                               espeak_voice=meta.espeak_voice, speaker_embedding=embedding)

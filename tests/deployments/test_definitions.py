@@ -11,7 +11,8 @@ from provoice.events import FILES_UPLOADED, STAGE_BUCKET, STAGE_INGESTED, UPLOAD
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = {"pro-voice-clone/pro-voice-clone", "prepare-dataset/prepare-dataset",
-         "retrain-on-new-base-model/retrain-on-new-base-model", "ingest-files/ingest-upload", "fine-tune/gpu"}
+         "retrain-on-new-base-model/retrain-on-new-base-model", "ingest-files/ingest-upload", "fine-tune/gpu",
+         "reap-pvcs/reap-pvcs"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,9 @@ def test_prefect_yaml_matches_the_python_definitions(prefect_yaml):
         assert d["work_pool"]["name"] == s.work_pool
         assert " ".join(d["description"].split()) == s.description
         assert [t for t in d.get("triggers", [])] == [t.to_dict() for t in s.triggers]
-        assert [x["cron"] for x in d.get("schedules", [])] == ([s.cron] if s.cron else [])
+        assert [x.get("cron") for x in d.get("schedules", []) if "cron" in x] == ([s.cron] if s.cron else [])
+        assert [x["interval"] for x in d.get("schedules", []) if "interval" in x] == (
+            [s.interval_s] if s.interval_s else [])
     assert by_name["gpu"]["work_pool"]["job_variables"]["gpu_count"] == 1
     assert prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == "/app"
 

@@ -123,7 +123,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     deployments = api.deployments()
     assert set(deployments) == {"pro-voice-clone/pro-voice-clone", "prepare-dataset/prepare-dataset",
                                 "retrain-on-new-base-model/retrain-on-new-base-model",
-                                "ingest-files/ingest-upload", "fine-tune/gpu"}
+                                "ingest-files/ingest-upload", "fine-tune/gpu", "reap-pvcs/reap-pvcs"}
     retrain = deployments["retrain-on-new-base-model/retrain-on-new-base-model"]
     assert [s["schedule"]["cron"] for s in retrain["schedules"]] == ["0 3 * * *"]
     triggers = {a["name"] for a in api.automations()}
@@ -187,7 +187,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     pools = {name: d["work_pool_name"] for name, d in api.deployments().items()}
     assert pools == {"pro-voice-clone/pro-voice-clone": "cpu", "prepare-dataset/prepare-dataset": "cpu",
                      "retrain-on-new-base-model/retrain-on-new-base-model": "cpu",
-                     "ingest-files/ingest-upload": "cpu", "fine-tune/gpu": "gpu"}
+                     "ingest-files/ingest-upload": "cpu", "fine-tune/gpu": "gpu", "reap-pvcs/reap-pvcs": "cpu"}
     gpu_pool = api.http.get("/work_pools/gpu").json()
     assert gpu_pool["type"] == "kubernetes"
     assert gpu_pool["base_job_template"]["variables"]["properties"]["gpu_count"]["default"] == 1

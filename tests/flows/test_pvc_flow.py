@@ -11,7 +11,8 @@ from provoice.catalog import Catalog
 from interfaces.cli import app
 from provoice.credits import PVC_TRAINING_CREDITS, balance, grant, history
 from provoice.errors import InsufficientCredits
-from provoice.pvc.service import PvcRefused, claim, create_pvc, get_pvc
+from provoice.pvc.lifecycle import Budget, claim, hold_key
+from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
 from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
@@ -35,6 +36,7 @@ def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settin
     grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
     with receiver() as hook:
         monkeypatch.setenv("PROVOICE_NOTIFY_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("PROVOICE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
         out = pro_voice_clone(pvc_id=pvc.id, max_steps=2).model_dump()
         bodies = hook.bodies
     done = get_pvc(catalog, pvc.id)
@@ -45,10 +47,10 @@ def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settin
     assert bodies and bodies[0]["status"] == "completed" and bodies[0]["voice_ids"] == [v["id"] for v in out["voices"]]
 
     from tasks.charge import charge_task
-    charge_task.fn(settings, account, pvc.id, done.model_id)
+    charge_task.fn(settings, pvc.id, done.model_id, hold_key(pvc.id, 1))
     assert [e.kind for e in history(catalog, account)].count("pvc_training") == 1
     with pytest.raises(PvcRefused, match="is completed with model"):
-        claim(catalog, pvc.id, retry=True)
+        claim(catalog, settings, pvc.id, retry=True, budget=Budget())
 
     shown = json.loads(runner.invoke(app, ["pvc", "show", pvc.id, "--json"]).stdout)
     assert shown["status"] == "completed" and shown["charged_credits"] == PVC_TRAINING_CREDITS
@@ -74,20 +76,22 @@ def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness,
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Short", "tiny-base")
     with pytest.raises(PvcRefused, match="has not been trained yet"):
-        claim(catalog, pvc.id, retry=True)
+        claim(catalog, settings, pvc.id, retry=True, budget=Budget())
     r = runner.invoke(app, ["pvc", "train", pvc.id, "--max-steps", "2", "--json"])
     assert r.exit_code == 1
     failed = json.loads(r.stdout)
     assert failed["status"] == "failed" and failed["charged_credits"] == 0
     assert failed["reason"].startswith("needs ≥ 30.0 s of accepted speech, has ")
-    assert "files rejected, see report" in failed["reason"]
+    assert "files rejected, see the dataset's report" in failed["reason"]
     assert balance(catalog, account) == PVC_TRAINING_CREDITS
     r = runner.invoke(app, ["pvc", "retry", pvc.id, "--max-steps", "2", "--json"])
     assert json.loads(r.stdout)["attempts"] == 2
 
 
 def test_credits_cli(settings):
-    assert json.loads(runner.invoke(app, ["credits", "balance", "--json"]).stdout) == {"balance": 0.0}
-    assert json.loads(runner.invoke(app, ["credits", "grant", "2500.5", "--json"]).stdout) == {"balance": 2500.5}
+    assert json.loads(runner.invoke(app, ["credits", "balance", "--json"]).stdout) == {
+        "balance": 0.0, "held": 0.0, "available": 0.0}
+    assert json.loads(runner.invoke(app, ["credits", "grant", "2500.5", "--json"]).stdout) == {
+        "balance": 2500.5, "held": 0.0, "available": 2500.5}
     rows = json.loads(runner.invoke(app, ["credits", "history", "--json"]).stdout)
     assert [(r["kind"], r["credits"]) for r in rows] == [("grant", 2500.5)]

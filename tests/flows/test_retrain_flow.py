@@ -69,6 +69,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     charged_before = balance(catalog, account)
     with receiver() as hook:
         monkeypatch.setenv("PROVOICE_NOTIFY_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("PROVOICE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
         out = retrain_on_new_base_model(max_steps=2)
         bodies = hook.bodies
     new_model = f"tiny-base-2/{retrain_run_id(pvc.id, 'tiny-base-2')}"

@@ -131,7 +131,7 @@ def test_plan_groups_by_dataset_dedupes_and_explains_what_it_skips():
         s3_record("uploads/ds_a"), s3_record("uploads//five.wav"), s3_record("uploads/ds_gone/six.wav"),
         s3_record("uploads/ds_a/seven.wav", "ObjectRemoved:Delete")))
     asked = []
-    plan = plan_uploads(n, "uploads/", lambda ds: asked.append(ds) or ds != "ds_gone")
+    plan = plan_uploads(n, "uploads/", lambda ds: asked.append(ds) or ds != "ds_gone", ["voices"])
     assert plan.datasets() == {
         "ds_a": ["s3://voices/uploads/ds_a/one.wav", "s3://voices/uploads/ds_a/three 3.wav"],
         "ds_b": ["s3://voices/uploads/ds_b/x/two.wav"]}
@@ -150,7 +150,21 @@ def test_plan_groups_by_dataset_dedupes_and_explains_what_it_skips():
 
 def test_plan_with_another_prefix_and_two_buckets():
     n = parse_notification(aws(s3_record("in/ds_a/one.wav", bucket="b1"), s3_record("in/ds_a/two.wav", bucket="b2")))
-    plan = plan_uploads(n, "in/", lambda ds: True)
+    plan = plan_uploads(n, "in/", lambda ds: True, ["b1", "b2"])
     assert [(u.dataset_id, u.bucket, u.uris) for u in plan.uploads] == [
         ("ds_a", "b1", ["s3://b1/in/ds_a/one.wav"]), ("ds_a", "b2", ["s3://b2/in/ds_a/two.wav"])]
     assert plan.datasets() == {"ds_a": ["s3://b1/in/ds_a/one.wav", "s3://b2/in/ds_a/two.wav"]}
+
+
+def test_only_listed_buckets_and_plain_keys_are_taken():
+    n = parse_notification(aws(s3_record("uploads/ds_a/one.wav", bucket="voices"),
+                               s3_record("uploads/ds_a/two.wav", bucket="someone-elses"),
+                               s3_record("uploads/ds_a/../../etc/passwd", bucket="voices"),
+                               s3_record("uploads/ds_a/./three.wav", bucket="voices")))
+    plan = plan_uploads(n, "uploads/", lambda ds: True, ["voices"])
+    assert plan.datasets() == {"ds_a": ["s3://voices/uploads/ds_a/one.wav"]}
+    reasons = {i.key: i.reason for i in plan.ignored}
+    assert "is not one ProVoice takes uploads from" in reasons["uploads/ds_a/two.wav"]
+    assert "'..' segments" in reasons["uploads/ds_a/../../etc/passwd"]
+    assert "'..' segments" in reasons["uploads/ds_a/./three.wav"]
+    assert plan_uploads(n, "uploads/", lambda ds: True).uploads == [], "no bucket is taken unless listed"

@@ -128,25 +128,27 @@ def _debit_in_process(settings, account_id: str) -> str:
 
 
 def test_concurrent_debits_from_processes_land_once(settings, catalog, account):
+    grant(catalog, account, 10)
     with multiprocessing.get_context("spawn").Pool(3) as pool:
         ids = pool.starmap(_debit_in_process, [(settings, account)] * 3)
     assert len(set(ids)) == 1
-    assert len(_entries(catalog, "proc-key")) == 1 and balance(catalog, account) == -10
+    assert len(_entries(catalog, "proc-key")) == 1 and balance(catalog, account) == 0
 
 
 def test_a_reused_key_for_another_charge_is_a_conflict(catalog, account):
+    grant(catalog, account, 10)
     debit(catalog, account, 10, "tts", "voice_1", "k1")
     other = create_account(catalog, "other").id
     with pytest.raises(IdempotencyConflict, match="already used for tts of 10 credits"):
         debit(catalog, account, 11, "tts", "voice_1", "k1")
     with pytest.raises(IdempotencyConflict):
         debit(catalog, other, 10, "tts", "voice_1", "k1")
-    assert balance(catalog, account) == -10 and balance(catalog, other) == 0
+    assert balance(catalog, account) == 0 and balance(catalog, other) == 0
 
 
 def test_require_balance_says_what_is_missing(catalog, account):
     grant(catalog, account, 250_000)
-    with pytest.raises(InsufficientCredits, match=r"^training needs 1,000,000 credits, balance is 250,000;"):
+    with pytest.raises(InsufficientCredits, match=r"^training needs 1,000,000 credits, available 250,000;"):
         require_balance(catalog, account, PVC_TRAINING_CREDITS, purpose="training")
     grant(catalog, account, 750_000)
     assert require_balance(catalog, account, PVC_TRAINING_CREDITS) == PVC_TRAINING_CREDITS
@@ -157,3 +159,67 @@ def test_unknown_accounts_are_not_found(catalog):
         balance(catalog, "acct_nope")
     with pytest.raises(NotFound, match="acct_nope"):
         debit(catalog, "acct_nope", 1, "tts", None, "k")
+
+
+def test_a_charge_the_available_balance_does_not_cover_is_refused(catalog, account):
+    grant(catalog, account, 10)
+    with pytest.raises(InsufficientCredits, match="needs 11 credits, available 10"):
+        debit(catalog, account, 11, "tts", "voice_1", "over")
+    assert balance(catalog, account) == 10 and _entries(catalog, "over") == []
+
+
+def test_holds_set_credits_aside_until_charged_or_released(catalog, account):
+    from provoice.credits import account_balance, charge_hold, place_hold, release_hold
+
+    grant(catalog, account, 1_500_000)
+    place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_1", "hold-1")
+    assert place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_1", "hold-1").idempotency_key == "hold-1"
+    b = account_balance(catalog, account)
+    assert (b.total, b.held, b.available) == (1_500_000, PVC_TRAINING_CREDITS, 500_000)
+    with pytest.raises(InsufficientCredits, match=r"available 500,000 \(1,000,000 of 1,500,000 held"):
+        place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_2", "hold-2")
+    with pytest.raises(InsufficientCredits):
+        debit(catalog, account, 600_000, "tts", "voice_1", "big-tts")
+    entry = charge_hold(catalog, "hold-1", "pvc-training:pvc_1:m")
+    assert charge_hold(catalog, "hold-1", "pvc-training:pvc_1:m").id == entry.id
+    b = account_balance(catalog, account)
+    assert (b.total, b.held, b.available) == (500_000, 0, 500_000)
+    grant(catalog, account, 500_000)
+    place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_2", "hold-2")
+    release_hold(catalog, "hold-2")
+    assert account_balance(catalog, account).available == PVC_TRAINING_CREDITS
+    with pytest.raises(IdempotencyConflict, match="was released"):
+        charge_hold(catalog, "hold-2", "pvc-training:pvc_2:m")
+
+
+def _hold_in_process(settings, account_id: str, key: str) -> str:
+    from provoice.credits import place_hold
+
+    try:
+        place_hold(Catalog(settings), account_id, PVC_TRAINING_CREDITS, "pvc_training", key, key)
+        return "held"
+    except InsufficientCredits as exc:
+        return str(exc)
+
+
+def test_holds_from_threads_and_processes_never_overdraw(settings, catalog, account):
+    from provoice.credits import account_balance
+
+    grant(catalog, account, PVC_TRAINING_CREDITS)
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def hold(key: str) -> None:
+        barrier.wait()
+        results.append(_hold_in_process(settings, account, key))
+
+    threads = [threading.Thread(target=hold, args=(f"t{i}",)) for i in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results.count("held") == 1 and all("available 0" in r for r in results if r != "held")
+    grant(catalog, account, PVC_TRAINING_CREDITS)
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        out = pool.starmap(_hold_in_process, [(settings, account, f"p{i}") for i in range(3)])
+    assert out.count("held") == 1
+    b = account_balance(catalog, account)
+    assert (b.total, b.held, b.available) == (2 * PVC_TRAINING_CREDITS, 2 * PVC_TRAINING_CREDITS, 0)

@@ -18,7 +18,8 @@ def counted(catalog: Catalog):
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
-        statements.append(statement)
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
 
     event.listen(catalog.engine, "before_cursor_execute", count)
     try:

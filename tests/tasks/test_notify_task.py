@@ -43,7 +43,7 @@ def blocks(monkeypatch):
 
 
 def fast(settings, **fields):
-    return settings.model_copy(update={"notify_backoff_s": 0.01, **fields})
+    return settings.model_copy(update={"notify_backoff_s": 0.01, "webhook_allow_hosts": ["127.0.0.1"], **fields})
 
 
 def webhook_block(url: str) -> CustomWebhookNotificationBlock:
@@ -103,7 +103,8 @@ def test_an_unexpected_error_is_contained(settings, events):
 
 
 def send_webhook(url, notification, attempts=3, backoff_s=2.0, timeout_s=10.0):
-    return deliver_with_retries("webhook", url, webhook_attempt(url, notification, timeout_s), attempts, backoff_s)
+    return deliver_with_retries("webhook", url, webhook_attempt(url, notification, timeout_s, ["127.0.0.1"]),
+                                attempts, backoff_s)
 
 
 def test_server_errors_are_retried_with_backoff_until_delivered():
@@ -145,4 +146,4 @@ def test_unreachable_and_malformed_urls_never_raise():
     result = send_webhook(f"http://127.0.0.1:{port}/hook", DONE, attempts=2, backoff_s=0.01)
     assert not result.ok and result.attempts == 2 and "ConnectError" in result.last_error
     result = send_webhook("not a url", DONE, attempts=3, backoff_s=0.01)
-    assert not result.ok and result.attempts == 1 and "invalid webhook URL" in result.last_error
+    assert not result.ok and result.attempts == 1 and "webhook URL must be http:// or https://" in result.last_error

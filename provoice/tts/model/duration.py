@@ -49,8 +49,10 @@ class StochasticDurationPredictor(nn.Module):
         cond: torch.Tensor | None = None,
         reverse: bool = False,
         noise_scale: float = 1.0,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Negative log-likelihood bound [B] of durations `w` [B, 1, T], or sampled log-durations."""
+        """Negative log-likelihood bound [B] of durations `w` [B, 1, T], or sampled log-durations
+        (noise drawn from `generator` when given, else the global stream)."""
         h = self.pre(torch.detach(x))
         if cond is not None:
             h = h + cond
@@ -60,7 +62,7 @@ class StochasticDurationPredictor(nn.Module):
             flows = list(reversed(self.flows))
             # The first ConvFlow only acts on the dequantisation channel, which is discarded.
             flows = flows[:-2] + [flows[-1]]
-            z = torch.randn(x.size(0), 2, x.size(2), device=x.device, dtype=x.dtype) * noise_scale
+            z = torch.randn(x.size(0), 2, x.size(2), device=x.device, dtype=x.dtype, generator=generator) * noise_scale
             for flow in flows:
                 z = flow(z, x_mask, g=h, reverse=True)
             return z[:, :1]

@@ -177,13 +177,15 @@ class SynthesizerTrn(nn.Module):
         noise_w: float = 0.8,
         g: torch.Tensor | None = None,
         max_frames: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> Synthesis:
-        """Synthesise audio for phoneme ids [B, T_x] (Piper's `scales` are the three floats)."""
+        """Synthesise audio for phoneme ids [B, T_x] (Piper's `scales` are the three floats); the noise
+        comes from `generator` when given, so concurrent seeded calls do not share a stream."""
         biases = self._voice_biases(g)
         h, m_p, logs_p, x_mask = self.enc_p(phoneme_ids, lengths, cond=biases.enc_p if biases else None)
         dp_cond = biases.dp if biases else None
         if self.config.use_sdp:
-            logw = self.dp(h, x_mask, cond=dp_cond, reverse=True, noise_scale=noise_w)
+            logw = self.dp(h, x_mask, cond=dp_cond, reverse=True, noise_scale=noise_w, generator=generator)
         else:
             logw = self.dp(h, x_mask, cond=dp_cond)
         w_ceil = torch.ceil(torch.exp(logw) * x_mask * length_scale)
@@ -193,7 +195,8 @@ class SynthesizerTrn(nn.Module):
         attn = generate_path(w_ceil, attn_mask)
         m_p = (attn.squeeze(1) @ m_p.transpose(1, 2)).transpose(1, 2)
         logs_p = (attn.squeeze(1) @ logs_p.transpose(1, 2)).transpose(1, 2)
-        z_p = m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale
+        noise = torch.randn(m_p.shape, device=m_p.device, dtype=m_p.dtype, generator=generator)
+        z_p = m_p + noise * torch.exp(logs_p) * noise_scale
         z = self.flow(z_p, y_mask, conds=biases.flow if biases else None, reverse=True)
         z = (z * y_mask)[:, :, :max_frames]
         audio = self.dec(z, cond=biases.dec if biases else None)

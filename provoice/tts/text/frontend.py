@@ -127,24 +127,36 @@ class TextFrontEnd:
 
     def phonemes(self, text: str) -> list[list[str]]:
         """One phoneme list per spoken sentence; `EmptyText` when nothing in `text` can be said."""
-        from piper_phonemize import phonemize_espeak
-
-        out: list[list[str]] = []
-        for sentence in self.sentences(text):
-            with _ESPEAK_LOCK:
-                spoken = phonemize_espeak(sentence, self.espeak_voice)
-            out.extend(list(phonemes) for phonemes in spoken if any(p.strip() for p in phonemes))
+        out = [phonemes for _, phonemes in self._spoken(text)]
         if not out:
             raise EmptyText(_empty_message(text))
         return out
 
+    def _spoken(self, text: str) -> list[tuple[str, list[str]]]:
+        """(normalised sentence, phonemes) per piece espeak speaks; a sentence espeak splits in two
+        is named on its first piece only ("" on the rest)."""
+        from piper_phonemize import phonemize_espeak
+
+        out: list[tuple[str, list[str]]] = []
+        for sentence in self.sentences(text):
+            with _ESPEAK_LOCK:
+                spoken = phonemize_espeak(sentence, self.espeak_voice)
+            pieces = [list(phonemes) for phonemes in spoken if any(p.strip() for p in phonemes)]
+            out.extend((sentence if i == 0 else "", phonemes) for i, phonemes in enumerate(pieces))
+        return out
+
+    def sentence_units(self, text: str) -> list[tuple[str, list[int]]]:
+        """(normalised sentence, phoneme ids) per piece synthesis speaks on its own, so a stream can
+        say which part of the text each piece of audio carries."""
+        units = [(sentence, self.phoneme_map.ids(phonemes)) for sentence, phonemes in self._spoken(text)]
+        units = [(sentence, ids) for sentence, ids in units if len(ids) > 3]
+        if not units:
+            raise EmptyText(_empty_message(text))
+        return units
+
     def sentence_ids(self, text: str) -> list[list[int]]:
         """Phoneme ids per sentence, for synthesis (each sentence is spoken on its own)."""
-        ids = [self.phoneme_map.ids(phonemes) for phonemes in self.phonemes(text)]
-        ids = [i for i in ids if len(i) > 3]
-        if not ids:
-            raise EmptyText(_empty_message(text))
-        return ids
+        return [ids for _, ids in self.sentence_units(text)]
 
     def phoneme_ids(self, text: str) -> list[int]:
         """One id sequence for a whole utterance (a training transcript), as Piper's preprocessing

@@ -73,6 +73,7 @@ class TrainResult:
     resumed_from: str | None
     batch_size: int
     history: list[dict[str, float]]
+    trained_s: float
     history_key: str | None
     loss_curve_key: str | None
     skipped_items: list[str] = field(default_factory=list)
@@ -194,6 +195,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.last_checkpoint: str | None = None
         self.resumed_from: str | None = None
+        self.trained_s = 0.0  # wall seconds trained by earlier calls of this run (from the checkpoint)
 
         _seed_everything(config.seed + self.ctx.rank)
         key = latest_checkpoint(storage, self.prefix)
@@ -216,9 +218,14 @@ class Trainer:
         return min(self.config.batch_size, self.batch_cap or self.config.batch_size)
 
     def run(self) -> TrainResult:
+        """Train until the budget is spent. Budgets are totals for the run: a resumed call continues
+        the step counter and the trained time from its checkpoint, so it trains only the rest."""
         started = time.monotonic()
-        deadline = started + self.config.max_minutes * 60 if self.config.max_minutes else None
+        self._started, self._trained_before = started, self.trained_s
+        deadline = (started + self.config.max_minutes * 60 - self.trained_s) if self.config.max_minutes else None
         stopped_by = "max_steps" if self._steps_done() else None
+        if stopped_by is None and deadline is not None and started >= deadline:
+            stopped_by = "max_minutes"
         window = _Window(time.monotonic())
         while stopped_by is None:
             indices = self._next_batch()
@@ -260,6 +267,7 @@ class Trainer:
             resumed_from=self.resumed_from,
             batch_size=self.batch_size,
             history=list(self.history),
+            trained_s=round(self.trained_s, 3),
             history_key=history_key,
             loss_curve_key=curve_key,
             skipped_items=list(self.skipped),
@@ -418,6 +426,7 @@ class Trainer:
             self._emit({"step": self.step, "epoch": self.epoch, **values})
 
     def _checkpoint(self) -> None:
+        self.trained_s = self._trained_before + (time.monotonic() - self._started)
         rng = distributed.gather_to_all(self.ctx, capture_rng())
         key = checkpoint_key(self.prefix, self.step)
         if self.ctx.is_main:
@@ -449,6 +458,7 @@ class Trainer:
             "sched_d": self.sched_d.state_dict(),
             "rng": rng,
             "history": self.history,
+            "trained_s": self.trained_s,
         }
 
     def _restore(self, state: dict[str, Any], key: str) -> None:
@@ -474,6 +484,7 @@ class Trainer:
         self.plan = [list(b) for b in state["plan"]]
         self.batch_cap = state["batch_cap"]
         self.history = list(state["history"])
+        self.trained_s = float(state.get("trained_s", 0.0))
         self.last_checkpoint = self.resumed_from = key
         if state["world_size"] != self.ctx.world_size:
             # Batches were sharded for another process count: start this epoch's remainder afresh.

@@ -24,6 +24,6 @@ def test_openapi_docs_are_public(client):
 
 
 def test_credits_balance(client, app, alice):
-    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 0.0}
+    assert client.get("/credits/balance", headers=alice.headers).json()["balance"] == 0.0
     grant(app.state.catalog, alice.account_id, "12.5")
-    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 12.5}
+    assert client.get("/credits/balance", headers=alice.headers).json()["available"] == 12.5

@@ -33,6 +33,7 @@ def events() -> list[dict]:
 def bucket_app(settings, monkeypatch, events):
     """An app with the bucket secret set whose events land in `events` instead of Prefect."""
     monkeypatch.setenv("PROVOICE_BUCKET_EVENTS_SECRET", SECRET)
+    monkeypatch.setenv("PROVOICE_BUCKET_EVENTS_BUCKETS", "voices")
     app = create_app(Settings())
 
     def capture(event, resource_kind, resource_id, payload=None, labels=None):
@@ -197,7 +198,7 @@ def test_bodies_over_one_mib_are_413(bucket_client, events):
     big = json.dumps(s3_body(*[f"uploads/ds_x/{i:07d}-{'x' * 80}.wav" for i in range(8000)])).encode()
     assert len(big) > 1024 * 1024
     r = bucket_client.post("/bucket-events", content=big, headers=BEARER)
-    assert r.status_code == 413 and r.json()["detail"] == "the notification is larger than the limit of 1 MiB"
+    assert r.status_code == 413 and r.json()["detail"] == "the request body is larger than the limit of 1 MiB"
 
     def chunks():  # no Content-Length: the limit holds while streaming
         for start in range(0, len(big), 64 * 1024):
@@ -225,10 +226,11 @@ def test_emitted_objects_are_sources_the_ingest_flow_can_read(s3_settings, monke
     from provoice.dataset.sources import list_sources
 
     monkeypatch.setenv("PROVOICE_BUCKET_EVENTS_SECRET", SECRET)
+    bucket = s3_settings.storage_uri.split("/")[2]
+    monkeypatch.setenv("PROVOICE_BUCKET_EVENTS_BUCKETS", bucket)
     app = create_app(Settings())
     app.state.emit_event = lambda event, kind, object_id, payload=None, labels=None: events.append(payload)
     ds = app.state.catalog.create_dataset("voice").id
-    bucket = s3_settings.storage_uri.split("/")[2]
     names = ["plain.wav", "my take 1.wav", "Übung ñ 日本.wav", "a+b=c?.wav", "100%.wav"]
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_settings.s3_endpoint_url})
     for name in names:

@@ -15,7 +15,7 @@ def test_create_key_prints_a_secret_that_the_api_accepts(settings):
     key = json.loads(r.stdout)
     assert key["account_id"] == "acct_local" and key["secret"].startswith("pv_")
     client = TestClient(create_app(settings))
-    assert client.get("/credits/balance", headers={"X-API-Key": key["secret"]}).json() == {"balance": 0.0}
+    assert client.get("/credits/balance", headers={"X-API-Key": key["secret"]}).json()["balance"] == 0.0
     r = runner.invoke(cli, ["account", "create-key", "--account", "acct_missing"])
     assert r.exit_code == 1 and r.stderr.strip() == "error: no account with id 'acct_missing'"
 

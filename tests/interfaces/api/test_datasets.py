@@ -64,7 +64,7 @@ def test_upload_over_the_limit_is_413(settings, monkeypatch, alice, audio):
     r = client.post(f"/datasets/{ds}/files", headers=headers,
                     files=[("files", ("hello.wav", audio["wav"].read_bytes(), "audio/wav"))])
     assert r.status_code == 413
-    assert r.json()["detail"] == "hello.wav is larger than the upload limit of 4 KiB"
+    assert r.json()["detail"] == "hello.wav is larger than the upload limit of 4 KiB per file"
     assert client.get(f"/datasets/{ds}", headers=headers).json()["files"] == []
 
 

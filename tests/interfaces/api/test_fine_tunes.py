@@ -3,22 +3,33 @@ import threading
 import pytest
 
 import flows.pvc  # imported before caplog attaches: importing Prefect reconfigures the root logger
-from interfaces.api.runner import launch_in_thread
-from provoice.credits import PVC_TRAINING_CREDITS, grant
-from provoice.pvc.service import PvcRefused, claim, finish
+from interfaces.api.runner import PVC_DEPLOYMENT, Runner
+from provoice.credits import PVC_TRAINING_CREDITS, account_balance, grant
+from provoice.pvc.lifecycle import Budget, claim
+from provoice.pvc.service import PvcRefused, finish
+from provoice.settings import Settings
 from tests.interfaces.api.conftest import new_fine_tune
 
 
 @pytest.fixture
 def launches(app) -> list[dict]:
-    """Records training starts instead of running the parent flow."""
+    """Served mode with a recording Prefect: deployment starts are kept instead of run."""
     calls: list[dict] = []
-    app.state.launch_training = lambda pvc_id, **kw: calls.append({"pvc_id": pvc_id, **kw})
+
+    def start(name, parameters):
+        calls.append({"deployment": name, **parameters})
+        return f"run-{len(calls)}"
+
+    app.state.runner = Runner(start)
     return calls
 
 
+def start_training(catalog, pvc_id):
+    return claim(catalog, Settings(), pvc_id, retry=False, budget=Budget(), to="training")
+
+
 def test_create_is_a_draft_on_the_latest_base_model(client, alice, base):
-    pvc = new_fine_tune(client, alice, webhook_url="http://127.0.0.1:9/hook")
+    pvc = new_fine_tune(client, alice, webhook_url="https://hooks.example.com/provoice")
     assert (pvc["status"], pvc["base_model_id"], pvc["attempts"], pvc["voices"]) == ("draft", base, 0, [])
     assert client.get(f"/fine-tunes/{pvc['id']}", headers=alice.headers).json() == pvc
     r = client.post("/fine-tunes", json={"dataset_id": pvc["dataset_id"], "name": "x", "base_model_id": "nope"},
@@ -44,7 +55,8 @@ def test_train_needs_credits_and_a_startable_status(client, app, alice, base, la
     pvc = new_fine_tune(client, alice)
     r = client.post(f"/fine-tunes/{pvc['id']}/train", headers=alice.headers)
     assert r.status_code == 402
-    assert r.json()["detail"].startswith(f"training PVC {pvc['id']} needs 1,000,000 credits, balance is 0")
+    assert r.json()["detail"].startswith(f"training PVC {pvc['id']} needs 1,000,000 credits, available 0")
+    assert client.get(f"/fine-tunes/{pvc['id']}", headers=alice.headers).json()["status"] == "draft"
     r = client.post(f"/fine-tunes/{pvc['id']}/retry", headers=alice.headers)
     assert r.status_code == 409 and "has not been trained yet" in r.json()["detail"]
     assert client.post(f"/fine-tunes/{pvc['id']}/train", json={"max_steps": 0}, headers=alice.headers).status_code == 422
@@ -52,12 +64,16 @@ def test_train_needs_credits_and_a_startable_status(client, app, alice, base, la
 
     grant(app.state.catalog, alice.account_id, PVC_TRAINING_CREDITS)
     r = client.post(f"/fine-tunes/{pvc['id']}/train", json={"max_steps": 5}, headers=alice.headers)
-    assert r.status_code == 202 and r.json()["id"] == pvc["id"]
-    assert launches == [{"pvc_id": pvc["id"], "retry": False, "max_steps": 5, "max_minutes": None}]
+    assert r.status_code == 202
+    queued = r.json()
+    assert (queued["id"], queued["status"], queued["flow_run_id"], queued["budget"]) == (
+        pvc["id"], "queued", "run-1", {"max_steps": 5, "max_minutes": None})
+    assert launches == [{"deployment": PVC_DEPLOYMENT, "pvc_id": pvc["id"], "retry": False}]
+    held = account_balance(app.state.catalog, alice.account_id)
+    assert (held.total, held.held, held.available) == (PVC_TRAINING_CREDITS, PVC_TRAINING_CREDITS, 0)
 
-    claim(app.state.catalog, pvc["id"])
     r = client.post(f"/fine-tunes/{pvc['id']}/train", headers=alice.headers)
-    assert r.status_code == 409 and "is already training (attempt 1" in r.json()["detail"]
+    assert r.status_code == 409 and "is already queued (attempt 1" in r.json()["detail"]
     finish(app.state.catalog, pvc["id"], "completed", model_id=f"{base}/{pvc['id']}")
     r = client.post(f"/fine-tunes/{pvc['id']}/retry", headers=alice.headers)
     assert r.status_code == 409 and f"completed with model {base}/{pvc['id']}" in r.json()["detail"]
@@ -66,25 +82,44 @@ def test_train_needs_credits_and_a_startable_status(client, app, alice, base, la
 
 def test_retry_starts_a_failed_fine_tune(client, app, alice, base, launches):
     pvc = new_fine_tune(client, alice)
-    claim(app.state.catalog, pvc["id"])
+    grant(app.state.catalog, alice.account_id, 2 * PVC_TRAINING_CREDITS)
+    start_training(app.state.catalog, pvc["id"])
     finish(app.state.catalog, pvc["id"], "failed", reason="disk full")
-    grant(app.state.catalog, alice.account_id, PVC_TRAINING_CREDITS)
     r = client.post(f"/fine-tunes/{pvc['id']}/retry", json={"max_minutes": 1.5}, headers=alice.headers)
-    assert r.status_code == 202 and r.json()["reason"] == "disk full"
-    assert launches == [{"pvc_id": pvc["id"], "retry": True, "max_steps": None, "max_minutes": 1.5}]
+    assert r.status_code == 202 and (r.json()["status"], r.json()["attempts"]) == ("queued", 2)
+    assert r.json()["budget"] == {"max_steps": None, "max_minutes": 1.5}
+    assert launches == [{"deployment": PVC_DEPLOYMENT, "pvc_id": pvc["id"], "retry": True}]
 
 
-def test_the_launcher_runs_the_parent_flow_on_its_own_thread(monkeypatch, caplog):
+def test_a_deployment_that_cannot_start_fails_the_attempt_and_releases_the_hold(client, app, alice, base):
+    def down(name, parameters):
+        raise ConnectionError("Prefect API unreachable")
+
+    app.state.runner = Runner(down)
+    pvc = new_fine_tune(client, alice)
+    grant(app.state.catalog, alice.account_id, PVC_TRAINING_CREDITS)
+    r = client.post(f"/fine-tunes/{pvc['id']}/train", headers=alice.headers)
+    assert r.status_code == 503 and "could not queue the training on Prefect" in r.json()["detail"]
+    shown = client.get(f"/fine-tunes/{pvc['id']}", headers=alice.headers).json()
+    assert (shown["status"], shown["failure_kind"]) == ("failed", "infrastructure")
+    assert account_balance(app.state.catalog, alice.account_id).available == PVC_TRAINING_CREDITS
+
+
+def test_embedded_mode_runs_the_parent_flow_on_its_own_thread(client, app, alice, base, monkeypatch, caplog):
     seen = []
 
     def flow(pvc_id, max_steps=None, max_minutes=None, retry=False):
-        seen.append((pvc_id, max_steps, max_minutes, retry, threading.current_thread().name))
+        seen.append((pvc_id, threading.current_thread().name))
         raise PvcRefused(f"PVC {pvc_id} is already training")
 
     monkeypatch.setattr(flows.pvc, "pro_voice_clone", flow)
-    launch_in_thread("pvc_x", retry=True, max_steps=3, max_minutes=None)
+    app.state.runner = Runner(None)
+    pvc = new_fine_tune(client, alice)
+    grant(app.state.catalog, alice.account_id, PVC_TRAINING_CREDITS)
+    r = client.post(f"/fine-tunes/{pvc['id']}/train", headers=alice.headers)
+    assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["flow_run_id"] is None
     for t in threading.enumerate():
-        if t.name == "pvc-pvc_x":
+        if t.name == f"pvc-{pvc['id']}":
             t.join(10)
-    assert seen == [("pvc_x", 3, None, True, "pvc-pvc_x")]
-    assert "PVC pvc_x did not complete: PVC pvc_x is already training" in caplog.text
+    assert seen == [(pvc["id"], f"pvc-{pvc['id']}")]
+    assert f"PVC {pvc['id']} did not complete: PVC {pvc['id']} is already training" in caplog.text

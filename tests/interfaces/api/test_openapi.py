@@ -15,7 +15,7 @@ def test_every_route_has_a_response_schema(client):
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
     schemas = spec["components"]["schemas"]
-    assert {"DatasetView", "DatasetRow", "FileView", "PvcView", "VoiceView", "BalanceView", "PrepareSummary",
+    assert {"DatasetView", "DatasetRow", "FileView", "PvcView", "VoiceView", "BalanceView", "PrepareStarted",
             "ErrorBody"} <= set(schemas)
 
 

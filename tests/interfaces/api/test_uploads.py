@@ -6,7 +6,11 @@ import pytest
 from starlette.requests import Request
 
 from interfaces.api.errors import UploadTooLarge
-from interfaces.api.uploads import human_bytes, receive_files, safe_filename
+from interfaces.api.uploads import Limits, human_bytes, receive_files, safe_filename
+
+
+def per_file(n: int) -> Limits:
+    return Limits(per_file=n, per_request=10**9, account_room=10**9, account_limit=10**9)
 
 BOUNDARY = "xyzBOUNDARYxyz"
 
@@ -30,7 +34,7 @@ def part(name: str, filename: str | None) -> bytes:
 def test_files_are_written_and_fields_ignored(tmp_path):
     body = (part("files", "../a.wav") + b"AAAA\r\n" + part("note", None) + b"hello\r\n"
             + part("files", "C:\\x\\b.mp3") + b"BB\r\n" + f"--{BOUNDARY}--\r\n".encode())
-    uploads = asyncio.run(receive_files(request_of([body[:30], body[30:]], []), tmp_path, 10))
+    uploads = asyncio.run(receive_files(request_of([body[:30], body[30:]], []), tmp_path, per_file(10)))
     assert [(u.filename, u.size, u.path.read_bytes()) for u in uploads] == [("a.wav", 4, b"AAAA"),
                                                                           ("b.mp3", 2, b"BB")]
 
@@ -38,8 +42,8 @@ def test_files_are_written_and_fields_ignored(tmp_path):
 def test_an_oversized_part_stops_reading_the_body(tmp_path):
     chunks = [part("files", "big.wav")] + [b"x" * 1000] * 50
     consumed: list[int] = []
-    with pytest.raises(UploadTooLarge, match="big.wav is larger than the upload limit of 2.9 KiB"):
-        asyncio.run(receive_files(request_of(chunks, consumed), tmp_path, 3000))
+    with pytest.raises(UploadTooLarge, match="big.wav is larger than the upload limit of 2.9 KiB per file"):
+        asyncio.run(receive_files(request_of(chunks, consumed), tmp_path, per_file(3000)))
     assert len(consumed) == 5
 
 

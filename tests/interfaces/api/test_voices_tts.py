@@ -30,7 +30,7 @@ def test_accounts_see_only_their_own_voices(client, app, alice, bob, base):
     theirs = make_voice(app.state.catalog, bob.account_id, base)
     listed = client.get("/voices", headers=alice.headers).json()
     assert listed == [{"id": mine.id, "name": "Narrator 1", "model_id": base, "pvc_id": mine.pvc_id,
-                       "source_file_id": "f_source", "preview_uri": None}]
+                       "source_file_id": "f_source", "preview_url": None}]
     assert client.get(f"/voices/{mine.id}", headers=alice.headers).json() == listed[0]
     assert client.get(f"/voices/{theirs.id}", headers=alice.headers).status_code == 404
     r = client.post("/tts", json={"model_id": base, "voice_id": theirs.id, "text": "Hi."}, headers=alice.headers)
@@ -50,7 +50,7 @@ def test_tts_returns_a_wav_and_charges_one_and_a_half_credits_a_character(client
     voice = make_voice(catalog, alice.account_id, base)
     request = {"model_id": base, "voice_id": voice.id, "text": "Hello there."}
     r = client.post("/tts", json=request, headers=alice.headers)
-    assert r.status_code == 402 and "needs 18 credits, balance is 0" in r.json()["detail"]
+    assert r.status_code == 402 and "needs 18 credits, available 0" in r.json()["detail"]
 
     grant(catalog, alice.account_id, 100)
     headers = {**alice.headers, "Idempotency-Key": "req-1"}
@@ -61,7 +61,8 @@ def test_tts_returns_a_wav_and_charges_one_and_a_half_credits_a_character(client
     assert balance(catalog, alice.account_id) == 82
     assert client.post("/tts", json=request, headers=headers).status_code == 200
     assert balance(catalog, alice.account_id) == 82
-    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 82.0}
+    assert client.get("/credits/balance", headers=alice.headers).json() == {"balance": 82.0, "held": 0.0,
+                                                                            "available": 82.0}
 
 
 def test_tts_validation_is_422(client, alice):

@@ -46,7 +46,8 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
     assert r.exit_code == 0, r.stderr
     summary = json.loads(r.stdout)
     assert set(summary) >= {"dataset_id", "version", "accepted_seconds", "min_seconds", "enough",
-                            "manifest_uri", "report_uri", "files"}
+                            "report_url", "files"}
+    assert not {"manifest_uri", "report_uri"} & set(summary), "replies name stored objects by route, not URI"
     assert summary["min_seconds"] == 30 and summary["enough"] is False
     for f in summary["files"]:
         assert set(f) == {"id", "name", "status", "reason", "duration_s", "accepted_s", "segments"}

@@ -6,7 +6,10 @@ import pytest
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
 from provoice.errors import NotFound
-from provoice.pvc.service import PvcRefused, claim, create_pvc, finish, get_pvc
+from provoice.credits import grant
+from provoice.pvc.lifecycle import Budget
+from provoice.pvc.lifecycle import claim as start
+from provoice.pvc.service import PvcRefused, create_pvc, finish, get_pvc
 from provoice.pvc.voices import clip_score
 
 
@@ -14,7 +17,14 @@ from provoice.pvc.voices import clip_score
 def pvc(settings):
     catalog = Catalog(settings)
     ds = catalog.create_dataset("d")
+    grant(catalog, default_account(catalog).id, 10_000_000)
     return catalog, create_pvc(catalog, default_account(catalog).id, ds.id, "Narrator", "base")
+
+
+def claim(catalog, pvc_id, retry=False):
+    from provoice.settings import Settings
+
+    return start(catalog, Settings(), pvc_id, retry=retry, budget=Budget(), to="training")
 
 
 def test_two_concurrent_starts_run_once(pvc):
