@@ -1,21 +1,27 @@
-"""`provoice serve`: the HTTP API and every deployment, against PREFECT_API_URL or a local Prefect
-server started here on 127.0.0.1. Each part is a child process in its own process group, so
-stopping (Ctrl-C, SIGTERM) stops all of them, the Prefect server last, and nothing is left behind.
+"""`provoice serve`: the HTTP API and every deployment, against PREFECT_API_URL or the home's local
+Prefect server (`deployments.local_server`, shared with every other command and left running for
+them; `provoice server stop` stops it).
+
+Each part is a child process in its own process group. Stopping (Ctrl-C, SIGTERM) stops all of
+them; a watchdog (`deployments.watchdog`) stops them too when this process dies any other way,
+SIGKILL included. A stack whose `provoice serve` died is found from its record
+(`PROVOICE_HOME/serve.json`) and replaced at the next start instead of failing on busy ports.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from deployments.local_server import LocalServer, alive, healthy, kill_group
 from provoice.catalog import migrate_catalog
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
@@ -37,29 +43,30 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @dataclass
 class Stack:
-    """Children started in order and stopped in reverse."""
+    """Children started in order and stopped in reverse; with `watched`, a watchdog stops them if
+    this process dies first."""
 
     say: Callable[[str], None] = print
+    watched: bool = False
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    watchdog: subprocess.Popen | None = None
 
     def start(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
         """Start a child in its own process group; its output goes to `log` when given."""
+        if self.watched and self.watchdog is None:
+            self.watchdog = subprocess.Popen([sys.executable, "-m", "deployments.watchdog"], stdin=subprocess.PIPE,
+                                             start_new_session=True, env=env)
         if log is None:
             proc = subprocess.Popen(argv, env=env, start_new_session=True)
         else:
             with log.open("ab") as out:
                 proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
         self.children.append((name, proc))
+        if self.watchdog is not None:
+            self.watchdog.stdin.write(f"{proc.pid}\n".encode())
+            self.watchdog.stdin.flush()
         self.say(f"started {name} (pid {proc.pid})")
         return proc
 
@@ -113,6 +120,10 @@ class Stack:
             _signal_group(proc, signal.SIGKILL)  # grandchildren left in its group, if any
             self.say(f"stopped {name}")
         self.children.clear()
+        if self.watchdog is not None:
+            self.watchdog.stdin.close()
+            self.watchdog.wait(30)
+            self.watchdog = None
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:
@@ -122,13 +133,42 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def run_stack(api_host: str, api_port: int | None, prefect_port: int, say: Callable[[str], None] = print) -> int:
+STACK_RECORD = "serve.json"
+
+
+def replace_stale_stack(settings: Settings, say: Callable[[str], None]) -> None:
+    """Refuse to start beside a running `provoice serve` of this home; stop what a dead one left."""
+    path = settings.home / STACK_RECORD
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if alive(record.get("pid", 0)) and record.get("pid") != os.getpid():
+        raise StackError(f"provoice serve is already running for {settings.home} (pid {record['pid']}); "
+                         "stop it first")
+    for pgid in record.get("groups", []):
+        if alive(pgid):
+            say(f"stopping process group {pgid} left by a provoice serve that died")
+            kill_group(pgid)
+    path.unlink(missing_ok=True)
+
+
+def _write_record(settings: Settings, stack: Stack, api_port: int | None) -> None:
+    path = settings.home / STACK_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "api_port": api_port,
+                                "groups": [proc.pid for _, proc in stack.children]}))
+
+
+def run_stack(api_host: str, api_port: int | None, say: Callable[[str], None] = print) -> int:
     """Migrate the catalog, start everything, wait for Ctrl-C or a failed part, stop everything; the
     exit code."""
-    migrate_catalog(Settings())
+    settings = Settings()
+    migrate_catalog(settings)
+    replace_stale_stack(settings, say)
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    stack = Stack(say=say)
+    stack = Stack(say=say, watched=True)
     try:
         api_url = env.get("PREFECT_API_URL")
         if api_url:
@@ -136,9 +176,10 @@ def run_stack(api_host: str, api_port: int | None, prefect_port: int, say: Calla
                 raise StackError(f"PREFECT_API_URL={api_url} does not answer /health")
             say(f"using the Prefect server at {api_url}")
         else:
-            api_url = stack.start_prefect_server(prefect_port, env)
+            api_url = LocalServer(settings, say).ensure().api_url
             env["PREFECT_API_URL"] = api_url
-            say(f"Prefect UI: {api_url.removesuffix('/api')}")
+            say(f"Prefect UI: {api_url.removesuffix('/api')} (the home's local server; `provoice server stop` "
+                "stops it)")
         stack.start("deployments", [sys.executable, "-m", "deployments.serve"], env)
         if api_port is not None:
             if not port_free(api_host, api_port):
@@ -146,6 +187,8 @@ def run_stack(api_host: str, api_port: int | None, prefect_port: int, say: Calla
             stack.start("HTTP API", [sys.executable, "-m", "interfaces.cli", "api", "--host", api_host,
                                      "--port", str(api_port)], env)
             say(f"ProVoice API: http://{api_host}:{api_port}/docs")
+        _write_record(settings, stack, api_port)
         return stack.wait()
     finally:
         stack.stop()
+        (settings.home / STACK_RECORD).unlink(missing_ok=True)

@@ -41,16 +41,18 @@ def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | Non
 @flow(name="fine-tune")
 def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
                     max_steps: int | None = None, max_minutes: float | None = None, batch_size: int = 8,
-                    checkpoint_every: int = 200, dataset_version: str | None = None) -> FineTuneSummary:
+                    checkpoint_every: int | None = None, dataset_version: str | None = None) -> FineTuneSummary:
     """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
 
-    Training holds a slot of the global concurrency limit `gpu` (skipped when the limit does not
-    exist), so no more trainings run at once than there are GPUs for.
+    `checkpoint_every` defaults to PROVOICE_TRAIN_CHECKPOINT_EVERY. Training holds a slot of the
+    global concurrency limit `gpu` (skipped when the limit does not exist), so no more trainings run
+    at once than there are GPUs for.
     """
     settings = Settings()
     inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)
     config = TrainConfig(batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
-                         checkpoint_every=checkpoint_every, device=settings.device)
+                         checkpoint_every=checkpoint_every or settings.train_checkpoint_every,
+                         device=settings.device)
     with concurrency(GPU_LIMIT, occupy=1):
         trained = fine_tune_task(settings, inputs, config.to_dict())
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)

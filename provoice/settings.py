@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     max_train_minutes: float = Field(default=360.0, gt=0, allow_inf_nan=False)
     max_train_steps: int = Field(default=1_000_000, ge=1)
     pvc_lease_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    train_checkpoint_every: int = Field(default=200, ge=1, description="optimizer steps between checkpoints")
     # Languages a PVC may be in: the ones the ASR model and the base models speak.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["en"])
     # Uploads: per file, per request (all files together), and stored per account (originals).

@@ -409,3 +409,13 @@ class ApiKeyCreated(BaseModel):
 class CatalogRevision(BaseModel):
     database: str
     revision: str
+
+
+class LocalServerView(BaseModel):
+    """The home's local Prefect server."""
+
+    running: bool
+    pid: int | None = None
+    api_url: str | None = None
+    ui_url: str | None = None
+    stopped_pid: int | None = None

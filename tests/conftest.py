@@ -29,10 +29,16 @@ def speech_dir(tmp_path_factory):
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
-    """A fresh ProVoice home for one test; the environment carries it into flows."""
+    """A fresh ProVoice home for one test; the environment carries it into flows. A local Prefect
+    server a test started in the home is stopped when it ends."""
     monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
-    return Settings()
+    settings = Settings()
+    yield settings
+    from deployments.local_server import RECORD, LocalServer
+
+    if (settings.home / RECORD).exists():
+        LocalServer(settings, say=lambda _: None).stop()
 
 
 @pytest.fixture(scope="session")

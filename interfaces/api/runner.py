@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +27,6 @@ PVC_DEPLOYMENT = "pro-voice-clone/pro-voice-clone"
 PREPARE_DEPLOYMENT = "prepare-dataset/prepare-dataset"
 
 
-def prefect_api_url() -> str | None:
-    from prefect.settings import get_current_settings
-
-    return get_current_settings().api.url
-
-
 @dataclass
 class Runner:
     """Starts PVC attempts and preparations; `start_deployment(name, parameters) -> flow run id`."""
@@ -40,7 +35,9 @@ class Runner:
 
     @classmethod
     def for_environment(cls) -> Runner:
-        return cls(_run_deployment if prefect_api_url() else None)
+        """Served when the environment names a Prefect API (as `provoice serve` does for its API), so
+        its workers run the deployments; embedded otherwise."""
+        return cls(_run_deployment if os.environ.get("PREFECT_API_URL") else None)
 
     @property
     def served(self) -> bool:
@@ -78,10 +75,12 @@ def _run_deployment(name: str, parameters: dict) -> str:
 
 
 def _run_pvc(pvc_id: str) -> None:
+    from deployments.local_server import prefect_api
     from flows.pvc import pro_voice_clone
 
     try:
-        pro_voice_clone(pvc_id=pvc_id)
+        with prefect_api():
+            pro_voice_clone(pvc_id=pvc_id)
     except ProVoiceError as exc:
         log.warning("PVC %s did not complete: %s", pvc_id, exc)
     except Exception:
@@ -89,9 +88,11 @@ def _run_pvc(pvc_id: str) -> None:
 
 
 def _run_prepare(dataset_id: str) -> None:
+    from deployments.local_server import prefect_api
     from flows.prepare import prepare_dataset
 
     try:
-        prepare_dataset(dataset_id)
+        with prefect_api():
+            prepare_dataset(dataset_id)
     except Exception:
         log.exception("preparing dataset %s failed", dataset_id)

@@ -21,3 +21,13 @@ def prefect_api_configured() -> bool:
     from prefect.settings import get_current_settings
 
     return bool(get_current_settings().api.url)
+
+
+def run_flow(label: str, fn, poll=None):
+    """Run a flow-starting `fn` with a progress bar, against the configured Prefect API or the home's
+    local server (started once and reused), never a throwaway one."""
+    from deployments.local_server import prefect_api
+    from interfaces.cli.output import say, with_progress
+
+    with prefect_api(say=say):
+        return with_progress(label, fn, poll)

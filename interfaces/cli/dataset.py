@@ -6,8 +6,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from interfaces.cli.context import open_catalog
-from interfaces.cli.output import command, out, with_progress
+from interfaces.cli.context import open_catalog, run_flow
+from interfaces.cli.output import command, out
 from provoice.settings import Settings
 from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile, dataset_rows, dataset_view
 
@@ -29,7 +29,7 @@ def _ingest(settings: Settings, dataset_id: str, sources: list[str]) -> DatasetF
     from provoice.dataset.sources import list_sources
 
     list_sources(sources, settings)
-    return with_progress("ingesting", lambda: ingest_files(dataset_id, sources))
+    return run_flow("ingesting", lambda: ingest_files(dataset_id, sources))
 
 
 def _render_files(result: DatasetFiles) -> None:
@@ -126,7 +126,7 @@ def prepare(dataset_id: str) -> PrepareSummary:
             return 0, 0
         return run.progress_done, run.progress_total
 
-    return with_progress("preparing", lambda: prepare_dataset(dataset_id), poll)
+    return run_flow("preparing", lambda: prepare_dataset(dataset_id), poll)
 
 
 @command(app, "export", json_flag=False)

@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from interfaces.cli.context import open_catalog
+from interfaces.cli.context import open_catalog, run_flow
 from interfaces.cli.output import command, out, with_progress
 from provoice.settings import Settings
 from provoice.views import EvaluationView, FineTuneSummary
@@ -33,7 +33,7 @@ def train(dataset_id: str,
     if max_steps is None and max_minutes is None:
         raise InvalidSource("give a training budget: --max-steps N and/or --max-minutes M")
     resolve_inputs(Settings(), dataset_id, base_model, run_id)
-    return with_progress("fine-tuning", lambda: fine_tune_model(
+    return run_flow("fine-tuning", lambda: fine_tune_model(
         dataset_id, base_model_id=base_model, run_id=run_id, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size))
 

@@ -98,7 +98,7 @@ def command(group: typer.Typer, name: str, *, render: Callable[[Any], None] | No
 
 def with_progress(label: str, fn: Callable[[], Any], poll: Callable[[], tuple[int, int]] | None = None) -> Any:
     """Run `fn`, drawing a progress bar on stderr from `poll()` -> (done, total) unless the command
-    prints JSON."""
+    prints JSON (the block runs in the caller's context: its Prefect settings included)."""
     if json_output():
         return fn()
     box: dict = {}
@@ -109,7 +109,7 @@ def with_progress(label: str, fn: Callable[[], Any], poll: Callable[[], tuple[in
         except BaseException as exc:
             box["error"] = exc
 
-    worker = threading.Thread(target=target, daemon=True)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)

@@ -4,8 +4,8 @@ from typing import Optional
 
 import typer
 
-from interfaces.cli.context import local_account, open_catalog
-from interfaces.cli.output import command, out, with_progress
+from interfaces.cli.context import local_account, open_catalog, run_flow
+from interfaces.cli.output import command, out
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
 from provoice.views import PvcView, RetrainView, pvc_view, pvc_views
@@ -65,7 +65,7 @@ def _run(pvc_id: str, retry: bool, max_steps: int | None, max_minutes: float | N
     catalog = open_catalog()
     get_pvc(catalog, pvc_id, local_account(catalog))
     try:
-        with_progress("retrying" if retry else "training", lambda: pro_voice_clone(
+        run_flow("retrying" if retry else "training", lambda: pro_voice_clone(
             pvc_id=pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry))
     except ProVoiceError:
         if get_pvc(catalog, pvc_id).status != "failed":

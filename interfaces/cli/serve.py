@@ -16,13 +16,13 @@ def api(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Optio
 
 def serve(api_host: str = typer.Option("127.0.0.1", "--api-host"),
           api_port: int = typer.Option(8000, "--api-port"),
-          prefect_port: int = typer.Option(4200, "--prefect-port", help="for the local Prefect server"),
           no_api: bool = typer.Option(False, "--no-api", help="serve the deployments only")) -> None:
     """Serve the HTTP API and every deployment (schedules, triggers) until Ctrl-C.
 
-    Uses the Prefect server at PREFECT_API_URL, or starts one on 127.0.0.1:--prefect-port.
+    Uses the Prefect server at PREFECT_API_URL, or the home's local server (started if needed and
+    left running for other commands; `provoice server stop` stops it).
     """
     from deployments.stack import run_stack
 
-    code = run_stack(api_host, None if no_api else api_port, prefect_port, say=say)
+    code = run_stack(api_host, None if no_api else api_port, say=say)
     raise typer.Exit(code)

@@ -86,22 +86,26 @@ def completed_pvc(prefect_harness, settings, tmp_path):
 
 @pytest.fixture
 def served(completed_pvc, settings, tmp_path, s3_endpoint):
-    """`provoice serve` with no PREFECT_API_URL, so it starts its own Prefect server."""
-    prefect_port, api_port = _free_port(), _free_port()
+    """`provoice serve` with no PREFECT_API_URL, so it starts (or reuses) the home's local Prefect
+    server; the `settings` fixture stops that server when the test ends."""
+    from deployments.local_server import LocalServer
+
+    api_port, bucket = _free_port(), f"up-{os.urandom(3).hex()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_LOGGING_LEVEL="WARNING",
                PROVOICE_BUCKET_EVENTS_SECRET=SECRET, PROVOICE_S3_ENDPOINT_URL=s3_endpoint,
-               PROVOICE_PVC_TRAIN_MINUTES="0.05")
-    proc = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--prefect-port", str(prefect_port),
-                             "--api-port", str(api_port)], env=env, cwd=tmp_path)
-    api = PrefectApi(f"http://127.0.0.1:{prefect_port}/api")
+               PROVOICE_BUCKET_EVENTS_BUCKETS=bucket, PROVOICE_PVC_TRAIN_MINUTES="0.05")
+    proc = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(api_port)],
+                            env=env, cwd=tmp_path)
+    local = LocalServer(settings, say=lambda _: None)
     try:
-        _wait("the Prefect server", lambda: _get(f"{api.url}/health"), 180)
+        record = _wait("the local Prefect server", local.running, 240)
+        api = PrefectApi(record.api_url)
         _wait("the ProVoice API", lambda: _get(f"http://127.0.0.1:{api_port}/openapi.json"), 120)
-        _wait("five deployments", lambda: len(api.deployments()) == 5, 120)
+        _wait("six deployments", lambda: len(api.deployments()) == 6, 180)
         yield {"proc": proc, "api": api, "api_url": f"http://127.0.0.1:{api_port}", "env": env,
-               "prefect_port": prefect_port}
+               "api_port": api_port, "local": local, "bucket": bucket}
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -153,7 +157,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
 
     catalog = Catalog(settings)
     target = catalog.create_dataset("uploads")
-    bucket = f"up-{os.urandom(3).hex()}"
+    bucket = served["bucket"]
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
     fs.mkdir(bucket)
     take = tmp_path / "take 1.wav"
@@ -179,6 +183,30 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
         deployments["prepare-dataset/prepare-dataset"]["id"], dataset_id=target.id), 240, 2)
     assert catalog.latest_run(target.id) is not None
 
+    # Training through the API: 202 with a flow run id at once; the served deployment runs it.
+    from provoice.accounts import create_api_key
+
+    _, key = create_api_key(catalog, default_account(catalog).id)
+    grant(catalog, default_account(catalog).id, PVC_TRAINING_CREDITS)
+    fresh = create_pvc(catalog, default_account(catalog).id, completed_pvc.dataset_id, "Served", "tiny-base")
+    answer = httpx.post(f"{served['api_url']}/fine-tunes/{fresh.id}/train", json={"max_steps": 2},
+                        headers={"X-API-Key": key}, timeout=30)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "queued" and answer.json()["flow_run_id"]
+    run_id, seen = answer.json()["flow_run_id"], []
+
+    def finished_training():
+        status = httpx.get(f"{served['api_url']}/fine-tunes/{fresh.id}", headers={"X-API-Key": key}).json()["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        return status in ("completed", "failed")
+    _wait("the served PVC to finish", finished_training, 420, 0.3)
+    assert seen[0] == "queued" and seen[-1] == "completed" and "training" in seen, seen
+    flow_run = _wait("its flow run to end", lambda: (lambda r: r if r["state_type"] in (
+        "COMPLETED", "FAILED", "CRASHED") else None)(api.http.get(f"/flow_runs/{run_id}").json()), 120)
+    assert flow_run["deployment_id"] == deployments["pro-voice-clone/pro-voice-clone"]["id"]
+    assert flow_run["state_type"] == "COMPLETED"
+
     # The same deployments on work pools, as infra/ registers them.
     for command in (["ops", "setup"], ["ops", "deploy"]):
         done = subprocess.run([sys.executable, "-m", "interfaces.cli", *command, "--json"], capture_output=True,
@@ -192,8 +220,28 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     assert gpu_pool["type"] == "kubernetes"
     assert gpu_pool["base_job_template"]["variables"]["properties"]["gpu_count"]["default"] == 1
 
-    # Ctrl-C stops the API, the served deployments and the Prefect server it started.
+    # Ctrl-C stops the API and the served deployments; the home's local Prefect server stays for
+    # the next command, and `provoice server stop` stops it.
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
-    assert not _get(f"{api.url}/health")
     assert not _get(f"{served['api_url']}/openapi.json")
+    assert _get(f"{api.url}/health")
+    assert not (settings.home / "serve.json").exists()
+
+    # A `provoice serve` killed with SIGKILL leaves nothing running: its watchdog stops the children.
+    again = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(served["api_port"])],
+                             env=served["env"], cwd=tmp_path)
+    _wait("the ProVoice API again", lambda: _get(f"{served['api_url']}/openapi.json"), 120)
+    groups = json.loads((settings.home / "serve.json").read_text())["groups"]
+    again.kill()
+    again.wait(10)
+    from deployments.local_server import alive
+
+    _wait("the children of a killed serve to stop", lambda: not any(alive(g) for g in groups), 60)
+    assert not _get(f"{served['api_url']}/openapi.json")
+
+    stopped = subprocess.run([sys.executable, "-m", "interfaces.cli", "server", "stop", "--json"], env=served["env"],
+                             capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not _get(f"{api.url}/health")
+    assert served["local"].record() is None

@@ -19,6 +19,7 @@ from provoice.catalog import Catalog
 from provoice.errors import ConfigurationError
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.views import stored
 
 
 def test_settings_choose_the_task_runner(tmp_path):
@@ -98,7 +99,7 @@ def _prepare(home, upload, monkeypatch, **env):
     ds = catalog.create_dataset("voice")
     ingest_files(ds.id, [str(upload)])
     state = prepare_flow_for(settings)(ds.id, return_state=True)
-    summary = state.result().model_dump()
+    summary = stored(state.result())
     storage = Storage.from_settings(settings)
     names = {f.id: f.original_name for f in catalog.files(ds.id)}
 

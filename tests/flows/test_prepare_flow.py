@@ -9,6 +9,7 @@ from provoice import synthetic
 from provoice.catalog import Catalog
 from provoice.settings import ACCEPTED_FORMATS, Settings
 from provoice.storage import Storage
+from provoice.views import stored
 from tests.conftest import wer
 
 pytestmark = pytest.mark.integration
@@ -40,7 +41,7 @@ def _run(sources):
     settings = Settings()
     ds = Catalog(settings).create_dataset("voice")
     ingest_files(ds.id, sources)
-    return ds.id, prepare_dataset(ds.id).model_dump()
+    return ds.id, stored(prepare_dataset(ds.id))
 
 
 def _check_summary(summary, texts, settings):

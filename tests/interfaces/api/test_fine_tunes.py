@@ -105,7 +105,8 @@ def test_a_deployment_that_cannot_start_fails_the_attempt_and_releases_the_hold(
     assert account_balance(app.state.catalog, alice.account_id).available == PVC_TRAINING_CREDITS
 
 
-def test_embedded_mode_runs_the_parent_flow_on_its_own_thread(client, app, alice, base, monkeypatch, caplog):
+def test_embedded_mode_runs_the_parent_flow_on_its_own_thread(prefect_harness, client, app, alice, base,
+                                                                monkeypatch, caplog):
     seen = []
 
     def flow(pvc_id, max_steps=None, max_minutes=None, retry=False):

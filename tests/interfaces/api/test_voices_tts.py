@@ -1,28 +1,8 @@
 import io
 import wave
 
-import pytest
-
-from provoice.catalog import Voice
 from provoice.credits import balance, grant
-from provoice.pvc.service import create_pvc
-from provoice.voice_models.registry import BaseModelRegistry
-
-
-@pytest.fixture
-def base(settings) -> str:
-    return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
-
-
-def make_voice(catalog, account_id: str, model_id: str) -> Voice:
-    ds = catalog.create_dataset("d", account_id=account_id)
-    pvc = create_pvc(catalog, account_id, ds.id, "Narrator", model_id)
-    voice = Voice(account_id=account_id, pvc_id=pvc.id, model_id=model_id, name="Narrator 1",
-                  source_file_id="f_source", clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0,
-                  embedding=[0.01] * 256)
-    with catalog.session() as s:
-        s.add(voice)
-    return voice
+from tests.interfaces.api.conftest import make_voice
 
 
 def test_accounts_see_only_their_own_voices(client, app, alice, bob, base):

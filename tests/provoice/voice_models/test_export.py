@@ -139,3 +139,31 @@ def test_generator_export_round_trip(storage, single_thread):
         assert torch.equal(a, b), name
     with pytest.raises(ValueError, match="model id"):
         export_generator(storage, "models", "../escape", generator, PHONEME_ID_MAP)
+
+
+def test_a_model_id_is_written_once_and_the_cache_follows_what_storage_holds(settings, storage):
+    from provoice.voice_models import BaseModelRegistry
+    from provoice.voice_models.export import ExportExists, config_key
+    from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
+
+    registry = BaseModelRegistry(settings)
+    registry.create_random("tiny-base", tiny=True)
+    generator, _, meta = registry.load("tiny-base")
+    model_id = "tiny-base/run-1"
+    metadata = {"base_model": meta.to_json()}
+    export_generator(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map, metadata=metadata)
+    written = storage.read_bytes(config_key(MODELS_PREFIX, model_id))
+    with pytest.raises(ExportExists, match="written once"):
+        export_generator(storage, MODELS_PREFIX, model_id, tiny_generator(), meta.phoneme_id_map, metadata=metadata)
+    assert storage.read_bytes(config_key(MODELS_PREFIX, model_id)) == written
+
+    first, _ = load_for_inference(settings, model_id)
+    assert load_for_inference(settings, model_id)[0] is first
+    # Storage restored from elsewhere holds other weights under the id: the cache never serves the old ones.
+    for key in storage.list(f"{MODELS_PREFIX}/{model_id}"):
+        storage.delete(key)
+    torch.manual_seed(1)
+    other = SynthesizerTrn(generator.config)
+    export_generator(storage, MODELS_PREFIX, model_id, other, meta.phoneme_id_map, metadata=metadata)
+    again, _ = load_for_inference(settings, model_id)
+    assert again is not first

@@ -1,0 +1,201 @@
+"""The local Prefect server of an embedded ProVoice home: started once, then reused.
+
+Without `PREFECT_API_URL`, Prefect would start a throwaway server for every command that runs a
+flow (about 10 s each, and left behind when the command is killed). Instead the first command
+that needs Prefect starts `prefect server start` in the background on 127.0.0.1, with its own
+home and database under `PROVOICE_HOME/prefect`, on a free port recorded in
+`PROVOICE_HOME/prefect-server.json`; every later command, `provoice serve` and the API reuse it.
+A file lock makes two commands started at once share one server; a record whose server no
+longer answers is replaced. `provoice server status|stop` shows and stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from provoice.errors import ProVoiceError
+from provoice.settings import Settings
+
+RECORD = "prefect-server.json"
+LOCK = "prefect-server.lock"
+START_TIMEOUT_S = 180.0
+
+
+class LocalServerError(ProVoiceError):
+    """The local Prefect server could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    pid: int
+    port: int
+    api_url: str
+    prefect_home: str
+    started_at: float
+
+    @property
+    def ui_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+
+def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_group(pid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM the process group `pid` leads, then SIGKILL what is left after `grace_s`."""
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """The background Prefect server of one ProVoice home."""
+
+    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None):
+        self.home = settings.home
+        self.say = say or (lambda message: print(message, file=sys.stderr, flush=True))
+
+    @property
+    def record_path(self) -> Path:
+        return self.home / RECORD
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def record(self) -> ServerRecord | None:
+        try:
+            return ServerRecord(**json.loads(self.record_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def running(self) -> ServerRecord | None:
+        """The recorded server if it answers; None otherwise."""
+        rec = self.record()
+        return rec if rec is not None and alive(rec.pid) and healthy(rec.api_url) else None
+
+    def ensure(self) -> ServerRecord:
+        """The running server, starting it (once, however many callers ask at the same time)."""
+        rec = self.running()
+        if rec is not None:
+            return rec
+        with self._locked():
+            rec = self.running()
+            if rec is not None:
+                return rec
+            stale = self.record()
+            if stale is not None and alive(stale.pid):
+                self.say(f"the local Prefect server (pid {stale.pid}) does not answer; replacing it")
+                kill_group(stale.pid)
+            return self._start()
+
+    def _start(self) -> ServerRecord:
+        port = _free_port()
+        prefect_home = self.home / "prefect"
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+        env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+        self.say(f"starting the local Prefect server on 127.0.0.1:{port} (once; later commands reuse it; "
+                 "`provoice server stop` stops it)…")
+        log = (prefect_home / "server.log").open("ab")
+        with log:
+            proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                     "--port", str(port)], env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        api_url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not healthy(api_url):
+            if proc.poll() is not None:
+                raise LocalServerError(f"the local Prefect server exited with code {proc.returncode} while "
+                                       f"starting; see {prefect_home / 'server.log'}")
+            if time.monotonic() > deadline:
+                kill_group(proc.pid)
+                raise LocalServerError(f"the local Prefect server did not answer on {api_url} within "
+                                       f"{START_TIMEOUT_S:.0f} s; see {prefect_home / 'server.log'}")
+            time.sleep(0.3)
+        rec = ServerRecord(pid=proc.pid, port=port, api_url=api_url, prefect_home=str(prefect_home),
+                           started_at=time.time())
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(rec)))
+        os.replace(tmp, self.record_path)
+        return rec
+
+    def stop(self) -> ServerRecord | None:
+        """Stop the recorded server (if any) and forget it; what was stopped."""
+        with self._locked():
+            rec = self.record()
+            if rec is not None and alive(rec.pid):
+                kill_group(rec.pid)
+            self.record_path.unlink(missing_ok=True)
+            return rec
+
+
+def prefect_api_configured() -> bool:
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
+@contextlib.contextmanager
+def prefect_api(settings: Settings | None = None, say: Callable[[str], None] | None = None) -> Iterator[str | None]:
+    """A block whose Prefect calls go to the configured API, or to the home's local server (started
+    if needed): never to a throwaway server."""
+    if prefect_api_configured():
+        from prefect.settings import get_current_settings
+
+        yield get_current_settings().api.url
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    rec = LocalServer(settings or Settings(), say).ensure()
+    with temporary_settings(updates={PREFECT_API_URL: rec.api_url}):
+        yield rec.api_url
