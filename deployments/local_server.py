@@ -180,6 +180,7 @@ class LocalServer:
 
 
 def prefect_api_configured() -> bool:
+    """Whether PREFECT_API_URL (or a Prefect profile) names an API."""
     from prefect.settings import get_current_settings
 
     return bool(get_current_settings().api.url)

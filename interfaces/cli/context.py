@@ -16,11 +16,11 @@ def local_account(catalog: Catalog) -> str:
 
 
 def prefect_api_configured() -> bool:
-    """Events reach automations only through a configured Prefect API; without one, emitting would
-    start a throwaway local server whose events nobody sees."""
-    from prefect.settings import get_current_settings
+    """Events reach automations only through a configured Prefect API; without one, nobody would
+    see them."""
+    from deployments.local_server import prefect_api_configured as configured
 
-    return bool(get_current_settings().api.url)
+    return configured()
 
 
 def run_flow(label: str, fn, poll=None):
