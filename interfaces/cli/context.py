@@ -1,7 +1,10 @@
 """What commands share: the settings, the catalog, the local account and whether Prefect is reachable."""
 
+from deployments.local_server import prefect_api_configured
 from provoice.catalog import Catalog
 from provoice.settings import Settings
+
+__all__ = ["local_account", "open_catalog", "prefect_api_configured", "run_flow"]
 
 
 def open_catalog(settings: Settings | None = None) -> Catalog:
@@ -13,14 +16,6 @@ def local_account(catalog: Catalog) -> str:
     from provoice.accounts import default_account
 
     return default_account(catalog).id
-
-
-def prefect_api_configured() -> bool:
-    """Events reach automations only through a configured Prefect API; without one, nobody would
-    see them."""
-    from deployments.local_server import prefect_api_configured as configured
-
-    return configured()
 
 
 def run_flow(label: str, fn, poll=None):
