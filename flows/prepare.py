@@ -115,7 +115,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
                        names, settings, reasons, progress)
         quals = _fan_out("quality", check_quality, {k: (v,) for k, v in trs.items()},
                          names, settings, reasons, progress)
-        quals, similarity = check_speakers(settings, quals)
+        quals, speakers = check_speakers(settings, quals)
         summaries, rows = [], []
         for f in files:
             entry = {"id": f.id, "name": f.original_name, "format": f.format,
@@ -131,7 +131,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
                                 accepted_s=entry["accepted_s"], segments=entry["segments"],
                                 warnings=entry["warnings"], duration_s=entry["duration_s"])
             summaries.append(entry)
-        report = write_manifest(settings, dataset_id, version, summaries, rows, similarity)
+        report = write_manifest(settings, dataset_id, version, summaries, rows, speakers)
         progress.advance()
     except BaseException:
         catalog.update_run(run.id, status="failed")

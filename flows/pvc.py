@@ -9,6 +9,7 @@ from sqlalchemy import select
 from flows.prepare import prepare_dataset
 from flows.train import train_model
 from provoice.catalog import Catalog, Pvc
+from provoice.consent import ConsentRequired, check_dataset_voice, how_to_consent
 from provoice.dataset.outputs import format_seconds
 from provoice.errors import InvalidSource, NotEnoughSpeech, ProVoiceError, is_infrastructure_failure
 from provoice.notify import Notification
@@ -50,6 +51,9 @@ def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base
                     pvc_id: str | None = None, retry: bool = False) -> PvcRun:
     """Run one attempt of a PVC; a retry resumes training from its checkpoints and repeats no success.
 
+    No attempt starts without the speaker's verified consent (`provoice pvc consent-prompt`), and one
+    whose freshly prepared dataset has moved away from the consent's voice fails, saying so.
+
     Started from the Prefect UI's form with a dataset, a name and a budget it creates the PVC (as a
     draft of the dataset's account) and trains it; with `pvc_id` it trains an existing one (queued
     by the API, or a draft / failed one). The attempt holds 1,000,000 credits from its start,
@@ -66,16 +70,25 @@ def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base
     """
     settings = Settings()
     catalog = Catalog(settings)
+    from_form = pvc_id is None
     pvc_id = pvc_id or new_pvc_from_form(settings, catalog, dataset_id, name, base_model_id).id
     context = FlowRunContext.get()
     run_id = str(context.flow_run.id) if context and context.flow_run else None
-    pvc = begin_training(catalog, settings, pvc_id, retry=retry, budget=Budget(max_steps, max_minutes),
-                         flow_run_id=run_id)
+    try:
+        pvc = begin_training(catalog, settings, pvc_id, retry=retry, budget=Budget(max_steps, max_minutes),
+                             flow_run_id=run_id)
+    except ConsentRequired as exc:
+        if from_form:
+            raise ConsentRequired(f"created PVC {pvc_id} as a draft; it trains once its speaker's consent is "
+                                  f"verified: {how_to_consent(pvc_id)}, then run this deployment again with "
+                                  f"pvc_id {pvc_id}") from exc
+        raise
     voices: list[PvcVoiceView] = []
     with Heartbeat(catalog, settings, pvc_id):
         try:
             summary = prepare_dataset(pvc.dataset_id)
             set_step(catalog, pvc_id, "training", dataset_version=summary.version)
+            check_dataset_voice(catalog, settings, pvc, summary.version, summary.report_uri)
             speech_gate(summary)
             trained = train_model(settings, pvc.dataset_id, base_model_id=pvc.base_model_id, run_id=pvc.id,
                                   max_steps=pvc.budget_steps, max_minutes=pvc.budget_minutes,

@@ -10,6 +10,7 @@ from flows.train import train_model
 from provoice.catalog import Catalog, Pvc, PvcRetrain
 from provoice.catalog.models import utcnow
 from provoice.catalog.pvc_models import RETRAIN_DECISIONS
+from provoice.consent import require_consent
 from provoice.errors import ProVoiceError
 from provoice.notify import Notification
 from provoice.pvc.retrain import (
@@ -43,8 +44,9 @@ def retrain_on_new_base_model(base_model_id: str | None = None, pvc_id: str | No
     this base yet, so the daily schedule never trains the same (PVC, base) twice. Promoting gives
     the PVC the new model, its evaluation and new voices and notifies the owner
     (`provoice.pvc.retrained`); the old voices stay with the old model and keep working. Keeping
-    records why. A PVC that fails is recorded as failed and the others go on. Automatic retraining
-    charges no credits.
+    records why. A PVC that fails is recorded as failed and the others go on; so is one whose
+    consent is no longer valid (a retrain reuses the PVC's consent, on the same pinned dataset).
+    Automatic retraining charges no credits.
 
     Args:
         base_model_id: the new base model; empty means the latest.
@@ -80,6 +82,7 @@ def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: s
     started = utcnow()
     new_model_id, old_evaluation, new_evaluation, voices, promoted = None, {}, {}, [], False
     try:
+        require_consent(catalog, settings, pvc)
         manifest_uri = pinned_manifest(catalog, pvc)
         trained = train_model(settings, pvc.dataset_id, base_model_id=base_model_id,
                               run_id=retrain_run_id(pvc.id, base_model_id), max_steps=max_steps,

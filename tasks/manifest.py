@@ -4,7 +4,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from provoice.dataset.outputs import format_seconds, write_outputs
+from provoice.dataset.outputs import SpeakerCheck, format_seconds, write_outputs
 from provoice.settings import Settings
 from provoice.storage import Storage
 from tasks.retry import STEP_OPTIONS
@@ -16,9 +16,9 @@ def artifact_key(*parts: str) -> str:
 
 @task(name="manifest", cache_policy=NO_CACHE, **STEP_OPTIONS)
 def write_manifest(settings: Settings, dataset_id: str, version: str, files: list[dict],
-                   rows: list[dict], speaker_similarity: float | None) -> dict:
+                   rows: list[dict], speakers: SpeakerCheck) -> dict:
     report = write_outputs(Storage.from_settings(settings), settings, dataset_id, version, files,
-                           rows, speaker_similarity)
+                           rows, speakers)
     accepted = sum(1 for f in files if f["status"] == "accepted")
     lines = [
         f"# Dataset {dataset_id} — version `{version}`",

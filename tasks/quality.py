@@ -3,7 +3,7 @@
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from provoice.dataset.outputs import apply_speaker_check
+from provoice.dataset.outputs import SpeakerCheck, apply_speaker_check
 from provoice.dataset.steps import quality_step
 from provoice.settings import Settings
 from provoice.storage import Storage
@@ -16,7 +16,6 @@ def check_quality(settings: Settings, transcribed: dict) -> dict:
 
 
 @task(name="speaker-consistency", cache_policy=NO_CACHE)
-def check_speakers(settings: Settings, qualities: dict[str, dict]) -> tuple[dict[str, dict], float | None]:
-    """Returns the qualities with other-speaker segments rejected, and the kept median similarity."""
-    median = apply_speaker_check(qualities, settings)
-    return qualities, median
+def check_speakers(settings: Settings, qualities: dict[str, dict]) -> tuple[dict[str, dict], SpeakerCheck]:
+    """Returns the qualities with other-speaker segments rejected, and the dataset's voice."""
+    return qualities, apply_speaker_check(qualities, settings)

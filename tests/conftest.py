@@ -30,9 +30,11 @@ def speech_dir(tmp_path_factory):
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """A fresh ProVoice home for one test; the environment carries it into flows. A local Prefect
-    server a test started in the home is stopped when it ends."""
+    server a test started in the home is stopped when it ends. Training needs no consent here
+    (tests about other things); the consent tests and the demo require it."""
     monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
+    monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
     settings = Settings()
     yield settings
     from deployments.local_server import RECORD, LocalServer
@@ -82,6 +84,7 @@ def s3_settings(tmp_path, monkeypatch, s3_endpoint) -> Settings:
     monkeypatch.setenv("PROVOICE_STORAGE_URI", f"s3://{bucket}/store")
     monkeypatch.setenv("PROVOICE_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
+    monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
     return Settings()
 
 
@@ -95,13 +98,41 @@ def wer(reference: str, hypothesis: str) -> float:
     return jiwer.wer(" ".join(norm(reference)), " ".join(norm(hypothesis)))
 
 
-def narrator_dataset(catalog, folder, files: int):
+def narrator_dataset(catalog, folder, files: int, account_id: str | None = None):
     """A dataset of `files` espeak chapters (8 sentences each), ingested with the ingest flow."""
     from flows.ingest import ingest_files
 
     folder.mkdir()
     for i in range(files):
         synthetic.speech_file(folder / f"chapter{i}.wav", synthetic.corpus(8, start=2 * i))
-    ds = catalog.create_dataset("narrator")
+    ds = catalog.create_dataset("narrator", account_id=account_id)
     ingest_files(ds.id, [str(folder)])
     return ds
+
+
+def read_aloud(text: str, dest, voice: str = synthetic.MAIN_VOICE, pitch: int | None = None):
+    """A recording of `text` in a generated voice (the dataset's voice by default)."""
+    return synthetic.speak(text, dest, voice, pitch)
+
+
+def give_consent(catalog, settings, pvc_id: str, folder):
+    """The speaker consents the honest way: a prompt, read aloud in the dataset's voice, verified."""
+    from provoice.consent import new_prompt, submit_recording
+
+    prompt = new_prompt(catalog, settings, pvc_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    wav = read_aloud(prompt.prompt, folder / f"consent-{pvc_id}.wav")
+    sub = submit_recording(catalog, settings, pvc_id, wav, wav.name)
+    assert sub.attempt.verified, sub.attempt.reason
+    return sub
+
+
+STEADY_PHRASE = ["lantern", "potato", "velvet", "harvest"]
+
+
+@pytest.fixture
+def steady_phrase(monkeypatch):
+    """One-time words that espeak-ng and Whisper tiny.en always agree on, so a test's reading never
+    hinges on the draw (about 1 in 30 random prompts has a word the tiny model mishears in espeak)."""
+    monkeypatch.setattr("provoice.consent.service.one_time_phrase", lambda n: STEADY_PHRASE[:n])
+    return STEADY_PHRASE

@@ -17,6 +17,7 @@ from provoice.errors import (
     TransientError,
     UnsupportedFormat,
 )
+from provoice.consent import ConsentRefused, ConsentRequired
 from provoice.pvc.service import PvcRefused
 from provoice.settings import ACCEPTED_FORMATS
 from provoice.tts import EmptyText, ModelMismatch
@@ -42,6 +43,8 @@ STATUS: dict[type[Exception], int] = {
     NotFound: 404,
     AuthError: 401,
     InsufficientCredits: 402,
+    ConsentRequired: 403,
+    ConsentRefused: 409,
     PvcRefused: 409,
     ModelMismatch: 409,
     IdempotencyConflict: 409,

@@ -1,4 +1,6 @@
-"""`/fine-tunes`: pro voice clones. Creating one makes a draft; `train` and `retry` claim it (status
+"""`/fine-tunes`: pro voice clones. Creating one makes a draft; its speaker consents by reading a
+prompt (`/consent/prompt`, then the recording to `/consent`); `train` and `retry` (403 without a
+verified consent) claim it (status
 `queued`, 1,000,000 credits held, budget fixed) in one transaction, so of two racing starts one
 runs and the other is refused (409, or 402 with the figures), then hand it to Prefect and answer
 202 at once (see `runner`). `PATCH` turns retraining on new base models on or off; `/retrains`
@@ -6,21 +8,37 @@ lists its decisions."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.runner import Runner
+from interfaces.api.errors import BadUpload
 from interfaces.api.scope import owned_dataset
+from interfaces.api.uploads import Limits, receive_files
 from provoice.catalog import Catalog, Pvc
+from provoice.consent import new_prompt, submit_recording
 from provoice.errors import NotFound
 from provoice.storage import Storage
 from provoice.pvc.lifecycle import Budget, reap
 from provoice.pvc.retrain import decisions
 from provoice.pvc.service import create_pvc, get_pvc, list_pvcs, set_auto_retrain
 from provoice.settings import Settings
-from provoice.views import PvcView, RetrainView, pvc_view, pvc_views
+from provoice.views import (
+    ConsentPromptView,
+    ConsentResultView,
+    PvcView,
+    RetrainView,
+    consent_prompt_view,
+    consent_result_view,
+    pvc_view,
+    pvc_views,
+)
 from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry
 from tasks.flow_runs import ended_flow_runs
 
@@ -30,6 +48,8 @@ router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 class NewFineTune(BaseModel):
     dataset_id: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
+    speaker_name: str | None = Field(None, min_length=1, max_length=200,
+                                     description="whose voice it is, named by the consent prompt (default: name)")
     base_model_id: str | None = Field(None, description="default: the latest base model")
     language: str = Field("en", min_length=2, max_length=16)
     description: str = Field("", max_length=5000)
@@ -58,7 +78,7 @@ def create_fine_tune(body: NewFineTune, account: AccountId, catalog: CatalogDep,
     base = BaseModelRegistry(settings, catalog).get(body.base_model_id or "latest")
     pvc = create_pvc(catalog, account, body.dataset_id, body.name, base.id, language=body.language,
                      description=body.description, webhook_url=body.webhook_url and str(body.webhook_url),
-                     auto_retrain=body.auto_retrain, settings=settings)
+                     auto_retrain=body.auto_retrain, speaker_name=body.speaker_name, settings=settings)
     return pvc_view(catalog, pvc)
 
 
@@ -103,11 +123,42 @@ def list_retrains(pvc_id: str, account: AccountId, catalog: CatalogDep) -> list[
     return [RetrainView.of(r) for r in decisions(catalog, pvc_id)]
 
 
+@router.post("/{pvc_id}/consent/prompt", status_code=201)
+def consent_prompt(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> ConsentPromptView:
+    """A consent statement naming the speaker and the account, with one-time words, for the speaker
+    to read aloud; it replaces any open prompt and expires (PROVOICE_CONSENT_PROMPT_HOURS)."""
+    return consent_prompt_view(new_prompt(catalog, settings, pvc_id, account))
+
+
+CONSENT_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/{pvc_id}/consent", openapi_extra=CONSENT_UPLOAD,
+             responses={409: {"description": "no open prompt, or it expired or has no attempts left"},
+                        413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"}})
+async def consent(pvc_id: str, request: Request, account: AccountId, catalog: CatalogDep,
+                  settings: SettingsDep) -> ConsentResultView:
+    """The speaker's reading of the prompt (multipart, one `file` part, any accepted audio format).
+    A recording that is refused is an answer with `verified: false` and its reason; each counts
+    against the prompt's attempts. The recording is kept as the consent's record; the dataset is not changed."""
+    await run_in_threadpool(get_pvc, catalog, pvc_id, account)
+    room = settings.consent_max_bytes
+    with tempfile.TemporaryDirectory(prefix="provoice-consent-") as tmp:
+        uploads = await receive_files(request, Path(tmp), Limits(room, room, room, room))
+        if len(uploads) != 1:
+            raise BadUpload(f"send one recording, not {len(uploads)} files")
+        sub = await run_in_threadpool(submit_recording, catalog, settings, pvc_id, uploads[0].path,
+                                      uploads[0].filename, account)
+    return consent_result_view(sub.attempt, sub.attempts_left)
+
+
 @router.post("/{pvc_id}/train", status_code=202)
 def train(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep, request: Request,
           body: TrainingBudget | None = None) -> PvcView:
     """Queue a draft (or failed) PVC: 1,000,000 credits are held now and charged only on success.
-    Answers at once with status `queued`; poll `GET /fine-tunes/{id}`."""
+    Answers at once with status `queued`; poll `GET /fine-tunes/{id}`. Refused (403) until the
+    speaker's consent is verified."""
     return _start(request, catalog, settings, get_pvc(catalog, pvc_id, account), retry=False, budget=body)
 
 

@@ -1,5 +1,6 @@
-"""`provoice pvc`: pro voice clones — create, train, retry, show, list, auto-retrain, retrains."""
+"""`provoice pvc`: pro voice clones — create, consent, train, retry, show, list, auto-retrain, retrains."""
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -8,9 +9,33 @@ from interfaces.cli.context import local_account, open_catalog, run_flow
 from interfaces.cli.output import command, out
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
-from provoice.views import PvcView, RetrainView, pvc_view, pvc_views
+from provoice.views import (
+    ConsentPromptView,
+    ConsentResultView,
+    ConsentView,
+    PvcView,
+    RetrainView,
+    consent_prompt_view,
+    consent_result_view,
+    pvc_view,
+    pvc_views,
+)
 
-app = typer.Typer(help="Pro voice clones: create, train, retry, show, auto-retrain.", no_args_is_help=True)
+app = typer.Typer(help="Pro voice clones: create, consent, train, retry, show, auto-retrain.", no_args_is_help=True)
+
+
+def render_consent(c: ConsentView) -> None:
+    colour = {"verified": "green", "invalidated": "red", "prompted": "yellow"}.get(c.status, "white")
+    out.print(f"consent: [{colour}]{c.status}[/]" + (f" — {c.recordings} recording(s) submitted" if c.recordings else ""))
+    if c.status == "verified":
+        out.print(f"  verified {c.verified_at:%Y-%m-%d %H:%M} UTC for account {c.account_id} from "
+                  f"{c.recording_name!r} (sha256 {c.recording_sha256[:12]}…): word error rate {c.prompt_wer:.0%}, "
+                  f"speaker similarity {c.speaker_similarity:.2f}", markup=False)
+    if c.reason:
+        out.print(f"  {c.reason}", markup=False, soft_wrap=True)
+    if c.prompt:
+        out.print(f"  open prompt ({c.attempts_left} attempt(s) left, expires {c.expires_at:%Y-%m-%d %H:%M} UTC): "
+                  f"{c.prompt}", markup=False, soft_wrap=True)
 
 
 def render_pvc(pvc: PvcView) -> None:
@@ -25,6 +50,7 @@ def render_pvc(pvc: PvcView) -> None:
         out.print(f"model: {pvc.model_id}; charged {pvc.charged_credits:,.0f} credits")
     for v in pvc.voices:
         out.print(f"  voice {v.id} {v.name!r} from file {v.source_file_id}: preview {v.preview_uri}")
+    render_consent(pvc.consent)
     last = pvc.latest_retrain
     out.print(f"auto-retrain {'on' if pvc.auto_retrain else 'off'}"
               + (f"; last retrain on {last.base_model_id}: {last.decision}" if last else ""), markup=False)
@@ -42,6 +68,8 @@ def _unless_completed(pvc: PvcView) -> int:
 @command(app, "create", render=render_pvc)
 def create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.Option(..., "--name"),
            base_model: Optional[str] = typer.Option(None, "--base-model", help="default: the latest"),
+           speaker: Optional[str] = typer.Option(None, "--speaker", help="whose voice it is (default: --name); "
+                                                 "the consent prompt names them"),
            language: str = typer.Option("en", "--language"), description: str = typer.Option("", "--description"),
            webhook: Optional[str] = typer.Option(None, "--webhook", help="URL told when it completes or fails"),
            auto_retrain: bool = typer.Option(False, "--auto-retrain",
@@ -54,16 +82,66 @@ def create(dataset: str = typer.Option(..., "--dataset"), name: str = typer.Opti
     catalog = open_catalog(settings)
     base = BaseModelRegistry(settings, catalog).get(base_model or "latest")
     pvc = create_pvc(catalog, local_account(catalog), dataset, name, base.id, language=language,
-                     description=description, webhook_url=webhook, auto_retrain=auto_retrain)
+                     description=description, webhook_url=webhook, auto_retrain=auto_retrain, speaker_name=speaker)
     return pvc_view(catalog, pvc)
+
+
+def _render_prompt(p: ConsentPromptView) -> None:
+    out.print("Have the speaker read this aloud, then submit the recording with "
+              f"`provoice pvc consent {p.pvc_id} RECORDING`:", markup=False)
+    out.print(f"\n  {p.prompt}\n", markup=False, soft_wrap=True)
+    out.print(f"expires {p.expires_at:%Y-%m-%d %H:%M} UTC; {p.attempts_left} attempt(s)", markup=False)
+
+
+@command(app, "consent-prompt", render=_render_prompt)
+def consent_prompt(pvc_id: str) -> ConsentPromptView:
+    """A consent prompt for the PVC's speaker to read aloud (replaces any open one)."""
+    from provoice.consent import new_prompt
+
+    settings = Settings()
+    catalog = open_catalog(settings)
+    return consent_prompt_view(new_prompt(catalog, settings, pvc_id, local_account(catalog)))
+
+
+def _render_result(r: ConsentResultView) -> None:
+    if r.verified:
+        out.print("[green]consent verified[/]: the PVC can be trained now")
+    else:
+        out.print(f"[red]not verified[/]: {r.reason}", soft_wrap=True)
+    figures = [f"word error rate {r.prompt_wer:.0%}" if r.prompt_wer is not None else None,
+               f"speaker similarity {r.speaker_similarity:.2f}" if r.speaker_similarity is not None else None]
+    if any(figures):
+        out.print("; ".join(f for f in figures if f), markup=False)
+    if r.transcript is not None:
+        out.print(f"heard: {r.transcript}", markup=False, soft_wrap=True)
+    if not r.verified:
+        out.print(f"{r.attempts_left} attempt(s) left on this prompt", markup=False)
+
+
+@command(app, "consent", render=_render_result, exit_code=lambda r: 0 if r.verified else 1)
+def consent(pvc_id: str, recording: Path = typer.Argument(..., help="the speaker reading the prompt, any "
+                                                                      "accepted audio format")) -> ConsentResultView:
+    """Submit the speaker's reading of the consent prompt; exits 1 when it is not verified (the reason
+    is in the output). The recording is kept as the consent's record; the dataset is not changed."""
+    from provoice.consent import submit_recording
+    from provoice.errors import InvalidSource
+
+    if not recording.is_file():
+        raise InvalidSource(f"{recording} is not a file")
+    settings = Settings()
+    catalog = open_catalog(settings)
+    sub = submit_recording(catalog, settings, pvc_id, recording, recording.name, local_account(catalog))
+    return consent_result_view(sub.attempt, sub.attempts_left)
 
 
 def _run(pvc_id: str, retry: bool, max_steps: int | None, max_minutes: float | None) -> PvcView:
     from flows.pvc import pro_voice_clone
+    from provoice.consent import require_consent
     from provoice.pvc.service import get_pvc
 
-    catalog = open_catalog()
-    get_pvc(catalog, pvc_id, local_account(catalog))
+    settings = Settings()
+    catalog = open_catalog(settings)
+    require_consent(catalog, settings, get_pvc(catalog, pvc_id, local_account(catalog)))
     try:
         run_flow("retrying" if retry else "training", lambda: pro_voice_clone(
             pvc_id=pvc_id, max_steps=max_steps, max_minutes=max_minutes, retry=retry))
@@ -90,7 +168,7 @@ def retry(pvc_id: str, max_steps: Optional[int] = typer.Option(None, "--max-step
 
 @command(app, "show", render=render_pvc)
 def show(pvc_id: str) -> PvcView:
-    """A PVC's status, step, reason, model, voices and charge."""
+    """A PVC's status, step, reason, model, voices, charge and consent."""
     from provoice.pvc.service import get_pvc
 
     from provoice.pvc.lifecycle import reap

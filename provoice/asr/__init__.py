@@ -1,1 +1,5 @@
-"""Speech recognition with faster-whisper (Whisper in CTranslate2)."""
+"""Speech recognition with faster-whisper (Whisper in CTranslate2), and word error rate."""
+
+from provoice.asr.wer import normalise, word_error_rate
+
+__all__ = ["normalise", "word_error_rate"]

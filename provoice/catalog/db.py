@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -246,12 +246,13 @@ class Catalog:
         return run
 
     def update_run(self, run_id: str, **fields) -> None:
+        """One UPDATE, no read before it: a deferred SQLite transaction that reads and then writes
+        can be refused at once ("database is locked") when another connection wrote in between,
+        whatever the busy timeout, and the progress bar writes often next to a PVC's heartbeat."""
+        if fields.get("status") in ("completed", "failed"):
+            fields["finished_at"] = utcnow()
         with self.session() as s:
-            run = s.get(PreparationRun, run_id)
-            for k, v in fields.items():
-                setattr(run, k, v)
-            if fields.get("status") in ("completed", "failed"):
-                run.finished_at = utcnow()
+            s.execute(update(PreparationRun).where(PreparationRun.id == run_id).values(**fields))
 
     def get_run(self, run_id: str) -> PreparationRun:
         with self.session() as s:

@@ -1,5 +1,5 @@
 """ORM tables of the product layer: pro voice clones and their voices (migration 0004), and the
-decisions of retraining them on a new base model (migration 0005)."""
+decisions of retraining them on a new base model (migration 0005); the speaker name (0007)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class Pvc(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pvc"))
     account_id: Mapped[str] = mapped_column(String(32), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Whose voice it is, as the consent statement names them (default: the PVC's name).
+    speaker_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     language: Mapped[str] = mapped_column(String(16), default="en")
     description: Mapped[str] = mapped_column(Text, default="")
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,14 +19,20 @@ from provoice.settings import Settings
 from provoice.storage import Storage, filesystem_for
 
 
-def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> float | None:
-    """Reject segments whose voice differs from the dataset's dominant speaker (in place).
+@dataclass(frozen=True)
+class SpeakerCheck:
+    """The dataset's dominant voice (a unit speaker embedding; consent is checked against it) and
+    the median similarity of the segments kept; None without any candidate segment."""
 
-    Returns the median similarity of the kept segments, or None without any candidate.
-    """
+    median_similarity: float | None
+    voice: list[float] | None
+
+
+def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> SpeakerCheck:
+    """Reject segments whose voice differs from the dataset's dominant speaker (in place)."""
     refs = [(fid, s) for fid, q in qualities.items() for s in q["segments"] if s["embedding"]]
     if not refs:
-        return None
+        return SpeakerCheck(None, None)
     emb = np.asarray([s["embedding"] for _, s in refs], dtype=np.float32)
     weights = np.asarray([s["metrics"]["duration"] for _, s in refs])
     centroid = dominant_speaker(emb, settings.min_speaker_similarity, weights)
@@ -36,7 +43,7 @@ def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> float
             s["reason"] = (f"different speaker: voice similarity {sim:.2f} to the dataset's main "
                            f"speaker is below {settings.min_speaker_similarity:g}")
     kept = [sim for (_, s), sim in zip(refs, sims) if s["reason"] is None]
-    return float(np.median(kept)) if kept else None
+    return SpeakerCheck(float(np.median(kept)) if kept else None, [round(float(v), 6) for v in centroid])
 
 
 def _category(reason: str) -> str:
@@ -74,7 +81,7 @@ def manifest_rows(file_id: str, q: dict) -> list[dict]:
 
 
 def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version: str,
-                  files: list[dict], rows: list[dict], speaker_similarity: float | None) -> dict:
+                  files: list[dict], rows: list[dict], speakers: SpeakerCheck) -> dict:
     """Write manifest.jsonl, metadata.csv and report.json under the dataset version; return the report."""
     prefix = f"datasets/{dataset_id}/{version}"
     manifest = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
@@ -97,7 +104,8 @@ def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "accepted_seconds": accepted, "min_seconds": settings.min_speech_seconds,
         "enough": missing == 0, "missing_seconds": round(missing, 3), "message": message,
-        "segments": len(rows), "speaker_similarity_median": speaker_similarity,
+        "segments": len(rows), "speaker_similarity_median": speakers.median_similarity,
+        "speaker_voice": speakers.voice,
         "rejection_reasons": dict(reasons), "files": files,
         "warnings": [f"{f['name']}: {w}" for f in files for w in f.get("warnings", [])],
         "manifest_uri": manifest_uri, "metadata_uri": metadata_uri,

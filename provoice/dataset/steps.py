@@ -38,6 +38,11 @@ def work_prefix(settings: Settings, sha256: str, step: str) -> str:
     return f"work/{sha256}/{'-'.join(keys)}"
 
 
+def converted_16k_key(settings: Settings, sha256: str) -> str:
+    """Where the convert step keeps a file's 16 kHz view."""
+    return f"{work_prefix(settings, sha256, 'convert')}/audio16.wav"
+
+
 def _run_cached(storage: Storage, key: str, compute: Callable[[], dict]) -> dict:
     """Return the stored result at `key`, or compute and store it; a rejection is stored too."""
     if storage.exists(key):
@@ -57,7 +62,7 @@ def _run_cached(storage: Storage, key: str, compute: Callable[[], dict]) -> dict
 def convert_step(storage: Storage, settings: Settings, sha256: str, raw_uri: str) -> dict:
     """Training-rate WAV plus a 16 kHz view, loudness-normalised."""
     prefix = work_prefix(settings, sha256, "convert")
-    audio_key, audio16_key = f"{prefix}/audio.wav", f"{prefix}/audio16.wav"
+    audio_key, audio16_key = f"{prefix}/audio.wav", converted_16k_key(settings, sha256)
 
     def compute() -> dict:
         with storage.local_path(storage.key_of(raw_uri)) as src, \

@@ -10,6 +10,7 @@
 - A training attempt holds a lease that the running flow renews (`heartbeat`). A PVC whose lease
   ran out, or whose flow run ended without finishing it, is failed by `reap` with a reason the
   user can act on; its checkpoints stay, so a retry resumes.
+- No attempt starts without the speaker's verified consent (`provoice.consent`), retries included.
 - The budget is fixed at the first start; a retry without a budget trains what is left of it (the
   trainer counts steps and seconds across resumes).
 """
@@ -26,6 +27,7 @@ from sqlalchemy import or_, select, update
 
 from provoice.catalog import Catalog, Pvc
 from provoice.catalog.models import utcnow
+from provoice.consent import require_consent
 from provoice.credits import PVC_TRAINING_CREDITS, place_hold, release_hold
 from provoice.errors import InvalidSource
 from provoice.pvc.service import STEPS, PvcRefused, get_pvc
@@ -68,11 +70,15 @@ def hold_key(pvc_id: str, attempt: int) -> str:
 def claim(catalog: Catalog, settings: Settings, pvc_id: str, *, retry: bool, budget: Budget,
           to: str = "queued", flow_run_id: str | None = None, lease: bool = False) -> Pvc:
     """Start an attempt: draft|failed (a retry: failed only) → `to`, with the credit hold and the
-    budget, in one transaction; anything else is refused with the reason. A training PVC, or a
-    queued one with `lease` (queued in this process), gets a lease at once."""
+    budget, in one transaction; anything else is refused with the reason, and so is a PVC without
+    its speaker's verified consent. A training PVC, or a queued one with `lease` (queued in this
+    process), gets a lease at once."""
     pvc = get_pvc(catalog, pvc_id)
     allowed = ("failed",) if retry else ("draft", "failed")
     checked_budget(settings, budget)
+    if pvc.status not in allowed and (why := refusal(pvc, retry)):
+        raise PvcRefused(why)
+    require_consent(catalog, settings, pvc)
     if budget.empty:
         stored = Budget(pvc.budget_steps, pvc.budget_minutes)
         budget = stored if retry and not stored.empty else Budget(max_minutes=settings.pvc_train_minutes)

@@ -23,9 +23,10 @@ STEPS = ("preparing data", "training", "creating voices", "evaluating", "chargin
 
 def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
                language: str = "en", description: str = "", webhook_url: str | None = None,
-               auto_retrain: bool = False, settings: Settings | None = None) -> Pvc:
+               auto_retrain: bool = False, speaker_name: str | None = None,
+               settings: Settings | None = None) -> Pvc:
     """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
-    `provoice.pvc.retrain`). The language must be one the models speak and the webhook a public
+    `provoice.pvc.retrain`). `speaker_name` (default: the name) is who the consent prompt names. The language must be one the models speak and the webhook a public
     http(s) URL (checked again, resolved, when it is called)."""
     settings = settings or Settings()
     catalog.get_dataset(dataset_id)
@@ -36,6 +37,7 @@ def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, ba
         check_destination(webhook_url, settings.webhook_allow_hosts, resolve=False)
     with catalog.session() as s:
         pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=display_name(name, "PVC name"),
+                  speaker_name=display_name(speaker_name, "speaker name") if speaker_name else None,
                   base_model_id=base_model_id, language=language, description=clean_description(description),
                   webhook_url=webhook_url or None, status="draft", attempts=0, evaluation={},
                   auto_retrain=auto_retrain)

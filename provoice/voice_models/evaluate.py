@@ -8,12 +8,12 @@ checkpoint during training (validation) and a finished fine-tune.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
+from provoice.asr.wer import word_error_rate
 from provoice.audio.resample import SPEECH_RATE, to_16k
 from provoice.loading import once_per_process
 
@@ -41,19 +41,6 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER after lower-casing and dropping punctuation, as the benchmarks and tests count it."""
-    import jiwer
-
-    def norm(t: str) -> str:
-        return " ".join(re.sub(r"[^a-z0-9' ]+", " ", t.lower()).split())
-    ref, hyp = norm(reference), norm(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return float(jiwer.wer(ref, hyp)) if hyp else 1.0
 
 
 @once_per_process()

@@ -173,6 +173,7 @@ def test_a_storage_outage_during_prepare_fails_as_infrastructure_not_as_rejectio
     monkeypatch.setenv("PROVOICE_STORAGE_URI", "s3://outage/store")
     monkeypatch.setenv("PROVOICE_S3_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
+    monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
     settings = Settings()
     catalog = Catalog(settings)
     account = default_account(catalog).id

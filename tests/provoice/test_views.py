@@ -53,7 +53,7 @@ def test_listing_pvcs_takes_the_same_queries_for_one_or_many(settings):
     with counted(catalog) as six:
         views = pvc_views(catalog, many)
     assert len(views) == 6 and all(v.charged_credits == 1000 and len(v.voices) == 1 for v in views)
-    assert len(six) == len(one) == 3
+    assert len(six) == len(one) == 5
 
 
 def test_listing_datasets_takes_one_query(settings):

@@ -25,8 +25,9 @@ def test_step_chain_and_cache(settings, speech_dir, monkeypatch):
     q = check_quality.fn(settings, tr)
     assert [s["reason"] for s in q["segments"]] == [None] * len(q["segments"])
     assert wer(" ".join(MAIN_TEXT), " ".join(s["text"] for s in q["segments"])) < 0.35
-    qualities, median = check_speakers.fn(settings, {"f1": q})
-    assert median > 0.8
+    qualities, speakers = check_speakers.fn(settings, {"f1": q})
+    assert speakers.median_similarity > 0.8
+    assert len(speakers.voice) == 256 and abs(sum(v * v for v in speakers.voice) - 1) < 1e-3
     storage = Storage.from_settings(settings)
     work = storage.list(f"work/{ing.sha256}")
     assert any(k.endswith("audio.wav") for k in work) and any(k.endswith("quality.json") for k in work)

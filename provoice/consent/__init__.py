@@ -1,0 +1,25 @@
+"""Consent: only the owner of a voice can clone it. A PVC is trained only after its speaker has
+read a one-time prompt and the recording was verified (the words, the dataset's voice, not a
+copy, usable audio); every recording is kept as the audit trail."""
+
+from provoice.consent.gate import (
+    ConsentRequired,
+    check_dataset_voice,
+    consent_refusal,
+    how_to_consent,
+    require_consent,
+)
+from provoice.consent.records import (
+    Consent,
+    ConsentRefused,
+    aware,
+    attempts_of,
+    current_consent,
+    open_prompt,
+    prompts_of,
+)
+from provoice.consent.service import Submission, new_prompt, submit_recording
+
+__all__ = ["Consent", "ConsentRefused", "ConsentRequired", "Submission", "attempts_of", "aware",
+           "check_dataset_voice", "consent_refusal", "current_consent", "how_to_consent", "new_prompt", "open_prompt", "prompts_of",
+           "require_consent", "submit_recording"]
