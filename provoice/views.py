@@ -358,7 +358,7 @@ def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
 
 def consent_views(catalog: Catalog, pvc_ids: list[str]) -> dict[str, ConsentView]:
     """The consent state of each PVC, in two queries."""
-    from provoice.consent import attempts_of, aware, prompts_of
+    from provoice.consent import attempts_of, aware, given, prompts_of
 
     prompts: dict[str, list] = {i: [] for i in pvc_ids}
     attempts: dict[str, list] = {i: [] for i in pvc_ids}
@@ -369,8 +369,7 @@ def consent_views(catalog: Catalog, pvc_ids: list[str]) -> dict[str, ConsentView
     out = {}
     for pvc_id in pvc_ids:
         by_id = {a.id: a for a in attempts[pvc_id]}
-        given = [p for p in prompts[pvc_id] if p.verified_attempt_id and p.status in ("verified", "invalidated")]
-        consent = max(given, key=lambda p: aware(p.verified_at), default=None)
+        consent = given(prompts[pvc_id])
         open_ = next((p for p in reversed(prompts[pvc_id]) if p.status == "open"), None)
         record = by_id.get(consent.verified_attempt_id) if consent else None
         last = attempts[pvc_id][-1] if attempts[pvc_id] else None

@@ -15,11 +15,12 @@ from provoice.consent.records import (
     aware,
     attempts_of,
     current_consent,
+    given,
     open_prompt,
     prompts_of,
 )
 from provoice.consent.service import Submission, new_prompt, submit_recording
 
 __all__ = ["Consent", "ConsentRefused", "ConsentRequired", "Submission", "attempts_of", "aware",
-           "check_dataset_voice", "consent_refusal", "current_consent", "how_to_consent", "new_prompt", "open_prompt", "prompts_of",
+           "check_dataset_voice", "consent_refusal", "current_consent", "given", "how_to_consent", "new_prompt", "open_prompt", "prompts_of",
            "require_consent", "submit_recording"]

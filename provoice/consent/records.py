@@ -94,14 +94,18 @@ def record_attempt(catalog: Catalog, attempt: ConsentAttempt) -> ConsentAttempt:
     return attempt
 
 
+def given(prompts: list[ConsentPrompt]) -> ConsentPrompt | None:
+    """Of one PVC's prompts, the consent: the latest verified one, valid or invalidated."""
+    return max((p for p in prompts if p.verified_attempt_id and p.status in ("verified", "invalidated")),
+               key=lambda p: aware(p.verified_at), default=None)
+
+
 def current_consent(catalog: Catalog, pvc_id: str) -> Consent | None:
     """The PVC's latest verified consent, valid or invalidated; None if it never had one."""
+    prompt = given(prompts_of(catalog, [pvc_id]))
+    if prompt is None:
+        return None
     with catalog.session() as s:
-        prompt = s.scalars(select(ConsentPrompt).where(
-            ConsentPrompt.pvc_id == pvc_id, ConsentPrompt.verified_attempt_id.is_not(None),
-            ConsentPrompt.status.in_(("verified", "invalidated"))).order_by(ConsentPrompt.verified_at.desc())).first()
-        if prompt is None:
-            return None
         return Consent(prompt, s.get(ConsentAttempt, prompt.verified_attempt_id))
 
 
