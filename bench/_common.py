@@ -57,6 +57,16 @@ def code_version(paths: Sequence[str] = ()) -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
+def set_env(work: Path) -> None:
+    """A private ProVoice home and Prefect home, so nothing touches the user's (set before imports)."""
+    os.environ["PROVOICE_HOME"] = str(work / "home")
+    os.environ["PREFECT_HOME"] = str(work / "prefect")
+    os.environ["PROVOICE_MIN_SPEECH_SECONDS"] = "60"
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

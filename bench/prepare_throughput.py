@@ -32,23 +32,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, write_sections  # noqa: E402
+from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, set_env, write_sections  # noqa: E402
 
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
 TARGET_RATIO, TARGET_RSS_GB = 1.3, 1.5
 PIPELINE_CODE = ["flows", "tasks", "provoice/asr", "provoice/audio", "provoice/dataset", "provoice/quality",
                  "provoice/catalog", "provoice/settings.py", "provoice/storage.py", "provoice/synthetic.py"]
-
-
-def set_env(work: Path) -> None:
-    """A private ProVoice home and Prefect home, so nothing touches the user's (set before imports)."""
-    os.environ["PROVOICE_HOME"] = str(work / "home")
-    os.environ["PREFECT_HOME"] = str(work / "prefect")
-    os.environ["PROVOICE_MIN_SPEECH_SECONDS"] = "60"
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 def wav_seconds(path: Path) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
@@ -12,8 +14,7 @@ from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.views import FineTuneSummary, Scores, stored
-from provoice.tts import TrainConfig
-from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs
+from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs, FineTuneResult, fine_tune_config
 from tasks.manifest import artifact_key
 from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
 
@@ -50,9 +51,8 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
     """
     settings = Settings()
     inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)
-    config = TrainConfig(batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
-                         checkpoint_every=checkpoint_every or settings.train_checkpoint_every,
-                         device=settings.device)
+    config = fine_tune_config(settings, batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
+                              checkpoint_every=checkpoint_every)
     with concurrency(GPU_LIMIT, occupy=1):
         trained = fine_tune_task(settings, inputs, config.to_dict())
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
@@ -61,19 +61,38 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
     loss_curve = storage.uri(trained.loss_curve_key) if trained.loss_curve_key else None
     summary = FineTuneSummary(model_id=inputs.model_id, base_model_id=inputs.base_model_id, run_id=inputs.run_id,
                               dataset_id=dataset_id, dataset_version=inputs.dataset_version, steps=trained.steps,
-                              stopped_by=trained.stopped_by, onnx_uri=onnx_uri, loss_curve_uri=loss_curve,
-                              evaluation=Scores(**evaluation.summary()))
-    scores = summary.evaluation
-    create_markdown_artifact(
-        "\n".join([f"# Fine-tune `{inputs.model_id}`",
-                   f"- base model: `{inputs.base_model_id}`; dataset `{dataset_id}` version `{inputs.dataset_version}`",
-                   f"- steps: {trained.steps} (stopped by {trained.stopped_by})",
-                   f"- WER {scores.wer:.1%}, speaker similarity {scores.speaker_similarity}, "
-                   f"DNSMOS {scores.dnsmos:.2f}",
-                   f"- ONNX voice: `{onnx_uri}`", f"- loss curve: `{loss_curve}`"]),
-        key=artifact_key("model", inputs.run_id), description="Fine-tune summary")
+                              stopped_by=trained.stopped_by, best_step=trained.best_step, onnx_uri=onnx_uri,
+                              loss_curve_uri=loss_curve, evaluation=Scores(**evaluation.summary()))
+    create_markdown_artifact(summary_markdown(summary, trained, storage), key=artifact_key("model", inputs.run_id),
+                             description="Fine-tune summary")
     storage.write_json(summary_key(inputs.model_id), stored(summary))
     return summary
+
+
+def summary_markdown(summary: FineTuneSummary, trained: FineTuneResult, storage: Storage) -> str:
+    """The summary an operator reads in the Prefect UI: scores next to their floor and ceiling, the
+    loss curve itself (embedded, since a storage path means nothing to a browser) and the stored
+    files by what they are."""
+    ev = summary.evaluation
+    sim = "—" if ev.speaker_similarity is None else f"{ev.speaker_similarity:.3f}"
+    if ev.ceiling_similarity is not None:
+        sim += f" of a possible {ev.ceiling_similarity:.3f}"
+    if ev.base is not None and ev.base.speaker_similarity is not None:
+        sim += f", up from {ev.base.speaker_similarity:.3f}"
+    wer = f"{ev.wer:.1%}" + (f" (base model {ev.base.wer:.1%})" if ev.base is not None else "")
+    best = (f"; exported the best validated step, {trained.best_step}" if trained.best_step is not None
+            else "; exported the last step")
+    lines = [f"# Fine-tune `{summary.model_id}`",
+             f"- base model `{summary.base_model_id}`; dataset `{summary.dataset_id}` version `{summary.dataset_version}`",
+             f"- {trained.steps} steps in {trained.trained_s / 60:.1f} min, stopped by {trained.stopped_by}{best}",
+             f"- word error rate {wer}; speaker similarity {sim}; DNSMOS {ev.dnsmos:.2f}",
+             f"- stored with the model `{summary.model_id}`: the Piper ONNX voice `model.onnx` and its "
+             f"`model.onnx.json`; with the training run `{summary.run_id}`: the loss curve `loss_curve.png`, the "
+             f"metrics `history.json` and one preview WAV per validation (`previews/step-N.wav`)"]
+    if trained.loss_curve_key and storage.exists(trained.loss_curve_key):
+        encoded = base64.b64encode(storage.read_bytes(trained.loss_curve_key)).decode()
+        lines += ["", f"![loss and validation curves](data:image/png;base64,{encoded})"]
+    return "\n".join(lines)
 
 
 def summary_key(model_id: str) -> str:

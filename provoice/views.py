@@ -455,12 +455,25 @@ class RegisteredBaseModel(BaseModelRow):
         return cls(**dict(row), created=info.newly_registered, kind=info.kind, uri=info.uri, **info.summary)
 
 
+class BaseScores(BaseModel):
+    """The base model's scores on the same sentences and voice: the floor a fine-tune starts from."""
+
+    model_id: str
+    wer: float
+    speaker_similarity: float | None
+    dnsmos: float
+
+
 class Scores(BaseModel):
-    """A model's evaluation: word error rate by Whisper, speaker similarity to held-out real speech, DNSMOS."""
+    """A model's evaluation: word error rate by Whisper, speaker similarity to held-out real speech,
+    DNSMOS; with the ceiling (the real held-out clips' own similarity to their voice) and the floor
+    (its base model) when they were measured."""
 
     wer: float
     speaker_similarity: float | None
     dnsmos: float
+    ceiling_similarity: float | None = None
+    base: BaseScores | None = None
 
 
 class EvaluationView(Scores):
@@ -479,9 +492,25 @@ class FineTuneSummary(BaseModel):
     dataset_version: str
     steps: int
     stopped_by: str
+    best_step: int | None = Field(default=None, description="the validated step whose weights were exported")
     onnx_uri: str = Field(exclude=True)
     loss_curve_uri: str | None = Field(exclude=True)
     evaluation: Scores
+
+
+class TrainingBundle(BaseModel):
+    """A training bundle written for a GPU node that has only torch and numpy."""
+
+    dest: str
+    dataset_id: str
+    dataset_version: str
+    base_model_id: str
+    weights: str
+    items: int
+    audio_seconds: float
+    files: dict[str, int] = Field(description="file name -> size in bytes")
+    total_bytes: int
+    train_command: str
 
 
 class TtsResult(BaseModel):

@@ -1,5 +1,7 @@
 """`provoice model`: fine-tune a base model on a dataset and evaluate models."""
 
+import json
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -7,15 +9,16 @@ import typer
 from interfaces.cli.context import open_catalog, run_flow
 from interfaces.cli.output import command, out, with_progress
 from provoice.settings import Settings
-from provoice.views import EvaluationView, FineTuneSummary
+from provoice.views import EvaluationView, FineTuneSummary, Scores, TrainingBundle
 
 app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
 
 
 def _render_trained(summary: FineTuneSummary) -> None:
     ev = summary.evaluation
-    out.print(f"model [bold]{summary.model_id}[/] after {summary.steps} steps: WER {ev.wer:.1%}, "
-              f"speaker similarity {ev.speaker_similarity}, DNSMOS {ev.dnsmos:.2f}")
+    best = f", best step {summary.best_step} exported" if summary.best_step is not None else ""
+    out.print(f"model [bold]{summary.model_id}[/] after {summary.steps} steps{best}")
+    out.print(scores_line(ev), markup=False)
     out.print(f"ONNX voice: {summary.onnx_uri}\nloss curve: {summary.loss_curve_uri}")
 
 
@@ -41,8 +44,20 @@ def train(dataset_id: str,
 def _render_evaluation(evaluation: EvaluationView) -> None:
     for row in evaluation.sentences:
         out.print(f"{row['wer']:.2f}  {row['text']}  →  {row['transcript']}", markup=False)
-    out.print(f"WER {evaluation.wer:.1%}, speaker similarity {evaluation.speaker_similarity}, "
-              f"DNSMOS {evaluation.dnsmos:.2f}")
+    out.print(scores_line(evaluation), markup=False)
+
+
+def scores_line(ev: Scores) -> str:
+    """WER, similarity and DNSMOS, each next to its floor (the base model) and the similarity's ceiling."""
+    base = ev.base
+    sim = "—" if ev.speaker_similarity is None else f"{ev.speaker_similarity:.3f}"
+    if ev.ceiling_similarity is not None:
+        sim += f" of a possible {ev.ceiling_similarity:.3f}"
+    if base is not None and base.speaker_similarity is not None:
+        sim += f", up from {base.speaker_similarity:.3f}"
+    wer = f"{ev.wer:.1%}" + (f" (base model {base.wer:.1%})" if base is not None else "")
+    mos = f"{ev.dnsmos:.2f}" + (f" (base model {base.dnsmos:.2f})" if base is not None else "")
+    return f"WER {wer}, speaker similarity {sim}, DNSMOS {mos}"
 
 
 @command(app, "evaluate", render=_render_evaluation)
@@ -56,3 +71,44 @@ def evaluate(model_id: str,
     prepared = open_catalog(settings).prepared_run(dataset)
     evaluation = with_progress("evaluating", lambda: evaluate_model(settings, model_id, prepared.manifest_uri))
     return EvaluationView(**evaluation.summary(), sentences=evaluation.sentences)
+
+
+def _render_bundle(b: TrainingBundle) -> None:
+    out.print(f"wrote {b.items} items ({b.audio_seconds / 60:.1f} min of audio, {b.weights} weights, "
+              f"{b.total_bytes / 1e6:.1f} MB) to {b.dest}", markup=False)
+    out.print(f"train it where only torch and numpy are installed: {b.train_command}", markup=False)
+
+
+@command(app, "bundle", render=_render_bundle)
+def bundle(dataset_id: str,
+           dest: str = typer.Argument(..., help="local directory to write the bundle to"),
+           base_model: Optional[str] = typer.Option(None, "--base-model", help="default: the latest"),
+           weights: str = typer.Option("fp16", "--weights", help="fp32, fp16, or int8 (compact)"),
+           max_audio_minutes: Optional[float] = typer.Option(
+               None, "--max-audio-minutes", help="keep a fixed sample of this much training audio")) -> TrainingBundle:
+    """Write a self-contained, pre-phonemised training bundle of a prepared dataset for a GPU node."""
+    from flows.train import resolve_inputs
+    from provoice.errors import InvalidSource
+    from provoice.tts.train import BUNDLE_INFO, BUNDLE_WEIGHTS
+    from provoice.voice_models import build_bundle, fine_tune_config
+
+    if weights not in BUNDLE_WEIGHTS:
+        raise InvalidSource(f"--weights must be one of {', '.join(BUNDLE_WEIGHTS)}, not {weights!r}")
+    if max_audio_minutes is not None and max_audio_minutes <= 0:
+        raise InvalidSource("--max-audio-minutes must be above 0")
+    settings = Settings()
+    inputs = resolve_inputs(settings, dataset_id, base_model, None)
+    config = fine_tune_config(settings, max_minutes=settings.pvc_train_minutes)
+    files = with_progress("bundling", lambda: build_bundle(
+        settings, inputs, weights=weights, config=config,
+        max_audio_s=None if max_audio_minutes is None else 60 * max_audio_minutes))
+    folder = Path(dest).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    info = json.loads(files[BUNDLE_INFO])
+    return TrainingBundle(dest=str(folder), dataset_id=dataset_id, dataset_version=inputs.dataset_version,
+                          base_model_id=inputs.base_model_id, weights=weights, items=info["items"],
+                          audio_seconds=info["audio_seconds"], files={n: len(d) for n, d in files.items()},
+                          total_bytes=sum(len(d) for d in files.values()),
+                          train_command=f"python -m provoice.tts.train.bundle {folder} OUT --max-minutes 30 --device cuda")

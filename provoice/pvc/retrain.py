@@ -11,7 +11,7 @@ training the same thing again; only a failed one may be recorded over, by an exp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -44,21 +44,46 @@ class Decision:
         return "promoted" if self.promoted else "kept"
 
 
-def decide(old: dict, new: dict, settings: Settings) -> Decision:
+def decide(old: dict, new: dict, settings: Settings, *, old_sentences: Sequence[dict] = (),
+           new_sentences: Sequence[dict] = ()) -> Decision:
     """Promote the new model only if neither WER nor speaker similarity got worse by more than the
     settings' tolerances; the reason names every measurement either way.
+
+    Given both evaluations' per-sentence rows, the comparison is paired: only sentences both models
+    said are compared, so a different sentence set cannot pass for a better model, and the reason
+    says on how many. The tolerances are larger than the evaluation's measured spread
+    (docs/BENCHMARKS.md), so evaluation noise alone cannot flip the decision.
 
     A score that could not be measured for the new model counts against it (nothing shows it is not
     worse); one missing only for the old model cannot be compared and does not block. Speaker
     similarity missing for both (no held-out reference clips) leaves WER to decide, and says so.
     """
+    paired = _paired(old_sentences, new_sentences)
+    if paired is not None:
+        count, old, new = paired
     checks = [_wer_check(old.get("wer"), new.get("wer"), settings.retrain_wer_tolerance),
               _similarity_check(old.get("speaker_similarity"), new.get("speaker_similarity"),
                                 settings.retrain_similarity_tolerance)]
+    basis = f" (paired on the same {count} sentences)" if paired is not None else ""
     worse = [text for ok, text in checks if not ok]
     if worse:
-        return Decision(False, "kept the old model: " + "; ".join(worse))
-    return Decision(True, "promoted the new model, not worse: " + "; ".join(text for _, text in checks))
+        return Decision(False, f"kept the old model{basis}: " + "; ".join(worse))
+    return Decision(True, f"promoted the new model, not worse{basis}: " + "; ".join(text for _, text in checks))
+
+
+def _paired(old_rows: Sequence[dict], new_rows: Sequence[dict]) -> tuple[int, dict, dict] | None:
+    """Mean WER and similarity of both models over the sentences both were scored on."""
+    old_by, new_by = {r["text"]: r for r in old_rows}, {r["text"]: r for r in new_rows}
+    common = [t for t in old_by if t in new_by]
+    if not common:
+        return None
+
+    def means(by: dict) -> dict:
+        sims = [by[t].get("speaker_similarity") for t in common]
+        return {"wer": sum(by[t]["wer"] for t in common) / len(common),
+                "speaker_similarity": None if any(x is None for x in sims) else sum(sims) / len(sims)}
+
+    return len(common), means(old_by), means(new_by)
 
 
 def _wer_check(old: float | None, new: float | None, tolerance: float) -> tuple[bool, str]:

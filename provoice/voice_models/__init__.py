@@ -10,14 +10,16 @@ from provoice.voice_models.model_store import MODELS_PREFIX, is_fine_tuned, load
 from provoice.voice_models.pipeline import (
     FineTuneResult,
     FineTuneInputs,
+    build_bundle,
     evaluate_model,
     export_voice_onnx,
     fine_tune,
+    fine_tune_config,
     settings_env,
 )
 from provoice.voice_models.reference import reference_embedding
 from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
 
-__all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "FineTuneResult", "evaluate_model",
-           "export_voice_onnx", "fine_tune", "is_fine_tuned", "load_for_inference", "reference_embedding",
+__all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "build_bundle", "FineTuneResult", "evaluate_model",
+           "export_voice_onnx", "fine_tune", "fine_tune_config", "is_fine_tuned", "load_for_inference", "reference_embedding",
            "settings_env"]

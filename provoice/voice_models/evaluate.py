@@ -17,6 +17,9 @@ from provoice.asr.wer import word_error_rate
 from provoice.audio.resample import SPEECH_RATE, to_16k
 from provoice.loading import once_per_process
 
+#: Sentences every evaluation synthesises (none appears in the validation set or the demo data).
+#: Sixteen, decoded with beam search: single sentences swing from 0 to 0.9 WER, so fewer make the
+#: mean too noisy to compare two models by (docs/BENCHMARKS.md has the measured spread).
 HELD_OUT_SENTENCES = (
     "The committee will meet again on Thursday to review the budget.",
     "Please turn off the lights when you leave the meeting room.",
@@ -24,20 +27,43 @@ HELD_OUT_SENTENCES = (
     "Our new office is just a short walk from the central station.",
     "He reminded everyone to bring a notebook and a pen tomorrow.",
     "The garden looked beautiful after the long summer afternoon.",
+    "My sister bought fresh bread and cheese at the market this morning.",
+    "The pilot announced that the flight would land twenty minutes early.",
+    "We should finish the painting before the guests arrive on Saturday.",
+    "The museum keeps its oldest paintings in a room without windows.",
+    "Could you send me the address of the hotel before noon?",
+    "The river rose quickly after three days of heavy rain.",
+    "Every student must return the library books by the end of June.",
+    "The doctor told him to drink more water and sleep longer.",
+    "A small boat drifted slowly toward the rocky island.",
+    "Nobody expected the old clock in the hall to start ticking again.",
 )
+#: Beam search transcribes the real speaker best (greedy decoding adds errors of its own).
+EVAL_BEAM_SIZE = 5
 
 
 @dataclass
 class Evaluation:
+    """Scores of one model on the held-out sentences, with what they mean next to each other:
+    `ceiling_similarity` is the real held-out clips' own similarity to the held-out voice (the best
+    a clone can reach), `base` the base model's scores on the same sentences (the floor)."""
+
     wer: float
     speaker_similarity: float | None
     dnsmos: float
     sentences: list[dict] = field(default_factory=list)
+    ceiling_similarity: float | None = None
+    base: dict | None = None
 
     def summary(self) -> dict:
-        return {"wer": round(self.wer, 4),
-                "speaker_similarity": None if self.speaker_similarity is None else round(self.speaker_similarity, 4),
-                "dnsmos": round(self.dnsmos, 3)}
+        out = {"wer": round(self.wer, 4),
+               "speaker_similarity": None if self.speaker_similarity is None else round(self.speaker_similarity, 4),
+               "dnsmos": round(self.dnsmos, 3)}
+        if self.ceiling_similarity is not None:
+            out["ceiling_similarity"] = round(self.ceiling_similarity, 4)
+        if self.base is not None:
+            out["base"] = {k: self.base.get(k) for k in ("model_id", "wer", "speaker_similarity", "dnsmos")}
+        return out
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,24 +99,32 @@ def split_held_out(rows: Sequence[dict], count: int = 8) -> tuple[list[dict], li
 
 def evaluate(synthesise: Callable[[str], tuple[np.ndarray, int]], asr_model, encoder,
              reference_voice: np.ndarray | None = None,
-             sentences: Sequence[str] = HELD_OUT_SENTENCES) -> Evaluation:
+             sentences: Sequence[str] = HELD_OUT_SENTENCES, beam_size: int = EVAL_BEAM_SIZE) -> Evaluation:
     """Synthesise `sentences` and score them; `reference_voice` is the speaker embedding of real
     held-out clips (`provoice.quality.speaker.voice_of`), compared with each synthesised one."""
+    audios = []
+    for text in sentences:
+        audio, rate = synthesise(text)
+        audios.append(to_16k(audio, rate))
+    return score_audio(sentences, audios, SPEECH_RATE, asr_model, encoder, reference_voice, beam_size)
+
+
+def score_audio(texts: Sequence[str], audios: Sequence[np.ndarray], rate: int, asr_model, encoder,
+                reference_voice: np.ndarray | None = None, beam_size: int = EVAL_BEAM_SIZE) -> Evaluation:
+    """Score speech that should say `texts`: the shared core of evaluation and training validation."""
     from provoice.asr.whisper import transcribe_one
     from provoice.quality.speaker import embed
 
-    centroid = reference_voice
     rows, errors, sims, scores = [], [], [], []
-    for text in sentences:
-        audio, rate = synthesise(text)
+    for text, audio in zip(texts, audios, strict=True):
         a16 = to_16k(audio, rate)
-        hyp = transcribe_one(asr_model, a16).text
+        hyp = transcribe_one(asr_model, a16, beam_size=beam_size).text
         err = word_error_rate(text, hyp)
         mos = dnsmos_overall(a16)
         sim = None
-        if centroid is not None:
+        if reference_voice is not None:
             e = embed(encoder, a16)
-            sim = float(e @ centroid) if e is not None else 0.0
+            sim = float(e @ reference_voice) if e is not None else 0.0
             sims.append(sim)
         errors.append(err)
         scores.append(mos)
@@ -98,3 +132,17 @@ def evaluate(synthesise: Callable[[str], tuple[np.ndarray, int]], asr_model, enc
                      "speaker_similarity": None if sim is None else round(sim, 4)})
     return Evaluation(wer=float(np.mean(errors)), speaker_similarity=float(np.mean(sims)) if sims else None,
                       dnsmos=float(np.mean(scores)), sentences=rows)
+
+
+def ceiling_similarity(encoder, clips16k: Sequence[np.ndarray]) -> float | None:
+    """Mean similarity of each real held-out clip to the voice of the others (leave-one-out, so a
+    clip is never compared with itself): what a perfect clone of this speaker would score."""
+    from provoice.quality.speaker import embed, mean_direction
+
+    embedded = [e for e in (embed(encoder, c) for c in clips16k) if e is not None]
+    sims = []
+    for i, e in enumerate(embedded):
+        others = mean_direction(x for j, x in enumerate(embedded) if j != i)
+        if others is not None:
+            sims.append(float(e @ others))
+    return float(np.mean(sims)) if sims else None

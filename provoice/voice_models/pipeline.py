@@ -7,6 +7,7 @@ a model is pinned to its base forever; training state lives under `training/<run
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -16,20 +17,27 @@ from typing import Callable
 
 import numpy as np
 
-from provoice.audio.resample import to_16k
 from provoice.dataset.outputs import read_manifest
-from provoice.quality.speaker import load_encoder, voice_of
+from provoice.quality.speaker import load_encoder
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts import TrainConfig, TrainingError, build_discriminator, synthesize, train
-from provoice.voice_models.evaluate import Evaluation, evaluate, split_held_out
+from provoice.tts import TrainConfig, TrainingError, synthesize
+from provoice.tts.train import BUNDLE_INFO, bundle_files, read_bundle, train_bundle
+from provoice.voice_models.evaluate import Evaluation, ceiling_similarity, evaluate, split_held_out
 from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
 from provoice.voice_models.registry import BaseModelRegistry
+from provoice.voice_models.validation import load_held_out, speech_scorer, validation_set
 
 HELD_OUT_SEGMENTS = 8
-DISC_WARMUP_STEPS = 200
+#: The fine-tuning recipe (docs/BENCHMARKS.md, "clone quality", has the experiments behind it):
+#: the text encoder and duration predictor hold what the words sound like and how long they last,
+#: so they learn at a tenth of the rate while the flow, posterior, decoder and voice adapt to the
+#: speaker; the KL term ramps in, so a posterior that does not match the prior yet cannot drag
+#: the text side away in the first steps.
+MODULE_LR = {"enc_p": 0.1, "dp": 0.1}
+KL_WARMUP_STEPS = 100
 
 
 @dataclass
@@ -63,6 +71,19 @@ class FineTuneResult:
     batch_size: int
     processes: int
     trained_s: float = 0.0
+    best_step: int | None = None
+    validation_s: float = 0.0
+    validation: list[dict] = dataclasses.field(default_factory=list)
+
+
+def fine_tune_config(settings: Settings, *, batch_size: int = 8, max_steps: int | None = None,
+                     max_minutes: float | None = None, checkpoint_every: int | None = None) -> TrainConfig:
+    """The product's training config for a budget: the recipe above plus validation settings."""
+    return TrainConfig(batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
+                       checkpoint_every=checkpoint_every or settings.train_checkpoint_every,
+                       device=settings.device, module_lr=dict(MODULE_LR), kl_warmup_steps=KL_WARMUP_STEPS,
+                       validate_every=settings.train_validate_every, validate_at_start=True,
+                       early_stop_patience=settings.train_early_stop_patience)
 
 
 def training_processes(settings: Settings) -> int:
@@ -98,35 +119,86 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
     storage = Storage.from_settings(settings)
     if is_exported(storage, MODELS_PREFIX, inputs.model_id):
         return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
-    generator, discriminator, meta = BaseModelRegistry(settings).load(inputs.base_model_id)
-    generator = with_voice_conditioning(generator)
-    if discriminator is None:
-        discriminator = build_discriminator(generator.config)
-        config = TrainConfig.from_dict({**config.to_dict(),
-                                        "disc_warmup_steps": max(config.disc_warmup_steps, DISC_WARMUP_STEPS)})
-    rows, _ = split_held_out(read_manifest(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
-    embeddings = source_embeddings(storage, rows, load_encoder("cpu"))
-    items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
-    result = train(items, generator, discriminator, config, storage, inputs.training_prefix,
-                   on_metrics=on_metrics)
+    meta = BaseModelRegistry(settings).meta(inputs.base_model_id)
+    bundle = read_bundle(storage, ensure_bundle(settings, inputs))
+    generator = bundle.generator()
+    score = None
+    if int(os.environ.get("RANK", "0")) == 0 and bundle.validation.voice is not None:
+        score = speech_scorer(settings, load_encoder("cpu"), bundle.validation.voice)
+    result = train_bundle(bundle, config, storage, inputs.training_prefix, score=score, on_metrics=on_metrics,
+                          generator=generator)
+    validation = [r for r in result.history if any(k.startswith("val_") for k in r)]
     summary = FineTuneResult(model_id=inputs.model_id, steps=result.step, stopped_by=result.stopped_by,
                              resumed_from=result.resumed_from, loss_curve_key=result.loss_curve_key,
                              batch_size=result.batch_size, processes=int(os.environ.get("WORLD_SIZE", "1")),
-                             trained_s=result.trained_s)
+                             trained_s=result.trained_s, best_step=result.best_step,
+                             validation_s=result.validation_s, validation=validation)
     if int(os.environ.get("RANK", "0")) == 0:
         storage.write_json(f"{inputs.training_prefix}/result.json", dataclasses.asdict(summary))
         export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
                          espeak_voice=meta.espeak_voice,
                          metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
                                    "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
-                                   "run_id": inputs.run_id, "steps": result.step,
+                                   "run_id": inputs.run_id, "steps": result.step, "best_step": result.best_step,
                                    "loss_curve_key": result.loss_curve_key})
     return summary
+
+
+def bundle_prefix(inputs: FineTuneInputs) -> str:
+    return f"{inputs.training_prefix}/bundle"
+
+
+def ensure_bundle(settings: Settings, inputs: FineTuneInputs) -> str:
+    """The run's training bundle (written once, so a resumed run trains on exactly the same items); its prefix."""
+    storage = Storage.from_settings(settings)
+    prefix = bundle_prefix(inputs)
+    if not storage.exists(f"{prefix}/{BUNDLE_INFO}"):
+        for name, data in build_bundle(settings, inputs, weights="fp32").items():
+            storage.write_bytes(f"{prefix}/{name}", data)
+    return prefix
+
+
+def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "fp16",
+                 max_audio_s: float | None = None, config: TrainConfig | None = None) -> dict[str, bytes]:
+    """The dataset's training rows (minus the held-out ones) decoded, phonemised and embedded, the
+    validation set, and the base generator with voice conditioning: `provoice.tts.train.bundle`'s
+    files. `max_audio_s` keeps a deterministic sample of that much training audio (a small bundle
+    for a quick GPU check); `config` is stored as the bundle's suggested training config."""
+    storage = Storage.from_settings(settings)
+    registry = BaseModelRegistry(settings)
+    generator, discriminator, meta = registry.load(inputs.base_model_id)
+    generator = with_voice_conditioning(generator)
+    rows, held_rows = split_held_out(read_manifest(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
+    if max_audio_s is not None:
+        rows = _sample(rows, max_audio_s)
+    encoder = load_encoder("cpu")
+    embeddings = source_embeddings(storage, rows, encoder)
+    items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
+    held = load_held_out(storage, held_rows, encoder)
+    vset = validation_set(storage, held, meta.front_end(), meta.sample_rate)
+    vset.noise_scale, vset.length_scale, vset.noise_w = (meta.inference.noise_scale, meta.inference.length_scale,
+                                                         meta.inference.noise_w)
+    suggested = config or fine_tune_config(settings, max_minutes=settings.pvc_train_minutes)
+    info = {"base_model_id": inputs.base_model_id, "dataset_id": inputs.dataset_id,
+            "dataset_version": inputs.dataset_version, "train_config": suggested.to_dict()}
+    return bundle_files(items, vset, generator, discriminator, info=info, weights=weights)
+
+
+def _sample(rows: list[dict], seconds: float) -> list[dict]:
+    """Rows in a fixed pseudo-random order (by id hash) until `seconds` of audio."""
+    out, total = [], 0.0
+    for r in sorted(rows, key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest()):
+        if total + r["duration"] > seconds and out:
+            break
+        out.append(r)
+        total += r["duration"]
+    return out
 
 
 def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
                         processes: int) -> FineTuneResult:
     storage = Storage.from_settings(settings)
+    ensure_bundle(settings, inputs)  # once, before the ranks start, so none of them writes it
     payload = json.dumps({"inputs": dataclasses.asdict(inputs), "config": config.to_dict()})
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
            "-m", "provoice.voice_models.train_worker", payload]
@@ -156,21 +228,32 @@ def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray |
     return storage.uri(voice.onnx_key)
 
 
-def evaluate_model(settings: Settings, model_id: str, manifest_uri: str) -> Evaluation:
-    """Held-out sentences through the model, scored against the dataset's held-out real segments."""
+def evaluate_model(settings: Settings, model_id: str, manifest_uri: str, *, seed: int = 0,
+                   with_references: bool = True) -> Evaluation:
+    """Held-out sentences through the model, scored against the dataset's held-out real segments.
+
+    With `with_references`, the evaluation also carries the ceiling (real held-out clips' own
+    similarity to their voice) and the floor (the model's base on the same sentences and voice), so
+    a score reads as "0.91 of a possible 0.92, up from 0.52". `seed` draws the synthesis noise.
+    """
     from provoice.asr.whisper import load_model
-    from provoice.audio.wavio import read_slice, read_wav_info
     storage = Storage.from_settings(settings)
-    generator, meta = load_for_inference(settings, model_id)
-    _, held = split_held_out(read_manifest(storage, manifest_uri), HELD_OUT_SEGMENTS)
-    refs = []
-    for r in held:
-        with storage.local_path(storage.key_of(r["audio_uri"])) as wav:
-            refs.append(to_16k(read_slice(wav, r["start"], r["end"]), read_wav_info(wav)[0]))
+    _, held_rows = split_held_out(read_manifest(storage, manifest_uri), HELD_OUT_SEGMENTS)
     encoder = load_encoder("cpu")
-    voice = voice_of(encoder, refs)
+    held = load_held_out(storage, held_rows, encoder)
     asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
                      settings.asr_cpu_threads)
-    return evaluate(lambda text: synthesize(generator, meta, text, voice, seed=0), asr, encoder, voice)
 
+    def run(which: str) -> Evaluation:
+        generator, meta = load_for_inference(settings, which)
+        return evaluate(lambda text: synthesize(generator, meta, text, held.voice, seed=seed), asr, encoder,
+                        held.voice)
 
+    evaluation = run(model_id)
+    if with_references:
+        evaluation.ceiling_similarity = ceiling_similarity(encoder, held.clips16k)
+        base_id = model_id.rsplit("/", 1)[0]
+        if base_id != model_id:
+            base = run(base_id)
+            evaluation.base = {"model_id": base_id, **base.summary(), "sentences": base.sentences}
+    return evaluation

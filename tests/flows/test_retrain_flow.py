@@ -32,9 +32,9 @@ def _artifact(key: str) -> str:
 
 
 def _spy(calls: list, evaluate):
-    def spied(settings, model_id, manifest_uri):
+    def spied(settings, model_id, manifest_uri, **kw):
         calls.append((model_id, manifest_uri))
-        return evaluate(settings, model_id, manifest_uri)
+        return evaluate(settings, model_id, manifest_uri, **kw)
     return spied
 
 

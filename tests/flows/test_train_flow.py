@@ -1,5 +1,7 @@
 """Fine-tuning a tiny base model on a prepared dataset under the Prefect harness."""
 
+import json
+
 import pytest
 
 from provoice import synthetic
@@ -13,6 +15,17 @@ from provoice.tts.synthesize import synthesize
 pytestmark = pytest.mark.integration
 
 
+def _artifact(key: str) -> str:
+    """The newest data of an artifact key, straight from the API."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        found = client.request("POST", "/artifacts/filter", json={
+            "artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1, "offset": 0}).json()
+    assert found, f"no artifact {key}"
+    return found[0]["data"]
+
+
 def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, tmp_path):
     from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
@@ -20,8 +33,8 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
 
     up = tmp_path / "up"
     up.mkdir()
-    for i in range(3):
-        synthetic.speech_file(up / f"take{i}.wav", synthetic.corpus(12, start=3 * i))
+    for i in range(4):
+        synthetic.speech_file(up / f"take{i}.wav", synthetic.corpus(15, start=3 * i))
     ds = Catalog(settings).create_dataset("narrator")
     ingest_files(ds.id, [str(up)])
     assert prepare_dataset(ds.id).files[0].status == "accepted"
@@ -30,10 +43,21 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     assert out["model_id"] == "tiny-base/ft-1" and out["base_model_id"] == "tiny-base"
     assert out["steps"] == 3 and out["stopped_by"] == "max_steps"
-    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos"}
+    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base"}
+    assert out["evaluation"]["base"]["model_id"] == "tiny-base" and 0 < out["evaluation"]["ceiling_similarity"] <= 1
     storage = Storage.from_settings(Settings())
     assert "onnx_uri" not in out and "loss_curve_uri" not in out
     assert storage.exists(f"models/{out['model_id']}/model.onnx") and storage.exists("training/ft-1/loss_curve.png")
+    # Validation ran at the start (the base) and at the end, wrote previews, and chose the step exported.
+    assert out["best_step"] == 3
+    assert [k.rsplit("/", 1)[1] for k in storage.list("training/ft-1/previews")] == [
+        "step-000000000.json", "step-000000000.wav", "step-000000003.json", "step-000000003.wav"]
+    assert set(storage.read_json("training/ft-1/previews/step-000000003.json")) >= {"wer", "speaker_similarity",
+                                                                                    "dnsmos", "mel"}
+    table = _artifact("validation-ft-1")
+    assert [row["step"] for row in json.loads(table)] == [0, 3]
+    summary = _artifact("model-ft-1")
+    assert "data:image/png;base64," in summary and "file://" not in summary and "`model.onnx`" in summary
 
     generator, meta = load_for_inference(Settings(), out["model_id"])
     assert generator.config.conditioned and meta.id == "tiny-base/ft-1"
@@ -43,8 +67,6 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     again = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     assert again["steps"] == 3
 
-    import json
-
     from typer.testing import CliRunner
 
     from interfaces.cli import app
@@ -52,11 +74,26 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     runner = CliRunner()
     r = runner.invoke(app, ["model", "evaluate", "tiny-base/ft-1", "--dataset", ds.id, "--json"])
     assert r.exit_code == 0, r.stderr
-    assert set(json.loads(r.stdout)) == {"wer", "speaker_similarity", "dnsmos"}
+    evaluated = json.loads(r.stdout)
+    assert set(evaluated) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base"}
+    assert evaluated["ceiling_similarity"] == out["evaluation"]["ceiling_similarity"]
     r = runner.invoke(app, ["tts", "--model-id", "tiny-base/ft-1", "--reference", str(up / "take0.wav"),
                             "--text", "Hello there.", "-o", str(tmp_path / "out.wav"), "--json"])
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["conditioned"] is True and (tmp_path / "out.wav").stat().st_size > 1000
+    r = runner.invoke(app, ["model", "bundle", ds.id, str(tmp_path / "bundle"), "--weights", "int8",
+                            "--max-audio-minutes", "0.3", "--json"])
+    assert r.exit_code == 0, r.stderr
+    written = json.loads(r.stdout)
+    assert set(written["files"]) == {"bundle.json", "data.npz", "generator.npz"} and written["weights"] == "int8"
+    assert 0 < written["audio_seconds"] <= 18 + 8  # the sample stops at the first item past 0.3 min
+    from provoice.tts.train import LocalRunStore, read_bundle
+
+    bundled = read_bundle(LocalRunStore(tmp_path / "bundle"))
+    assert bundled.generator().config.conditioned and len(bundled.validation.sentences) == 4
+    assert bundled.info["base_model_id"] == "tiny-base" and bundled.info["train_config"]["module_lr"]
+    r = runner.invoke(app, ["model", "bundle", ds.id, str(tmp_path / "b2"), "--weights", "fp8"])
+    assert r.exit_code == 1 and "--weights must be one of fp32, fp16, int8" in r.stderr
     r = runner.invoke(app, ["model", "train", ds.id])
     assert r.exit_code == 1 and "give a training budget" in r.stderr
     r = runner.invoke(app, ["tts", "--model-id", "tiny-base/nope", "--text", "x", "-o", str(tmp_path / "x.wav")])

@@ -168,6 +168,15 @@ class SynthesizerTrn(nn.Module):
         return term1 + term2 + term3 + term4
 
     @torch.no_grad()
+    def reconstruct(self, y: torch.Tensor, y_lengths: torch.Tensor, g: torch.Tensor | None = None) -> Synthesis:
+        """Decode real speech through the posterior mean (no text, no noise): the held-out
+        reconstruction whose mel error shows whether the decoder still fits unseen audio."""
+        biases = self._voice_biases(g)
+        _, m_q, _, y_mask = self.enc_q(y, y_lengths, cond=biases.enc_q if biases else None)
+        audio = self.dec(m_q * y_mask, cond=biases.dec if biases else None)
+        return Synthesis(audio, y_lengths * self.config.hop_length)
+
+    @torch.no_grad()
     def infer(
         self,
         phoneme_ids: torch.Tensor,

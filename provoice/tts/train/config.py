@@ -8,6 +8,9 @@ from typing import Any
 from provoice.tts.model.config import require_known_fields
 from provoice.tts.model.losses import LossWeights
 
+#: The generator's top-level modules, as `module_lr` names them.
+GENERATOR_MODULES = ("enc_p", "dp", "flow", "dec", "enc_q", "voice")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -28,6 +31,18 @@ class TrainConfig:
     terms only (mel, KL, duration) while the discriminator trains; use it when the discriminator
     is fresh (e.g. a base model imported from an ONNX voice) so its random verdicts do not steer
     the generator.
+
+    Staged fine-tuning: `module_lr` multiplies the learning rate of the generator's top-level
+    modules (`enc_p` text encoder, `dp` duration predictor, `flow`, `dec`, `enc_q`, `voice`); 0
+    freezes one. `kl_warmup_steps` ramps the KL weight linearly from 0 over that many steps, so a
+    posterior that does not yet match the prior cannot drag the text encoder away in the first steps.
+
+    Validation and selection (`provoice.tts.train.selection`): `validate(generator, step)` runs
+    every `validate_every` steps, at the end, and at step 0 with `validate_at_start` (the base
+    model, a reference point only). A due validation is skipped while validation has taken more
+    than `validation_budget` of the training time. The `keep_best` best-ranked generators are kept
+    under `<prefix>/best/`; `early_stop_patience` stops the run when the best-ranked point is that
+    many steps old (0: never).
     """
 
     batch_size: int = 16
@@ -49,6 +64,13 @@ class TrainConfig:
     disc_warmup_steps: int = 0
     bucket_batches: int = 4
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    module_lr: dict[str, float] = field(default_factory=dict)
+    kl_warmup_steps: int = 0
+    validate_at_start: bool = False
+    validation_budget: float = 0.15
+    keep_best: int = 2
+    selection_wer_margin: float = 0.05
+    early_stop_patience: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -61,8 +83,15 @@ class TrainConfig:
         for name in ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "bucket_batches"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")
-        if self.validate_every < 0 or self.disc_warmup_steps < 0:
-            problems.append("validate_every and disc_warmup_steps must be >= 0")
+        for name in ("validate_every", "disc_warmup_steps", "kl_warmup_steps", "early_stop_patience", "keep_best"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0")
+        if self.validation_budget < 0 or self.selection_wer_margin < 0:
+            problems.append("validation_budget and selection_wer_margin must be >= 0")
+        unknown = set(self.module_lr) - set(GENERATOR_MODULES)
+        if unknown or any(v < 0 for v in self.module_lr.values()):
+            problems.append(f"module_lr takes multipliers >= 0 for {', '.join(GENERATOR_MODULES)}; "
+                            f"got {dict(self.module_lr)}")
         if self.learning_rate <= 0 or not 0 < self.lr_decay <= 1:
             problems.append("learning_rate must be > 0 and lr_decay in (0, 1]")
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:

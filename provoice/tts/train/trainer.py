@@ -7,8 +7,10 @@ gives the same parameters as one uninterrupted run. Under torchrun (WORLD_SIZE >
 trains its shard of every epoch's batches with DDP and rank 0 alone writes to storage.
 
 Outputs under `prefix`: `checkpoints/step-NNNNNNNNN.pt` (the newest `keep_checkpoints`),
+`best/step-NNNNNNNNN.pt` (generator weights of the `keep_best` best-ranked validation points),
 `history.json` (the metric records) and `loss_curve.png`. The generator passed in is trained in
-place and holds the final weights when `train` returns.
+place; when validation ranked a best point, it holds that point's weights when `train` returns
+(`TrainResult.best_step`), otherwise the final ones.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import random
@@ -45,6 +48,7 @@ from provoice.tts.train.checkpoint import (
     restore_rng,
     save_state,
 )
+from provoice.tts.train import selection
 from provoice.tts.train.config import TrainConfig
 from provoice.tts.train.store import RunStore
 
@@ -56,6 +60,7 @@ STATE_FORMAT = "provoice-vits-train-state"
 STATE_VERSION = 1
 HISTORY_NAME = "history.json"
 LOSS_CURVE_NAME = "loss_curve.png"
+BEST_DIR = "best"
 
 MetricsCallback = Callable[[dict[str, float]], None]
 ValidateCallback = Callable[[SynthesizerTrn, int], Mapping[str, float] | None]
@@ -64,7 +69,8 @@ CheckpointCallback = Callable[[str, int], None]
 
 @dataclass
 class TrainResult:
-    """Where a call left the run; `stopped_by` is "max_steps" or "max_minutes"."""
+    """Where a call left the run; `stopped_by` is "max_steps", "max_minutes" or "early_stop".
+    `best_step` is the validation point whose weights the generator holds (None: the last step)."""
 
     step: int
     epoch: int
@@ -77,6 +83,9 @@ class TrainResult:
     history_key: str | None
     loss_curve_key: str | None
     skipped_items: list[str] = field(default_factory=list)
+    best_step: int | None = None
+    best_key: str | None = None
+    validation_s: float = 0.0
 
 
 def train(
@@ -196,6 +205,8 @@ class Trainer:
         self.last_checkpoint: str | None = None
         self.resumed_from: str | None = None
         self.trained_s = 0.0  # wall seconds trained by earlier calls of this run (from the checkpoint)
+        self.validation_s = 0.0  # of which validating
+        self.early_stopped = False
 
         _seed_everything(config.seed + self.ctx.rank)
         key = latest_checkpoint(storage, self.prefix)
@@ -223,9 +234,11 @@ class Trainer:
         started = time.monotonic()
         self._started, self._trained_before = started, self.trained_s
         deadline = (started + self.config.max_minutes * 60 - self.trained_s) if self.config.max_minutes else None
-        stopped_by = "max_steps" if self._steps_done() else None
+        stopped_by = "early_stop" if self.early_stopped else ("max_steps" if self._steps_done() else None)
         if stopped_by is None and deadline is not None and started >= deadline:
             stopped_by = "max_minutes"
+        if self.step == 0 and self.config.validate_at_start and self.validate is not None:
+            self._validate(force=True)
         window = _Window(time.monotonic())
         while stopped_by is None:
             indices = self._next_batch()
@@ -247,18 +260,22 @@ class Trainer:
                 stopped_by = "max_steps"
             elif deadline is not None and distributed.any_rank(self.ctx, time.monotonic() >= deadline):
                 stopped_by = "max_minutes"
+            every = self.config.validate_every
+            if every and (self.step % every == 0 or stopped_by is not None):
+                self._validate(force=stopped_by is not None)
+                if stopped_by is None and distributed.any_rank(self.ctx, self._stale()):
+                    stopped_by, self.early_stopped = "early_stop", True
             checkpoint_due = self.step % self.config.checkpoint_every == 0 or stopped_by is not None
             record_due = self.step % self.config.log_every == 0 or checkpoint_due
             if record_due:
                 self._record(window, started)
-            if self.config.validate_every and self.step % self.config.validate_every == 0:
-                self._validate()
             if checkpoint_due:
                 self._checkpoint()
             if record_due:
                 window = _Window(time.monotonic())
 
         history_key, curve_key = self._write_reports()
+        best = self._restore_best()
         return TrainResult(
             step=self.step,
             epoch=self.epoch,
@@ -271,6 +288,9 @@ class Trainer:
             history_key=history_key,
             loss_curve_key=curve_key,
             skipped_items=list(self.skipped),
+            best_step=best,
+            best_key=None if best is None else best_key(self.prefix, best),
+            validation_s=round(self.validation_s, 3),
         )
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -291,7 +311,7 @@ class Trainer:
         self.opt_d.step()
 
         terms = reconstruction_losses(out, real, self.features)
-        weights = self.config.loss_weights
+        weights = self._weights()
         if self.step >= self.config.disc_warmup_steps:
             with self._autocast():
                 _, fake_scores, real_fmaps, fake_fmaps = self.d_model(real, out.audio)
@@ -307,6 +327,13 @@ class Trainer:
         losses = {"loss_g": total.detach(), "loss_d": loss_d.detach(), "grad_norm_g": grad_g, "grad_norm_d": grad_d}
         losses.update({name: value.detach() for name, value in terms.items()})
         return losses
+
+    def _weights(self):
+        """The loss weights of this step: the KL weight ramps up over `kl_warmup_steps`."""
+        weights, ramp = self.config.loss_weights, self.config.kl_warmup_steps
+        if ramp and self.step < ramp:
+            return dataclasses.replace(weights, kl=weights.kl * self.step / ramp)
+        return weights
 
     def _collate(self, indices: Sequence[int]) -> Batch:
         batch = collate(
@@ -337,10 +364,20 @@ class Trainer:
         return usable, skipped
 
     def _optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
+        """AdamW; for the generator one parameter group per `module_lr` entry (frozen ones left out)."""
         c = self.config
-        return torch.optim.AdamW(
-            module.parameters(), c.learning_rate, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay
-        )
+        groups: list[dict[str, Any]] = [{"params": list(module.parameters())}]
+        if c.module_lr and module is self.generator:
+            by_scale: dict[float, list[nn.Parameter]] = {}
+            for name, child in module.named_children():
+                scale = c.module_lr.get(name, 1.0)
+                for p in child.parameters():
+                    if scale == 0:
+                        p.requires_grad_(False)
+                    else:
+                        by_scale.setdefault(scale, []).append(p)
+            groups = [{"params": ps, "lr": c.learning_rate * scale} for scale, ps in sorted(by_scale.items())]
+        return torch.optim.AdamW(groups, c.learning_rate, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -398,12 +435,13 @@ class Trainer:
         audio_seconds = distributed.sum_over_ranks(self.ctx, window.audio_seconds)
         record: dict[str, float] = {"step": self.step, "epoch": self.epoch, **means}
         record.update(
-            lr_g=self.opt_g.param_groups[0]["lr"],
+            lr_g=max(group["lr"] for group in self.opt_g.param_groups),
             lr_d=self.opt_d.param_groups[0]["lr"],
             batch_size=window.items / window.steps,
             steps_per_s=window.steps / elapsed,
             audio_s_per_s=audio_seconds / elapsed,
             elapsed_s=time.monotonic() - started,
+            trained_s=self._trained_before + time.monotonic() - self._started,
         )
         self._emit(record)
 
@@ -412,9 +450,19 @@ class Trainer:
         if self.ctx.is_main and self.on_metrics is not None:
             self.on_metrics(record)
 
-    def _validate(self) -> None:
+    def _validate(self, force: bool = False) -> None:
+        """Validate on rank 0, unless validation has used up its share of the time (`force`: the
+        start and end points are always taken); keep the generator if it ranks among the best."""
         if not self.ctx.is_main or self.validate is None:
             return
+        if any(r.get("step") == self.step and any(k.startswith("val_") for k in r) for r in self.history):
+            return
+        training_s = self._trained_before + (time.monotonic() - self._started) - self.validation_s
+        if not force and self.validation_s > self.config.validation_budget * max(training_s, 0.0):
+            log.info("step %d: validation skipped (it has taken %.0f s of %.0f s trained)",
+                     self.step, self.validation_s, training_s)
+            return
+        began = time.monotonic()
         with preserved_rng():
             self.generator.eval()
             try:
@@ -424,6 +472,50 @@ class Trainer:
         if result:
             values = {k if k.startswith("val_") else f"val_{k}": float(v) for k, v in result.items()}
             self._emit({"step": self.step, "epoch": self.epoch, **values})
+            self._keep_if_best()
+        self.validation_s += time.monotonic() - began
+
+    def _ranked_steps(self) -> list[int]:
+        return [r.step for r in selection.rank(self.history, self.config.selection_wer_margin)]
+
+    def _keep_if_best(self) -> None:
+        """Store this step's generator if it ranks in the top `keep_best`; drop what fell out."""
+        if not self.config.keep_best:
+            return
+        top = self._ranked_steps()[: self.config.keep_best]
+        if self.step in top:
+            self.storage.write_bytes(best_key(self.prefix, self.step), _tensor_bytes(self.generator.state_dict()))
+        for key in self.storage.list(f"{self.prefix}/{BEST_DIR}"):
+            step = _best_step_of(key)
+            if step is not None and step not in top:
+                self.storage.delete(key)
+
+    def _stale(self) -> bool:
+        patience = self.config.early_stop_patience
+        if not patience or not self.ctx.is_main:
+            return False
+        return selection.stale_for(self.history, self.config.selection_wer_margin, self.step) >= patience
+
+    def _restore_best(self) -> int | None:
+        """Load the best-ranked kept generator into the model; None when there is none to load."""
+        if not self.config.keep_best:
+            return None
+        ranked = self._ranked_steps()
+        found = None
+        for step in ranked[: self.config.keep_best]:
+            key = best_key(self.prefix, step)
+            if self.storage.exists(key):
+                found = (step, key)
+                break
+        distributed.barrier(self.ctx)
+        if found is None:
+            return None
+        step, key = found
+        if step != self.step:
+            with self.storage.local_path(key) as path:
+                self.generator.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        log.info("%s: the best validation point is step %d of %d", self.prefix, step, self.step)
+        return step
 
     def _checkpoint(self) -> None:
         self.trained_s = self._trained_before + (time.monotonic() - self._started)
@@ -459,6 +551,8 @@ class Trainer:
             "rng": rng,
             "history": self.history,
             "trained_s": self.trained_s,
+            "validation_s": self.validation_s,
+            "early_stopped": self.early_stopped,
         }
 
     def _restore(self, state: dict[str, Any], key: str) -> None:
@@ -485,6 +579,8 @@ class Trainer:
         self.batch_cap = state["batch_cap"]
         self.history = list(state["history"])
         self.trained_s = float(state.get("trained_s", 0.0))
+        self.validation_s = float(state.get("validation_s", 0.0))
+        self.early_stopped = bool(state.get("early_stopped", False))
         self.last_checkpoint = self.resumed_from = key
         if state["world_size"] != self.ctx.world_size:
             # Batches were sharded for another process count: start this epoch's remainder afresh.
@@ -525,6 +621,23 @@ def _as_float(out: VitsOutput) -> VitsOutput:
             if getattr(out, f.name).is_floating_point()
         },
     )
+
+
+def best_key(prefix: str, step: int) -> str:
+    return f"{prefix.strip('/')}/{BEST_DIR}/step-{step:09d}.pt"
+
+
+def _best_step_of(key: str) -> int | None:
+    name = key.rsplit("/", 1)[-1]
+    if name.startswith("step-") and name.endswith(".pt") and name[5:-3].isdigit():
+        return int(name[5:-3])
+    return None
+
+
+def _tensor_bytes(state: Mapping[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    return buffer.getvalue()
 
 
 def _fingerprint(items: Sequence[TrainingItem]) -> str:

@@ -55,3 +55,4 @@ def test_generate_path_expands_durations():
     path = generate_path(durations, mask)[0, 0]
     assert path.argmax(1).tolist() == [0, 0, 1, 2, 2, 2]
     assert torch.all(path.sum(1) == 1)
+

@@ -23,7 +23,7 @@ from provoice.tts.model.mel import AudioFeatures
 from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.tts.train.trainer import TrainConfig, Trainer, train
 
-TIMING_KEYS = {"steps_per_s", "audio_s_per_s", "elapsed_s"}
+TIMING_KEYS = {"steps_per_s", "audio_s_per_s", "elapsed_s", "trained_s"}
 
 
 def tone(cfg: VitsConfig, frames: int, f0: float) -> np.ndarray:
@@ -278,3 +278,82 @@ def test_two_process_ddp_on_cpu(tmp_path):
         assert torch.equal(value, ranks[1]["generator"][name]), name
     assert not torch.equal(ranks[0]["generator"]["voice.cond_proj.weight"], initial["voice.cond_proj.weight"])
     assert sorted(os.listdir(tmp_path / "store" / "runs" / "ddp" / "checkpoints")) == ["step-000000002.pt"]
+
+
+def scripted_validation(scores_by_step: dict, seen: dict):
+    """A validate callback that reports the given (WER, similarity) per step and keeps a copy of the
+    generator's weights at each, so a test can tell which step's weights came back."""
+    def validate(generator, step):
+        seen[step] = {k: v.detach().clone() for k, v in generator.state_dict().items()}
+        wer, sim = scores_by_step.get(step, (0.9, 0.1))
+        return {"wer": wer, "speaker_similarity": sim}
+    return validate
+
+
+def test_validation_exports_the_best_step_not_the_last(storage, single_thread):
+    cfg = VitsConfig.tiny()
+    generator, discriminator = models(cfg)
+    seen: dict = {}
+    # The words break after step 4 (WER 0.6): similarity alone would prefer step 8.
+    scores = {0: (0.05, 0.3), 2: (0.10, 0.6), 4: (0.08, 0.7), 6: (0.60, 0.95), 8: (0.70, 0.97)}
+    result = train(make_items(cfg, 4), generator, discriminator,
+                   quick(max_steps=8, validate_every=2, validate_at_start=True, keep_best=2, validation_budget=100),
+                   storage, "runs/best", validate=scripted_validation(scores, seen))
+    assert result.step == 8 and result.best_step == 4
+    assert result.best_key == "runs/best/best/step-000000004.pt"
+    assert sorted(storage.list("runs/best/best")) == ["runs/best/best/step-000000002.pt",
+                                                      "runs/best/best/step-000000004.pt"]
+    final = generator.state_dict()
+    assert all(torch.equal(final[k], seen[4][k]) for k in final)
+    assert not all(torch.equal(seen[8][k], seen[4][k]) for k in final)
+    validated = [r["step"] for r in result.history if "val_wer" in r]
+    assert validated == [0, 2, 4, 6, 8]
+    # The newest checkpoint keeps the last step's weights, so a resume trains on from there.
+    state = load_state(storage, list_checkpoints(storage, "runs/best")[-1][1])
+    assert state["step"] == 8
+
+
+def test_early_stop_fires_and_a_resume_stays_stopped(storage, single_thread):
+    cfg = VitsConfig.tiny()
+    seen: dict = {}
+    scores = {2: (0.1, 0.8)}  # every later point is worse
+    config = quick(max_steps=20, validate_every=2, early_stop_patience=4, validation_budget=100)
+    result = train(make_items(cfg, 4), *models(cfg), config, storage, "runs/stop",
+                   validate=scripted_validation(scores, seen))
+    assert result.stopped_by == "early_stop" and result.step == 6 and result.best_step == 2
+    again = train(make_items(cfg, 4), *models(cfg), quick(max_steps=40, validate_every=2, early_stop_patience=4,
+                                                            validation_budget=100),
+                  storage, "runs/stop", validate=scripted_validation(scores, seen))
+    assert again.stopped_by == "early_stop" and again.step == 6 and again.best_step == 2
+
+
+def test_validation_stays_within_its_share_of_the_time(storage, single_thread):
+    import time as clock
+
+    cfg = VitsConfig.tiny()
+
+    def slow(generator, step):
+        clock.sleep(0.5)
+        return {"wer": 0.1, "speaker_similarity": 0.5}
+
+    result = train(make_items(cfg, 4), *models(cfg), quick(max_steps=6, validate_every=1, validation_budget=0.01),
+                   storage, "runs/budget", validate=slow)
+    validated = [r["step"] for r in result.history if "val_wer" in r]
+    assert validated[0] == 1 and validated[-1] == 6 and len(validated) < 6  # the end point is always taken
+
+
+def test_frozen_modules_keep_their_weights_and_kl_ramps_in(storage, single_thread):
+    cfg = VitsConfig.tiny()
+    generator, discriminator = models(cfg)
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    trainer = Trainer(make_items(cfg, 4), generator, discriminator,
+                      quick(max_steps=3, module_lr={"enc_p": 0.0, "dp": 0.5}, kl_warmup_steps=4), storage, "runs/freeze")
+    assert trainer._weights().kl == 0.0
+    trainer.run()
+    after = generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith("enc_p."))
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("dp."))
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("dec."))
+    assert trainer._weights().kl == trainer.config.loss_weights.kl * 3 / 4
+    with pytest.raises(ValueError, match="module_lr takes multipliers"):
+        quick(module_lr={"decoder": 1.0})

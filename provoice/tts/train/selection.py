@@ -1,0 +1,59 @@
+"""Which validated checkpoint is best, from the validation records alone.
+
+A fine-tune gains the voice fast and can lose the words on the way, so the score must never
+prefer a voice that mumbles: a validation point competes on speaker similarity only while its WER
+stays within `wer_margin` of the best WER any validated training point reached; points beyond the
+margin rank below every eligible one, by WER. The ranking is a pure function of the history, so a
+resumed run ranks exactly as an uninterrupted one. Records without a WER (a node that cannot
+transcribe) fall back to held-out mel L1, lower is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Validation keys the selection reads (the trainer stores them with this `val_` prefix).
+WER, SIMILARITY, MEL = "val_wer", "val_speaker_similarity", "val_mel"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    step: int
+    score: float
+    eligible: bool
+
+
+def validation_points(history: Sequence[Mapping[str, float]]) -> list[Mapping[str, float]]:
+    """Validation records of trained steps (step 0, the base model, is a reference, not a candidate)."""
+    return [r for r in history if r.get("step", 0) > 0 and (WER in r or MEL in r)]
+
+
+def rank(history: Sequence[Mapping[str, float]], wer_margin: float) -> list[Ranked]:
+    """Every candidate step, best first."""
+    points = validation_points(history)
+    with_wer = [r for r in points if WER in r]
+    if with_wer:
+        best_wer = min(float(r[WER]) for r in with_wer)
+        ranked = []
+        for r in with_wer:
+            wer = float(r[WER])
+            eligible = wer <= best_wer + wer_margin + 1e-9
+            similarity = float(r.get(SIMILARITY, 0.0))
+            # Eligible points score their similarity (in [-1, 1]); the rest score below -1, by WER.
+            ranked.append(Ranked(int(r["step"]), similarity if eligible else -2.0 - wer, eligible))
+    else:
+        ranked = [Ranked(int(r["step"]), -float(r[MEL]), True) for r in points]
+    # Ties go to the earlier step: it reached the same quality with less drift from the base.
+    return sorted(ranked, key=lambda x: (-x.score, x.step))
+
+
+def best_step(history: Sequence[Mapping[str, float]], wer_margin: float) -> int | None:
+    ranked = rank(history, wer_margin)
+    return ranked[0].step if ranked else None
+
+
+def stale_for(history: Sequence[Mapping[str, float]], wer_margin: float, step: int) -> int:
+    """Steps since the best-ranked point (0 when there is none): the early-stop clock."""
+    best = best_step(history, wer_margin)
+    return 0 if best is None else step - best

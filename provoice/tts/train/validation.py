@@ -1,0 +1,145 @@
+"""Validation while training, with torch and numpy only: fixed held-out sentences synthesised in
+the held-out voice, held-out real clips reconstructed for their mel error, and a preview WAV plus
+the scores written next to the run, so an operator can listen to the clone improve.
+
+Scoring the synthesised audio (WER, speaker similarity, DNSMOS) needs Whisper and friends; it is
+passed in as `score`, so a bundle-trained GPU node can validate by mel error alone and leave the
+audio for a scorer elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from provoice.tts.model.losses import mel_loss
+from provoice.tts.model.mel import AudioFeatures
+from provoice.tts.model.synthesizer import SynthesizerTrn
+from provoice.tts.train.batching import TrainingItem
+from provoice.tts.train.store import RunStore
+
+PREVIEWS_DIR = "previews"
+#: Noise seed of every validation synthesis: the same model always gives the same audio.
+VALIDATION_SEED = 0
+
+#: (texts, audio clips, sample rate) -> scores such as {"wer": …, "speaker_similarity": …, "dnsmos": …}.
+Scorer = Callable[[Sequence[str], Sequence[np.ndarray], int], Mapping[str, float]]
+
+
+@dataclass
+class ValidationSet:
+    """What every validation of one run uses: sentences with their phoneme ids, the held-out
+    voice that conditions them, and held-out real clips (ids, audio, embedding) for mel error."""
+
+    sentences: list[str]
+    phoneme_ids: list[list[int]]
+    voice: np.ndarray | None
+    clips: list[TrainingItem]
+    noise_scale: float = 0.667
+    length_scale: float = 1.0
+    noise_w: float = 0.8
+
+
+def preview_key(prefix: str, step: int, suffix: str = "wav") -> str:
+    return f"{prefix.strip('/')}/{PREVIEWS_DIR}/step-{step:09d}.{suffix}"
+
+
+class Validator:
+    """`validate(generator, step)` for `provoice.tts.train.train`: returns the scores as floats
+    (`mel` always; whatever `score` adds) and stores `previews/step-N.wav` and `.json`."""
+
+    def __init__(self, vset: ValidationSet, storage: RunStore, prefix: str, score: Scorer | None = None,
+                 preview_sentences: int = 1) -> None:
+        self.vset, self.storage, self.prefix, self.score = vset, storage, prefix, score
+        self.preview_sentences = preview_sentences
+
+    def __call__(self, generator: SynthesizerTrn, step: int) -> dict[str, float]:
+        rate = generator.config.sample_rate
+        audios = synthesise_ids(generator, self.vset)
+        scores: dict[str, float] = {}
+        if self.vset.clips:
+            scores["mel"] = held_out_mel_l1(generator, self.vset.clips)
+        if self.score is not None:
+            scores.update({k: float(v) for k, v in self.score(self.vset.sentences, audios, rate).items()})
+        preview = _joined(audios[: self.preview_sentences], rate)
+        self.storage.write_bytes(preview_key(self.prefix, step), wav_bytes(preview, rate))
+        self.storage.write_json(preview_key(self.prefix, step, "json"),
+                                {"step": step, "sentences": self.vset.sentences[: self.preview_sentences],
+                                 **{k: round(v, 4) for k, v in scores.items()}})
+        return scores
+
+
+def synthesise_ids(generator: SynthesizerTrn, vset: ValidationSet) -> list[np.ndarray]:
+    """Each validation sentence as float32 audio at the model's rate (seeded, so repeatable)."""
+    device = next(generator.parameters()).device
+    g = None
+    if vset.voice is not None and generator.config.conditioned:
+        g = torch.as_tensor(np.asarray(vset.voice, dtype=np.float32)).reshape(1, -1).to(device)
+    rng = torch.Generator(device=device)
+    rng.manual_seed(VALIDATION_SEED)
+    out = []
+    for ids in vset.phoneme_ids:
+        with torch.inference_mode():
+            s = generator.infer(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device),
+                                noise_scale=vset.noise_scale, length_scale=vset.length_scale,
+                                noise_w=vset.noise_w, g=g, generator=rng)
+        out.append(np.clip(s.audio[0, 0, : int(s.lengths[0])].float().cpu().numpy(), -1, 1).astype(np.float32))
+    return out
+
+
+def held_out_mel_l1(generator: SynthesizerTrn, clips: Sequence[TrainingItem]) -> float:
+    """Mean log-mel L1 of held-out real clips decoded through the posterior: the same measure as
+    the training `mel` term, on audio the model never trained on."""
+    device = next(generator.parameters()).device
+    features = AudioFeatures(generator.config).to(device)
+    hop = generator.config.hop_length
+    losses = []
+    for clip in clips:
+        frames = len(clip.audio) // hop
+        if frames < 2:
+            continue
+        audio = torch.from_numpy(np.asarray(clip.audio[: frames * hop], dtype=np.float32)).unsqueeze(0).to(device)
+        g = None
+        if clip.embedding is not None and generator.config.conditioned:
+            g = torch.as_tensor(np.asarray(clip.embedding, dtype=np.float32)).reshape(1, -1).to(device)
+        with torch.inference_mode():
+            spec = features.spectrogram(audio)
+            rebuilt = generator.reconstruct(spec, torch.tensor([spec.size(-1)], device=device), g).audio
+            n = min(rebuilt.size(-1), audio.size(-1))
+            losses.append(float(mel_loss(features.mel(audio[..., :n]), features.mel(rebuilt[:, 0, :n]))))
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _joined(audios: Sequence[np.ndarray], rate: int, pause_s: float = 0.3) -> np.ndarray:
+    pause = np.zeros(int(pause_s * rate), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    for i, a in enumerate(audios):
+        parts.extend([pause, a] if i else [a])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
+    """16-bit mono WAV with the standard library, so a torch-only node can write previews."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def read_scores(storage: RunStore, prefix: str, step: int) -> dict:
+    """The scores a validation stored for `step` (empty when there are none)."""
+    key = preview_key(prefix, step, "json")
+    return dict(storage.read_json(key)) if storage.exists(key) else {}
+
+
+__all__ = ["PREVIEWS_DIR", "Scorer", "ValidationSet", "Validator", "held_out_mel_l1", "preview_key",
+           "read_scores", "synthesise_ids", "wav_bytes"]
