@@ -46,7 +46,8 @@ def run(bundle_dir: Path, minutes: float, out: Path, batch_size: int | None, val
         torch.cuda.reset_peak_memory_stats()
     load_s = time.perf_counter() - started
     result = train_bundle(bundle, config, LocalRunStore(out), "", on_metrics=records.append)
-    steps = [r for r in records if "steps_per_s" in r and r["step"] > 10]  # past warm-up
+    timed = [r for r in records if "steps_per_s" in r]
+    steps = timed[1:] or timed  # the first window holds the start-up (allocation, kernels' first runs)
     weights = [r["step"] for r in steps]
     return {
         "device": torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)",

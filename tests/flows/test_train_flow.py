@@ -85,7 +85,8 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
                             "--max-audio-minutes", "0.3", "--json"])
     assert r.exit_code == 0, r.stderr
     written = json.loads(r.stdout)
-    assert set(written["files"]) == {"bundle.json", "data.npz", "generator.npz"} and written["weights"] == "int8"
+    assert set(written["files"]) >= {"bundle.json", "data.npz", "generator.npz"} and written["weights"] == "int8"
+    assert "discriminator.npz" in written["files"]  # the tiny base has a trained one; it travels along
     assert 0 < written["audio_seconds"] <= 18 + 8  # the sample stops at the first item past 0.3 min
     from provoice.tts.train import LocalRunStore, read_bundle
 
