@@ -88,8 +88,9 @@ def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: s
                               run_id=retrain_run_id(pvc.id, base_model_id), max_steps=max_steps,
                               max_minutes=max_minutes, dataset_version=pvc.dataset_version)
         new_model_id = trained.model_id
-        old_full = evaluate_task(settings, pvc.model_id, manifest_uri)
-        new_full = evaluate_task(settings, new_model_id, manifest_uri)
+        # Paired scores are all the decision reads: no ceiling or base floor to compute.
+        old_full = evaluate_task(settings, pvc.model_id, manifest_uri, with_references=False)
+        new_full = evaluate_task(settings, new_model_id, manifest_uri, with_references=False)
         old_evaluation, new_evaluation = scores(old_full), scores(new_full)
         decision = decide(old_evaluation, new_evaluation, settings, old_sentences=old_full.sentences,
                           new_sentences=new_full.sentences)

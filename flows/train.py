@@ -73,19 +73,12 @@ def summary_markdown(summary: FineTuneSummary, trained: FineTuneResult, storage:
     """The summary an operator reads in the Prefect UI: scores next to their floor and ceiling, the
     loss curve itself (embedded, since a storage path means nothing to a browser) and the stored
     files by what they are."""
-    ev = summary.evaluation
-    sim = "—" if ev.speaker_similarity is None else f"{ev.speaker_similarity:.3f}"
-    if ev.ceiling_similarity is not None:
-        sim += f" of a possible {ev.ceiling_similarity:.3f}"
-    if ev.base is not None and ev.base.speaker_similarity is not None:
-        sim += f", up from {ev.base.speaker_similarity:.3f}"
-    wer = f"{ev.wer:.1%}" + (f" (base model {ev.base.wer:.1%})" if ev.base is not None else "")
     best = (f"; exported the best validated step, {trained.best_step}" if trained.best_step is not None
             else "; exported the last step")
     lines = [f"# Fine-tune `{summary.model_id}`",
              f"- base model `{summary.base_model_id}`; dataset `{summary.dataset_id}` version `{summary.dataset_version}`",
              f"- {trained.steps} steps in {trained.trained_s / 60:.1f} min, stopped by {trained.stopped_by}{best}",
-             f"- word error rate {wer}; speaker similarity {sim}; DNSMOS {ev.dnsmos:.2f}",
+             f"- {summary.evaluation.line()}",
              f"- stored with the model `{summary.model_id}`: the Piper ONNX voice `model.onnx` and its "
              f"`model.onnx.json`; with the training run `{summary.run_id}`: the loss curve `loss_curve.png`, the "
              f"metrics `history.json` and one preview WAV per validation (`previews/step-N.wav`)"]

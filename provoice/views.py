@@ -475,6 +475,19 @@ class Scores(BaseModel):
     ceiling_similarity: float | None = None
     base: BaseScores | None = None
 
+    def line(self) -> str:
+        """WER, similarity and DNSMOS, each next to its floor (the base model) and the similarity's
+        ceiling: what the CLI prints and the fine-tune summary artifact shows."""
+        base = self.base
+        sim = "—" if self.speaker_similarity is None else f"{self.speaker_similarity:.3f}"
+        if self.ceiling_similarity is not None:
+            sim += f" of a possible {self.ceiling_similarity:.3f}"
+        if base is not None and base.speaker_similarity is not None:
+            sim += f", up from {base.speaker_similarity:.3f}"
+        wer = f"{self.wer:.1%}" + (f" (base model {base.wer:.1%})" if base is not None else "")
+        mos = f"{self.dnsmos:.2f}" + (f" (base model {base.dnsmos:.2f})" if base is not None else "")
+        return f"WER {wer}, speaker similarity {sim}, DNSMOS {mos}"
+
 
 class EvaluationView(Scores):
     """Scores with the per-sentence rows behind them (text, transcript, WER, similarity, DNSMOS)."""

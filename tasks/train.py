@@ -80,8 +80,9 @@ def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> 
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE)
-def evaluate_task(settings: Settings, model_id: str, manifest_uri: str) -> Evaluation:
-    return evaluate_model(settings, model_id, manifest_uri)
+def evaluate_task(settings: Settings, model_id: str, manifest_uri: str, with_references: bool = True) -> Evaluation:
+    """`with_references` adds the ceiling and the base model's floor (one more evaluation)."""
+    return evaluate_model(settings, model_id, manifest_uri, with_references=with_references)
 
 
 @task(name="export-onnx", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=RETRY_DELAYS[:2])

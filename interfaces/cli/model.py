@@ -9,7 +9,7 @@ import typer
 from interfaces.cli.context import open_catalog, run_flow
 from interfaces.cli.output import command, out, with_progress
 from provoice.settings import Settings
-from provoice.views import EvaluationView, FineTuneSummary, Scores, TrainingBundle
+from provoice.views import EvaluationView, FineTuneSummary, TrainingBundle
 
 app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
 
@@ -18,7 +18,7 @@ def _render_trained(summary: FineTuneSummary) -> None:
     ev = summary.evaluation
     best = f", best step {summary.best_step} exported" if summary.best_step is not None else ""
     out.print(f"model [bold]{summary.model_id}[/] after {summary.steps} steps{best}")
-    out.print(scores_line(ev), markup=False)
+    out.print(ev.line(), markup=False)
     out.print(f"ONNX voice: {summary.onnx_uri}\nloss curve: {summary.loss_curve_uri}")
 
 
@@ -44,20 +44,7 @@ def train(dataset_id: str,
 def _render_evaluation(evaluation: EvaluationView) -> None:
     for row in evaluation.sentences:
         out.print(f"{row['wer']:.2f}  {row['text']}  →  {row['transcript']}", markup=False)
-    out.print(scores_line(evaluation), markup=False)
-
-
-def scores_line(ev: Scores) -> str:
-    """WER, similarity and DNSMOS, each next to its floor (the base model) and the similarity's ceiling."""
-    base = ev.base
-    sim = "—" if ev.speaker_similarity is None else f"{ev.speaker_similarity:.3f}"
-    if ev.ceiling_similarity is not None:
-        sim += f" of a possible {ev.ceiling_similarity:.3f}"
-    if base is not None and base.speaker_similarity is not None:
-        sim += f", up from {base.speaker_similarity:.3f}"
-    wer = f"{ev.wer:.1%}" + (f" (base model {base.wer:.1%})" if base is not None else "")
-    mos = f"{ev.dnsmos:.2f}" + (f" (base model {base.dnsmos:.2f})" if base is not None else "")
-    return f"WER {wer}, speaker similarity {sim}, DNSMOS {mos}"
+    out.print(evaluation.line(), markup=False)
 
 
 @command(app, "evaluate", render=_render_evaluation)

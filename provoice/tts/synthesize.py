@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from provoice.tts.errors import ModelMismatch
 from provoice.tts.formats.base_meta import BaseModelMeta
+from provoice.tts.model.inference import condition, infer_ids
 from provoice.tts.model.synthesizer import SynthesizerTrn
 
 SENTENCE_PAUSE_S = 0.25
@@ -64,34 +64,15 @@ def synthesize_sentences(
     units = meta.front_end().sentence_units(text)
     scales = meta.inference
     device = next(generator.parameters()).device
-    g = _condition(generator, embedding, device)
+    g = condition(generator, embedding, device)
     pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
     rng = None
     if seed is not None:
         rng = torch.Generator(device=device)
         rng.manual_seed(seed)
     for i, (sentence, ids) in enumerate(units):
-        with torch.inference_mode():
-            out = generator.infer(
-                torch.tensor([ids], device=device),
-                torch.tensor([len(ids)], device=device),
-                noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
-                length_scale=scales.length_scale if length_scale is None else length_scale,
-                noise_w=scales.noise_w if noise_w is None else noise_w,
-                g=g,
-                generator=rng,
-            )
-        audio = np.clip(out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy(), -1.0, 1.0).astype(np.float32)
+        audio = infer_ids(generator, ids, g,
+                          noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
+                          length_scale=scales.length_scale if length_scale is None else length_scale,
+                          noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng)
         yield sentence, (np.concatenate([pause, audio]) if i else audio)
-
-
-def _condition(
-    generator: SynthesizerTrn, embedding: np.ndarray | torch.Tensor | None, device: torch.device
-) -> torch.Tensor | None:
-    if embedding is None or not generator.config.conditioned:
-        return None
-    g = torch.as_tensor(np.asarray(embedding, dtype=np.float32)).reshape(1, -1)
-    want = generator.config.speaker_embedding_dim
-    if g.size(1) != want:
-        raise ModelMismatch(f"speaker embedding has {g.size(1)} values; this model takes {want}")
-    return g.to(device)

@@ -173,9 +173,10 @@ def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "
         rows = _sample(rows, max_audio_s)
     encoder = load_encoder("cpu")
     embeddings = source_embeddings(storage, rows, encoder)
-    items = training_items(storage, rows, meta.front_end(), meta.sample_rate, embeddings)
+    front_end = meta.front_end()
+    items = training_items(storage, rows, front_end, meta.sample_rate, embeddings)
     held = load_held_out(storage, held_rows, encoder)
-    vset = validation_set(storage, held, meta.front_end(), meta.sample_rate)
+    vset = validation_set(storage, held, front_end, meta.sample_rate)
     vset.noise_scale, vset.length_scale, vset.noise_w = (meta.inference.noise_scale, meta.inference.length_scale,
                                                          meta.inference.noise_w)
     suggested = config or fine_tune_config(settings, max_minutes=settings.pvc_train_minutes)

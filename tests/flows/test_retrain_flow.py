@@ -121,7 +121,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     worse = {"wer": 0.6, "speaker_similarity": 0.5, "dnsmos": 2.0}
     evaluated.clear()
     monkeypatch.setattr(flows.retrain, "evaluate_task", _spy(
-        evaluated, lambda s, model_id, uri: Evaluation(**(better if model_id == new_model else worse))))
+        evaluated, lambda s, model_id, uri, **kw: Evaluation(**(better if model_id == new_model else worse))))
     kept = retrain_on_new_base_model(base_model_id="tiny-base-3", pvc_id=pvc.id, max_steps=2)
     (row,) = kept["results"]
     assert row["decision"] == "kept" and row["voices"] == [] and row["old_model_id"] == new_model

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from provoice.tts.model.inference import condition, infer_ids
 from provoice.tts.model.losses import mel_loss
 from provoice.tts.model.mel import AudioFeatures
 from provoice.tts.model.synthesizer import SynthesizerTrn
@@ -77,19 +78,11 @@ class Validator:
 def synthesise_ids(generator: SynthesizerTrn, vset: ValidationSet) -> list[np.ndarray]:
     """Each validation sentence as float32 audio at the model's rate (seeded, so repeatable)."""
     device = next(generator.parameters()).device
-    g = None
-    if vset.voice is not None and generator.config.conditioned:
-        g = torch.as_tensor(np.asarray(vset.voice, dtype=np.float32)).reshape(1, -1).to(device)
+    g = condition(generator, vset.voice, device)
     rng = torch.Generator(device=device)
     rng.manual_seed(VALIDATION_SEED)
-    out = []
-    for ids in vset.phoneme_ids:
-        with torch.inference_mode():
-            s = generator.infer(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device),
-                                noise_scale=vset.noise_scale, length_scale=vset.length_scale,
-                                noise_w=vset.noise_w, g=g, generator=rng)
-        out.append(np.clip(s.audio[0, 0, : int(s.lengths[0])].float().cpu().numpy(), -1, 1).astype(np.float32))
-    return out
+    return [infer_ids(generator, ids, g, noise_scale=vset.noise_scale, length_scale=vset.length_scale,
+                      noise_w=vset.noise_w, rng=rng) for ids in vset.phoneme_ids]
 
 
 def held_out_mel_l1(generator: SynthesizerTrn, clips: Sequence[TrainingItem]) -> float:
@@ -104,9 +97,7 @@ def held_out_mel_l1(generator: SynthesizerTrn, clips: Sequence[TrainingItem]) ->
         if frames < 2:
             continue
         audio = torch.from_numpy(np.asarray(clip.audio[: frames * hop], dtype=np.float32)).unsqueeze(0).to(device)
-        g = None
-        if clip.embedding is not None and generator.config.conditioned:
-            g = torch.as_tensor(np.asarray(clip.embedding, dtype=np.float32)).reshape(1, -1).to(device)
+        g = condition(generator, clip.embedding, device)
         with torch.inference_mode():
             spec = features.spectrogram(audio)
             rebuilt = generator.reconstruct(spec, torch.tensor([spec.size(-1)], device=device), g).audio
@@ -135,11 +126,5 @@ def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def read_scores(storage: RunStore, prefix: str, step: int) -> dict:
-    """The scores a validation stored for `step` (empty when there are none)."""
-    key = preview_key(prefix, step, "json")
-    return dict(storage.read_json(key)) if storage.exists(key) else {}
-
-
 __all__ = ["PREVIEWS_DIR", "Scorer", "ValidationSet", "Validator", "held_out_mel_l1", "preview_key",
-           "read_scores", "synthesise_ids", "wav_bytes"]
+           "synthesise_ids", "wav_bytes"]
