@@ -129,7 +129,7 @@ def test_a_failure_after_the_export_is_retried_without_training_again(funded, se
     ds = narrator_dataset(catalog, tmp_path / "up", 5)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base")
     trained, exported = [], []
-    real_train, real_export = pipeline.train, pipeline.export_generator
+    real_train, real_export = pipeline.train_bundle, pipeline.export_generator
 
     def counted_train(*args, **kwargs):
         trained.append(1)
@@ -141,7 +141,7 @@ def test_a_failure_after_the_export_is_retried_without_training_again(funded, se
         if len(exported) == 1:
             raise OSError("connection reset after the upload")
 
-    monkeypatch.setattr(pipeline, "train", counted_train)
+    monkeypatch.setattr(pipeline, "train_bundle", counted_train)
     monkeypatch.setattr(pipeline, "export_generator", export_then_drop)
     monkeypatch.setattr(tasks.train.fine_tune_task, "retry_delay_seconds", [0.1, 0.1])
     out = pro_voice_clone(pvc_id=pvc.id, max_steps=3)
