@@ -474,6 +474,8 @@ class Scores(BaseModel):
     dnsmos: float
     ceiling_similarity: float | None = None
     base: BaseScores | None = None
+    wer_by_seed: list[float] = Field(default_factory=list,
+                                     description="each synthesis seed's own WER: the spread of a single reading")
 
     def line(self) -> str:
         """WER, similarity and DNSMOS, each next to its floor (the base model) and the similarity's
@@ -484,7 +486,10 @@ class Scores(BaseModel):
             sim += f" of a possible {self.ceiling_similarity:.3f}"
         if base is not None and base.speaker_similarity is not None:
             sim += f", up from {base.speaker_similarity:.3f}"
-        wer = f"{self.wer:.1%}" + (f" (base model {base.wer:.1%})" if base is not None else "")
+        wer = f"{self.wer:.1%}"
+        if len(self.wer_by_seed) > 1:
+            wer += f" ({len(self.wer_by_seed)} seeds: {min(self.wer_by_seed):.1%}–{max(self.wer_by_seed):.1%})"
+        wer += f" (base model {base.wer:.1%})" if base is not None else ""
         mos = f"{self.dnsmos:.2f}" + (f" (base model {base.dnsmos:.2f})" if base is not None else "")
         return f"WER {wer}, speaker similarity {sim}, DNSMOS {mos}"
 

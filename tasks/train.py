@@ -45,8 +45,9 @@ class TrainingProgress:
         update_progress_artifact(self.artifact, percent,
                                  description=f"Fine-tuning {self.inputs.model_id}: {', '.join(left) or 'running'}")
         if m["step"] % LOG_EVERY == 0 or m["step"] == 1:
-            self.logger.info("step %d  loss_g %.3f  loss_d %.3f  mel %.3f  kl %.3f  %.2f steps/s  lr %.2e",
-                             m["step"], m["loss_g"], m["loss_d"], m["mel"], m["kl"], m["steps_per_s"], m["lr_g"])
+            disc = f"  loss_d {m['loss_d']:.3f}" if "loss_d" in m else ""
+            self.logger.info("step %d  loss_g %.3f%s  mel %.3f  kl %.3f  %.2f steps/s  lr %.2e",
+                             m["step"], m["loss_g"], disc, m["mel"], m["kl"], m["steps_per_s"], m["lr_g"])
 
     def validation(self, m: dict) -> None:
         self.validations.append(m)

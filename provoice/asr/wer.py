@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from provoice.loading import once_per_process
+
+
+@once_per_process()
+def _english_normaliser():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
 
 
 def normalise(text: str) -> str:
-    """Lower case, punctuation dropped (apostrophes kept), single spaces."""
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+    """Whisper's English text normaliser (the one its published WERs use): lower case, no
+    punctuation, numbers as digits ("twenty" and "20" agree), British spellings as American
+    ("neighbours" and "neighbors" agree), contractions expanded. Without it, a transcript in the
+    other spelling or numerals counts as wrong words for the real speaker and every model alike."""
+    return " ".join(_english_normaliser()(text).split())
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -49,7 +49,7 @@ def phrase_in_order(phrase: list[str], transcript: str) -> list[str]:
     heard = [w.removesuffix("s") for w in normalise(transcript).split()]
     missing, at = [], 0
     for word in phrase:
-        target = word.removesuffix("s")
+        target = normalise(word).removesuffix("s")
         try:
             at = heard.index(target, at) + 1
         except ValueError:

@@ -64,16 +64,24 @@ def decide(old: dict, new: dict, settings: Settings, *, old_sentences: Sequence[
     checks = [_wer_check(old.get("wer"), new.get("wer"), settings.retrain_wer_tolerance),
               _similarity_check(old.get("speaker_similarity"), new.get("speaker_similarity"),
                                 settings.retrain_similarity_tolerance)]
-    basis = f" (paired on the same {count} sentences)" if paired is not None else ""
+    basis = ""
+    if paired is not None:
+        sentences = len({text for text, _ in count})
+        readings = f", {len(count)} readings" if len(count) != sentences else ""
+        basis = f" (paired on the same {sentences} sentences{readings})"
     worse = [text for ok, text in checks if not ok]
     if worse:
         return Decision(False, f"kept the old model{basis}: " + "; ".join(worse))
     return Decision(True, f"promoted the new model, not worse{basis}: " + "; ".join(text for _, text in checks))
 
 
-def _paired(old_rows: Sequence[dict], new_rows: Sequence[dict]) -> tuple[int, dict, dict] | None:
-    """Mean WER and similarity of both models over the sentences both were scored on."""
-    old_by, new_by = {r["text"]: r for r in old_rows}, {r["text"]: r for r in new_rows}
+def _paired(old_rows: Sequence[dict], new_rows: Sequence[dict]) -> tuple[list[tuple], dict, dict] | None:
+    """Mean WER and similarity of both models over the (sentence, synthesis seed) readings both
+    were scored on; the common readings come first."""
+    def by_reading(rows: Sequence[dict]) -> dict:
+        return {(r["text"], r.get("seed", 0)): r for r in rows}
+
+    old_by, new_by = by_reading(old_rows), by_reading(new_rows)
     common = [t for t in old_by if t in new_by]
     if not common:
         return None
@@ -83,7 +91,7 @@ def _paired(old_rows: Sequence[dict], new_rows: Sequence[dict]) -> tuple[int, di
         return {"wer": sum(by[t]["wer"] for t in common) / len(common),
                 "speaker_similarity": None if any(x is None for x in sims) else sum(sims) / len(sims)}
 
-    return len(common), means(old_by), means(new_by)
+    return common, means(old_by), means(new_by)
 
 
 def _wer_check(old: float | None, new: float | None, tolerance: float) -> tuple[bool, str]:

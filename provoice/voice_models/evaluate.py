@@ -54,11 +54,14 @@ class Evaluation:
     sentences: list[dict] = field(default_factory=list)
     ceiling_similarity: float | None = None
     base: dict | None = None
+    wer_by_seed: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
         out = {"wer": round(self.wer, 4),
                "speaker_similarity": None if self.speaker_similarity is None else round(self.speaker_similarity, 4),
                "dnsmos": round(self.dnsmos, 3)}
+        if len(self.wer_by_seed) > 1:
+            out["wer_by_seed"] = [round(w, 4) for w in self.wer_by_seed]
         if self.ceiling_similarity is not None:
             out["ceiling_similarity"] = round(self.ceiling_similarity, 4)
         if self.base is not None:
@@ -107,6 +110,17 @@ def evaluate(synthesise: Callable[[str], tuple[np.ndarray, int]], asr_model, enc
         audio, rate = synthesise(text)
         audios.append(to_16k(audio, rate))
     return score_audio(sentences, audios, SPEECH_RATE, asr_model, encoder, reference_voice, beam_size)
+
+
+def combine_seeds(evaluations: Sequence[Evaluation], seeds: Sequence[int]) -> Evaluation:
+    """One evaluation of several synthesis seeds of the same sentences: means over every reading,
+    each sentence row tagged with its seed, and each seed's own WER (the spread of single runs)."""
+    rows = [{**row, "seed": seed} for ev, seed in zip(evaluations, seeds, strict=True) for row in ev.sentences]
+    sims = [r["speaker_similarity"] for r in rows if r["speaker_similarity"] is not None]
+    return Evaluation(wer=float(np.mean([r["wer"] for r in rows])),
+                      speaker_similarity=float(np.mean(sims)) if sims else None,
+                      dnsmos=float(np.mean([r["dnsmos"] for r in rows])), sentences=rows,
+                      wer_by_seed=[ev.wer for ev in evaluations])
 
 
 def score_audio(texts: Sequence[str], audios: Sequence[np.ndarray], rate: int, asr_model, encoder,

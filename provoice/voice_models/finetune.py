@@ -7,6 +7,7 @@ import dataclasses
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from provoice.audio.resample import resample, to_16k
 from provoice.audio.wavio import read_slice, read_wav_info
@@ -17,14 +18,28 @@ from provoice.tts import SynthesizerTrn, TextFrontEnd, TrainingItem
 EMBEDDING_CLIPS_PER_FILE = 6
 
 
-def with_voice_conditioning(generator: SynthesizerTrn, gin_channels: int = 64) -> SynthesizerTrn:
-    """The same model with voice conditioning added (zero-initialised, so its output is unchanged)."""
+#: The voice's sites on the text side: what the words sound like and how long they last.
+TEXT_SITES = ("enc_p", "dp")
+
+
+def with_voice_conditioning(generator: SynthesizerTrn, gin_channels: int = 64, *,
+                            text_side: bool = True) -> SynthesizerTrn:
+    """The same model with voice conditioning added (zero-initialised, so its output is unchanged).
+
+    `text_side=False` zeroes the voice's layers on the text encoder and duration predictor, so the
+    voice reaches only the flow, posterior and decoder; kept frozen (the fine-tuning recipe), they
+    add nothing, and the words and their timing stay the base's.
+    """
     if generator.config.conditioned:
         return generator
     conditioned = SynthesizerTrn(dataclasses.replace(generator.config, gin_channels=gin_channels))
     missing, unexpected = conditioned.load_state_dict(generator.piper_state_dict(), strict=False)
     if unexpected or any(not k.startswith("voice.") for k in missing):
         raise ValueError(f"conditioning changed Piper keys: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if not text_side:
+        with torch.no_grad():
+            for site in TEXT_SITES:
+                getattr(conditioned.voice, site).weight.zero_()
     return conditioned
 
 

@@ -10,7 +10,7 @@ from provoice.loading import SingleFlight
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import CheckpointError, SynthesizerTrn, VitsConfig, for_inference
-from provoice.tts.formats import BaseModelMeta
+from provoice.tts.formats import BaseModelMeta, InferenceScales
 
 MODELS_PREFIX = "models"
 CACHE_SIZE = 2
@@ -71,4 +71,7 @@ def _load_fine_tuned(storage: Storage, model_id: str) -> tuple[SynthesizerTrn, B
     except (CheckpointError, ValueError) as exc:
         raise NotFound(f"no model {model_id!r}: {exc}") from exc
     base = BaseModelMeta.from_json(info["metadata"]["base_model"], where=f"{model_id} metadata")
-    return generator, dataclasses.replace(base, id=model_id, config=VitsConfig.from_dict(info["vits_config"]))
+    meta = dataclasses.replace(base, id=model_id, config=VitsConfig.from_dict(info["vits_config"]))
+    if info["metadata"].get("inference"):  # the fine-tune's own scales (older exports keep the base's)
+        meta = dataclasses.replace(meta, inference=InferenceScales.from_dict(info["metadata"]["inference"]))
+    return generator, meta

@@ -11,6 +11,8 @@ from provoice.storage import Storage
 from provoice.voice_models.model_store import load_for_inference
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.tts.synthesize import synthesize
+from provoice.voice_models.pipeline import FINE_TUNED_NOISE_SCALE
+from provoice.voice_models.validation import VALIDATION_SENTENCES
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +28,7 @@ def _artifact(key: str) -> str:
     return found[0]["data"]
 
 
-def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, tmp_path):
+def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, tmp_path, monkeypatch):
     from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
     from flows.train import fine_tune_model
@@ -40,10 +42,14 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     assert prepare_dataset(ds.id).files[0].status == "accepted"
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
 
+    monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "2")
     out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
+    monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
     assert out["model_id"] == "tiny-base/ft-1" and out["base_model_id"] == "tiny-base"
     assert out["steps"] == 3 and out["stopped_by"] == "max_steps"
-    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base"}
+    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base", "wer_by_seed"}
+    assert len(out["evaluation"]["wer_by_seed"]) == 2  # every sentence read with two synthesis seeds
+    assert out["evaluation"]["wer"] == pytest.approx(sum(out["evaluation"]["wer_by_seed"]) / 2, abs=1e-3)
     assert out["evaluation"]["base"]["model_id"] == "tiny-base" and 0 < out["evaluation"]["ceiling_similarity"] <= 1
     storage = Storage.from_settings(Settings())
     assert "onnx_uri" not in out and "loss_curve_uri" not in out
@@ -61,6 +67,8 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
 
     generator, meta = load_for_inference(Settings(), out["model_id"])
     assert generator.config.conditioned and meta.id == "tiny-base/ft-1"
+    assert meta.inference.noise_scale == FINE_TUNED_NOISE_SCALE  # and in its Piper voice config:
+    assert storage.read_json("models/tiny-base/ft-1/model.onnx.json")["inference"]["noise_scale"] == FINE_TUNED_NOISE_SCALE
     audio, rate = synthesize(generator, meta, "A short test sentence.", seed=0)
     assert rate == meta.sample_rate and audio.size > rate * 0.1
 
@@ -75,7 +83,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     r = runner.invoke(app, ["model", "evaluate", "tiny-base/ft-1", "--dataset", ds.id, "--json"])
     assert r.exit_code == 0, r.stderr
     evaluated = json.loads(r.stdout)
-    assert set(evaluated) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base"}
+    assert set(evaluated) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base", "wer_by_seed"}
     assert evaluated["ceiling_similarity"] == out["evaluation"]["ceiling_similarity"]
     r = runner.invoke(app, ["tts", "--model-id", "tiny-base/ft-1", "--reference", str(up / "take0.wav"),
                             "--text", "Hello there.", "-o", str(tmp_path / "out.wav"), "--json"])
@@ -91,7 +99,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     from provoice.tts.train import LocalRunStore, read_bundle
 
     bundled = read_bundle(LocalRunStore(tmp_path / "bundle"))
-    assert bundled.generator().config.conditioned and len(bundled.validation.sentences) == 4
+    assert bundled.generator().config.conditioned and len(bundled.validation.sentences) == len(VALIDATION_SENTENCES)
     assert bundled.info["base_model_id"] == "tiny-base" and bundled.info["train_config"]["module_lr"]
     r = runner.invoke(app, ["model", "bundle", ds.id, str(tmp_path / "b2"), "--weights", "fp8"])
     assert r.exit_code == 1 and "--weights must be one of fp32, fp16, int8" in r.stderr

@@ -130,8 +130,15 @@ class SynthesizerTrn(nn.Module):
         y: torch.Tensor,
         y_lengths: torch.Tensor,
         g: torch.Tensor | None = None,
+        prior_items: int = 0,
+        prior_noise_scale: float = 0.667,
     ) -> VitsOutput:
-        """Training pass: phoneme ids x [B, T_x], linear spectrogram y [B, spec_channels, T_y]."""
+        """Training pass: phoneme ids x [B, T_x], linear spectrogram y [B, spec_channels, T_y].
+
+        The decoder renders the posterior sample z, except for the first `prior_items` items: their
+        z comes the way inference makes it, through the inverse flow from a sample of the text's
+        prior (aligned to the real frames), so the decoder and flow also learn the path that speaks.
+        """
         biases = self._voice_biases(g)
         h, m_p, logs_p, x_mask = self.enc_p(x, x_lengths, cond=biases.enc_p if biases else None)
         z, m_q, logs_q, y_mask = self.enc_q(y, y_lengths, cond=biases.enc_q if biases else None)
@@ -153,7 +160,14 @@ class SynthesizerTrn(nn.Module):
         m_p = (attn.squeeze(1) @ m_p.transpose(1, 2)).transpose(1, 2)
         logs_p = (attn.squeeze(1) @ logs_p.transpose(1, 2)).transpose(1, 2)
 
-        z_slice, ids_slice = rand_slice_segments(z, y_lengths, self.config.segment_frames)
+        z_dec = z
+        if prior_items > 0:
+            k = min(prior_items, z.size(0))
+            z_p_prior = m_p[:k] + torch.randn_like(m_p[:k]) * torch.exp(logs_p[:k]) * prior_noise_scale
+            conds = [c[:k] for c in biases.flow] if biases else None
+            z_prior = self.flow(z_p_prior, y_mask[:k], conds=conds, reverse=True) * y_mask[:k]
+            z_dec = torch.cat([z_prior, z[k:]])
+        z_slice, ids_slice = rand_slice_segments(z_dec, y_lengths, self.config.segment_frames)
         audio = self.dec(z_slice, cond=biases.dec if biases else None)
         return VitsOutput(audio, ids_slice, l_length, attn, x_mask, y_mask, z, z_p, m_p, logs_p, m_q, logs_q)
 

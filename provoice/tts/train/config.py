@@ -8,7 +8,7 @@ from typing import Any
 from provoice.tts.model.config import require_known_fields
 from provoice.tts.model.losses import LossWeights
 
-#: The generator's top-level modules, as `module_lr` names them.
+#: The generator's top-level modules; `module_lr` names them or a sub-module under one ("voice.dec").
 GENERATOR_MODULES = ("enc_p", "dp", "flow", "dec", "enc_q", "voice")
 
 
@@ -33,9 +33,14 @@ class TrainConfig:
     the generator.
 
     Staged fine-tuning: `module_lr` multiplies the learning rate of the generator's top-level
-    modules (`enc_p` text encoder, `dp` duration predictor, `flow`, `dec`, `enc_q`, `voice`); 0
-    freezes one. `kl_warmup_steps` ramps the KL weight linearly from 0 over that many steps, so a
+    modules (`enc_p` text encoder, `dp` duration predictor, `flow`, `dec`, `enc_q`, `voice`) or of a
+    sub-module named with dots (`voice.enc_p`, the voice's bias on the text encoder); the longest
+    matching name wins and 0 freezes. `kl_warmup_steps` ramps the KL weight linearly from 0 over that many steps, so a
     posterior that does not yet match the prior cannot drag the text encoder away in the first steps.
+
+    Inference-path decoding: `prior_decode_fraction` of each batch is decoded from the text's
+    prior through the inverse flow (at `prior_noise_scale`, aligned to the real frames) instead of
+    from the posterior, so the mel loss also trains the path synthesis takes.
 
     Validation and selection (`provoice.tts.train.selection`): `validate(generator, step)` runs
     every `validate_every` steps, at the end, and at step 0 with `validate_at_start` (the base
@@ -71,6 +76,8 @@ class TrainConfig:
     keep_best: int = 2
     selection_wer_margin: float = 0.05
     early_stop_patience: int = 0
+    prior_decode_fraction: float = 0.0
+    prior_noise_scale: float = 0.667
 
     def __post_init__(self) -> None:
         problems = []
@@ -86,11 +93,13 @@ class TrainConfig:
         for name in ("validate_every", "disc_warmup_steps", "kl_warmup_steps", "early_stop_patience", "keep_best"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
+        if not 0 <= self.prior_decode_fraction <= 1 or self.prior_noise_scale < 0:
+            problems.append("prior_decode_fraction must lie in [0, 1] and prior_noise_scale be >= 0")
         if self.validation_budget < 0 or self.selection_wer_margin < 0:
             problems.append("validation_budget and selection_wer_margin must be >= 0")
-        unknown = set(self.module_lr) - set(GENERATOR_MODULES)
+        unknown = {name for name in self.module_lr if name.split(".", 1)[0] not in GENERATOR_MODULES}
         if unknown or any(v < 0 for v in self.module_lr.values()):
-            problems.append(f"module_lr takes multipliers >= 0 for {', '.join(GENERATOR_MODULES)}; "
+            problems.append(f"module_lr takes multipliers >= 0 for {', '.join(GENERATOR_MODULES)} or their sub-modules; "
                             f"got {dict(self.module_lr)}")
         if self.learning_rate <= 0 or not 0 < self.lr_decay <= 1:
             problems.append("learning_rate must be > 0 and lr_decay in (0, 1]")

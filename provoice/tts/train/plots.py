@@ -15,7 +15,8 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: What an empty panel means, said on the panel instead of leaving it blank.
 EMPTY_NOTES = {
-    "adversarial": "no adversarial or feature terms yet:\nthe generator trains on them after the discriminator warm-up",
+    "adversarial": "no adversarial or feature terms: the generator\ntrains on them after the discriminator warm-up\n"
+                   "(a run that ends within it does not train\nthe discriminator at all)",
     "val_wer": "no validation points\n(validation off, or no held-out clips)",
     "val_dnsmos": "no validation points\n(validation off, or no held-out clips)",
 }

@@ -60,6 +60,9 @@ STATE_FORMAT = "provoice-vits-train-state"
 STATE_VERSION = 1
 HISTORY_NAME = "history.json"
 LOSS_CURVE_NAME = "loss_curve.png"
+#: Steps a time-budgeted run measures before it decides whether it can reach the end of the
+#: discriminator's warm-up (and so whether training the discriminator is worth it).
+DISC_PROBE_STEPS = 3
 BEST_DIR = "best"
 
 MetricsCallback = Callable[[dict[str, float]], None]
@@ -138,6 +141,7 @@ class _Window:
     items: int = 0
     audio_seconds: float = 0.0
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, losses: Mapping[str, torch.Tensor], batch: Batch) -> None:
         self.steps += 1
@@ -145,6 +149,11 @@ class _Window:
         self.audio_seconds += batch.audio_seconds
         for key, value in losses.items():
             self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        """Each term's mean over the steps that had it (the discriminator's stop when it is switched off)."""
+        return {key: float(value.item()) / self.counts[key] for key, value in self.sums.items()}
 
 
 class Trainer:
@@ -207,6 +216,7 @@ class Trainer:
         self.trained_s = 0.0  # wall seconds trained by earlier calls of this run (from the checkpoint)
         self.validation_s = 0.0  # of which validating
         self.early_stopped = False
+        self.discriminator_off = self._warmup_outlasts(self.config.max_steps)
 
         _seed_everything(config.seed + self.ctx.rank)
         key = latest_checkpoint(storage, self.prefix)
@@ -240,6 +250,7 @@ class Trainer:
         if self.step == 0 and self.config.validate_at_start and self.validate is not None:
             self._validate(force=True)
         window = _Window(time.monotonic())
+        loop_started, loop_first_step = time.monotonic(), self.step
         while stopped_by is None:
             indices = self._next_batch()
             batch = self._collate(indices)
@@ -255,6 +266,10 @@ class Trainer:
             self.position += 1
             self.step += 1
             window.add(losses, batch)
+            if deadline is not None and self.step - loop_first_step == DISC_PROBE_STEPS and not self.discriminator_off:
+                per_step = (time.monotonic() - loop_started) / DISC_PROBE_STEPS
+                reachable = self.step + max(deadline - time.monotonic(), 0.0) / per_step
+                self.discriminator_off = distributed.any_rank(self.ctx, self._warmup_outlasts(reachable))
 
             if self._steps_done():
                 stopped_by = "max_steps"
@@ -298,21 +313,25 @@ class Trainer:
         with torch.no_grad():
             spec = self.features.spectrogram(batch.audio)
         with self._autocast():
-            out = self.g_model(batch.phoneme_ids, batch.phoneme_lengths, spec, batch.frame_lengths, g=batch.embeddings)
+            out = self.g_model(batch.phoneme_ids, batch.phoneme_lengths, spec, batch.frame_lengths, g=batch.embeddings,
+                               prior_items=round(self.config.prior_decode_fraction * batch.size),
+                               prior_noise_scale=self.config.prior_noise_scale)
         out = _as_float(out)
         real = target_segment(batch.audio, out, self.vits.hop_length)
 
-        with self._autocast():
-            real_scores, fake_scores, _, _ = self.d_model(real, out.audio.detach())
-        loss_d = discriminator_loss(real_scores, fake_scores)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        grad_d = self._clip(self.discriminator)
-        self.opt_d.step()
+        losses: dict[str, torch.Tensor] = {}
+        if not self.discriminator_off:
+            with self._autocast():
+                real_scores, fake_scores, _, _ = self.d_model(real, out.audio.detach())
+            loss_d = discriminator_loss(real_scores, fake_scores)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            losses.update(loss_d=loss_d.detach(), grad_norm_d=self._clip(self.discriminator))
+            self.opt_d.step()
 
         terms = reconstruction_losses(out, real, self.features)
         weights = self._weights()
-        if self.step >= self.config.disc_warmup_steps:
+        if self.step >= self.config.disc_warmup_steps and not self.discriminator_off:
             with self._autocast():
                 _, fake_scores, real_fmaps, fake_fmaps = self.d_model(real, out.audio)
             total, terms = generator_objective(terms, fake_scores, real_fmaps, fake_fmaps, weights)
@@ -323,8 +342,9 @@ class Trainer:
         grad_g = self._clip(self.generator)
         self.opt_g.step()
         self.sched_g.step()
-        self.sched_d.step()
-        losses = {"loss_g": total.detach(), "loss_d": loss_d.detach(), "grad_norm_g": grad_g, "grad_norm_d": grad_d}
+        if not self.discriminator_off:
+            self.sched_d.step()
+        losses.update(loss_g=total.detach(), grad_norm_g=grad_g)
         losses.update({name: value.detach() for name, value in terms.items()})
         return losses
 
@@ -334,6 +354,17 @@ class Trainer:
         if ramp and self.step < ramp:
             return dataclasses.replace(weights, kl=weights.kl * self.step / ramp)
         return weights
+
+    def _warmup_outlasts(self, steps: float | None) -> bool:
+        """True when a run of `steps` steps ends inside the discriminator's warm-up: the generator
+        would never learn from it, so training it (a third of a CPU step) would be wasted."""
+        warmup = self.config.disc_warmup_steps
+        if warmup == 0 or steps is None:
+            return False
+        if steps <= warmup:
+            log.info("%s: the discriminator is not trained (the run ends within its %d warm-up steps)",
+                     self.prefix, warmup)
+        return steps <= warmup
 
     def _collate(self, indices: Sequence[int]) -> Batch:
         batch = collate(
@@ -369,13 +400,12 @@ class Trainer:
         groups: list[dict[str, Any]] = [{"params": list(module.parameters())}]
         if c.module_lr and module is self.generator:
             by_scale: dict[float, list[nn.Parameter]] = {}
-            for name, child in module.named_children():
-                scale = c.module_lr.get(name, 1.0)
-                for p in child.parameters():
-                    if scale == 0:
-                        p.requires_grad_(False)
-                    else:
-                        by_scale.setdefault(scale, []).append(p)
+            for name, p in module.named_parameters():
+                scale = _module_scale(c.module_lr, name)
+                if scale == 0:
+                    p.requires_grad_(False)
+                else:
+                    by_scale.setdefault(scale, []).append(p)
             groups = [{"params": ps, "lr": c.learning_rate * scale} for scale, ps in sorted(by_scale.items())]
         return torch.optim.AdamW(groups, c.learning_rate, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay)
 
@@ -430,7 +460,7 @@ class Trainer:
         if not window.steps:
             return
         elapsed = max(time.monotonic() - window.start, 1e-9)
-        means = {key: float(value.item()) / window.steps for key, value in window.sums.items()}
+        means = window.means()
         means = distributed.mean_over_ranks(self.ctx, means)
         audio_seconds = distributed.sum_over_ranks(self.ctx, window.audio_seconds)
         record: dict[str, float] = {"step": self.step, "epoch": self.epoch, **means}
@@ -553,6 +583,7 @@ class Trainer:
             "trained_s": self.trained_s,
             "validation_s": self.validation_s,
             "early_stopped": self.early_stopped,
+            "discriminator_off": self.discriminator_off,
         }
 
     def _restore(self, state: dict[str, Any], key: str) -> None:
@@ -581,6 +612,7 @@ class Trainer:
         self.trained_s = float(state.get("trained_s", 0.0))
         self.validation_s = float(state.get("validation_s", 0.0))
         self.early_stopped = bool(state.get("early_stopped", False))
+        self.discriminator_off = bool(state.get("discriminator_off", False))
         self.last_checkpoint = self.resumed_from = key
         if state["world_size"] != self.ctx.world_size:
             # Batches were sharded for another process count: start this epoch's remainder afresh.
@@ -621,6 +653,12 @@ def _as_float(out: VitsOutput) -> VitsOutput:
             if getattr(out, f.name).is_floating_point()
         },
     )
+
+
+def _module_scale(module_lr: Mapping[str, float], parameter: str) -> float:
+    """The multiplier of the longest `module_lr` name that is `parameter`'s module or a parent of it."""
+    matches = [name for name in module_lr if parameter == name or parameter.startswith(name + ".")]
+    return module_lr[max(matches, key=len)] if matches else 1.0
 
 
 def best_key(prefix: str, step: int) -> str:

@@ -357,3 +357,66 @@ def test_frozen_modules_keep_their_weights_and_kl_ramps_in(storage, single_threa
     assert trainer._weights().kl == trainer.config.loss_weights.kl * 3 / 4
     with pytest.raises(ValueError, match="module_lr takes multipliers"):
         quick(module_lr={"decoder": 1.0})
+
+
+def test_a_sub_module_rate_overrides_its_parent(storage, single_thread):
+    cfg = VitsConfig.tiny(gin_channels=8)
+    generator, discriminator = models(cfg)
+    with torch.no_grad():
+        generator.voice.cond_proj.weight.normal_(0, 0.1)
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    Trainer(make_items(cfg, 4, embeddings=True), generator, discriminator,
+            quick(max_steps=2, module_lr={"voice": 2.0, "voice.dp": 0.0}), storage, "runs/sub").run()
+    after = generator.state_dict()
+    assert torch.equal(before["voice.dp.weight"], after["voice.dp.weight"])
+    assert not torch.equal(before["voice.dec.weight"], after["voice.dec.weight"])
+    assert quick(max_steps=1, module_lr={"voice.flow.0": 0.5}).module_lr == {"voice.flow.0": 0.5}
+
+
+def test_prior_path_decoding_trains_the_flow_through_the_mel_loss(single_thread):
+    cfg = VitsConfig.tiny()
+    generator, _ = models(cfg)
+    items = make_items(cfg, 2)
+    from provoice.tts.train.batching import collate
+    from provoice.tts.model.losses import target_segment
+
+    batch = collate(items, cfg.hop_length, cfg.sample_rate, cfg.conditioned)
+    features = AudioFeatures(cfg)
+    spec = features.spectrogram(batch.audio)
+    for prior_items, reaches_flow in ((0, False), (1, True)):
+        generator.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        out = generator(batch.phoneme_ids, batch.phoneme_lengths, spec, batch.frame_lengths, prior_items=prior_items)
+        mel_loss(features.mel(target_segment(batch.audio, out, cfg.hop_length)), features.mel(out.audio)).backward()
+        flow_grad = sum(float(p.grad.abs().sum()) for p in generator.flow.parameters() if p.grad is not None)
+        assert (flow_grad > 0) == reaches_flow
+    with pytest.raises(ValueError, match="prior_decode_fraction"):
+        quick(prior_decode_fraction=1.5)
+
+
+def test_a_discriminator_the_run_would_never_use_is_not_trained(storage, single_thread):
+    cfg = VitsConfig.tiny()
+    generator, discriminator = models(cfg)
+    before = {k: v.clone() for k, v in discriminator.state_dict().items()}
+    short = Trainer(make_items(cfg, 4), generator, discriminator, quick(max_steps=3, disc_warmup_steps=5),
+                    storage, "runs/disc-off")
+    short.run()
+    assert short.discriminator_off
+    assert all(torch.equal(before[k], v) for k, v in discriminator.state_dict().items())
+    assert load_state(storage, list_checkpoints(storage, "runs/disc-off")[-1][1])["discriminator_off"]
+
+    generator, discriminator = models(cfg)
+    long = Trainer(make_items(cfg, 4), generator, discriminator, quick(max_steps=6, disc_warmup_steps=5),
+                   storage, "runs/disc-on")
+    long.run()
+    assert not long.discriminator_off
+    assert any(not torch.equal(before[k], v) for k, v in discriminator.state_dict().items())
+    assert "adversarial" in long.history[-1] and "adversarial" not in long.history[0]
+
+    generator, discriminator = models(cfg)  # a time budget decides after a few measured steps
+    timed = Trainer(make_items(cfg, 4), generator, discriminator,
+                    quick(max_minutes=0.03, disc_warmup_steps=1_000_000), storage, "runs/disc-timed")
+    result = timed.run()
+    assert timed.discriminator_off and result.step > 3
+    assert all("loss_d" not in r for r in result.history if r["step"] > 3 and "mel" in r)
+    assert all("loss_d" in r for r in result.history if r["step"] <= 3 and "mel" in r)
