@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # steps (0: only at the start and the end), and early stop when the best point is this many
     # steps old (0: never). Validation never takes more than ~15 % of the training time.
     train_validate_every: int = Field(default=20, ge=0)
+    # Sentences each validation synthesises and scores (at most the 10 of voice_models.validation).
+    train_validation_sentences: int = Field(default=10, ge=1, le=10)
     train_early_stop_patience: int = Field(default=600, ge=0)
     # Languages a PVC may be in: the ones the ASR model and the base models speak.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["en"])

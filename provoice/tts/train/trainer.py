@@ -215,6 +215,7 @@ class Trainer:
         self.resumed_from: str | None = None
         self.trained_s = 0.0  # wall seconds trained by earlier calls of this run (from the checkpoint)
         self.validation_s = 0.0  # of which validating
+        self._last_validation_s = 0.0
         self.early_stopped = False
         self.discriminator_off = self._warmup_outlasts(self.config.max_steps)
 
@@ -488,7 +489,8 @@ class Trainer:
         if any(r.get("step") == self.step and any(k.startswith("val_") for k in r) for r in self.history):
             return
         training_s = self._trained_before + (time.monotonic() - self._started) - self.validation_s
-        if not force and self.validation_s > self.config.validation_budget * max(training_s, 0.0):
+        # The next validation must fit in the share too (it takes about as long as the last one).
+        if not force and self.validation_s + self._last_validation_s > self.config.validation_budget * max(training_s, 0.0):
             log.info("step %d: validation skipped (it has taken %.0f s of %.0f s trained)",
                      self.step, self.validation_s, training_s)
             return
@@ -503,7 +505,8 @@ class Trainer:
             values = {k if k.startswith("val_") else f"val_{k}": float(v) for k, v in result.items()}
             self._emit({"step": self.step, "epoch": self.epoch, **values})
             self._keep_if_best()
-        self.validation_s += time.monotonic() - began
+        self._last_validation_s = time.monotonic() - began
+        self.validation_s += self._last_validation_s
 
     def _ranked_steps(self) -> list[int]:
         return [r.step for r in selection.rank(self.history, self.config.selection_wer_margin)]
