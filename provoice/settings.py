@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Each evaluation sentence is synthesised with this many noise seeds: a fine-tuned voice's WER
     # moves by ±0.04 between single seeds of 16 sentences, so one reading per sentence is too few.
     eval_seeds: int = Field(default=3, ge=1)
+    # Held-out sentences an evaluation reads (the first N of voice_models.evaluate's 16). The
+    # product uses all 16; fewer are for tests, where the model is a random tiny one.
+    eval_sentences: int = Field(default=16, ge=1, le=16)
     retrain_similarity_tolerance: float = Field(default=0.01, ge=0)
 
     min_speech_seconds: float = 10800.0

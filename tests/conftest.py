@@ -31,13 +31,14 @@ def speech_dir(tmp_path_factory):
 def settings(tmp_path, monkeypatch) -> Settings:
     """A fresh ProVoice home for one test; the environment carries it into flows. A local Prefect
     server a test started in the home is stopped when it ends. Training needs no consent here
-    (tests about other things); the consent tests and the demo require it. Evaluations read each
-    sentence once (the train-flow test checks several seeds) and validations score 3 sentences."""
+    (tests about other things); the consent tests and the demo require it. Evaluations read 4
+    sentences once each (the train-flow test checks several seeds) and validations score 3."""
     monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
     monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
     monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
     monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "3")
+    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "4")
     settings = Settings()
     yield settings
     from deployments.local_server import RECORD, LocalServer
@@ -90,6 +91,7 @@ def s3_settings(tmp_path, monkeypatch, s3_endpoint) -> Settings:
     monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
     monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
     monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "3")
+    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "4")
     return Settings()
 
 

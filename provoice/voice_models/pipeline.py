@@ -24,7 +24,8 @@ from provoice.storage import Storage
 from provoice.tts import TrainConfig, TrainingError, synthesize
 from provoice.tts.formats import InferenceScales
 from provoice.tts.train import BUNDLE_INFO, bundle_files, read_bundle, train_bundle
-from provoice.voice_models.evaluate import Evaluation, ceiling_similarity, combine_seeds, evaluate, split_held_out
+from provoice.voice_models.evaluate import (HELD_OUT_SENTENCES, Evaluation, ceiling_similarity, combine_seeds, evaluate,
+                                           split_held_out)
 from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
@@ -267,10 +268,13 @@ def evaluate_model(settings: Settings, model_id: str, manifest_uri: str, *, seed
     asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
                      settings.asr_cpu_threads)
 
+    sentences = HELD_OUT_SENTENCES[:settings.eval_sentences]
+
     def run(which: str) -> Evaluation:
         generator, meta = load_for_inference(settings, which)
         return combine_seeds([
-            evaluate(lambda text, s=s: synthesize(generator, meta, text, held.voice, seed=s), asr, encoder, held.voice)
+            evaluate(lambda text, s=s: synthesize(generator, meta, text, held.voice, seed=s), asr, encoder, held.voice,
+                     sentences)
             for s in range(seed, seed + settings.eval_seeds)], list(range(seed, seed + settings.eval_seeds)))
 
     evaluation = run(model_id)

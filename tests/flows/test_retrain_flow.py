@@ -78,7 +78,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     assert (promoted["pvc_id"], promoted["decision"], promoted["old_model_id"], promoted["new_model_id"]) == (
         pvc.id, "promoted", old.model_id, new_model)
     assert promoted["reason"].startswith(
-        "promoted the new model, not worse (paired on the same 16 sentences): word error rate ")
+        "promoted the new model, not worse (paired on the same 4 sentences): word error rate ")
     assert set(promoted["old_evaluation"]) == set(promoted["new_evaluation"]) == {"wer", "speaker_similarity", "dnsmos"}
     assert [m for m, _ in evaluated] == [old.model_id, new_model] and evaluated[0][1] == evaluated[1][1]
     assert (failed["pvc_id"], failed["decision"], failed["new_model_id"]) == (broken.id, "failed", None)
