@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	PREFECT_LOGGING_LEVEL=WARNING $(PY) -m interfaces.demo
+	$(PY) -m interfaces.demo
 
 test: install lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider

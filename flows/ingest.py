@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import ingest_run_name
 from tasks.events import emit
 from provoice.events import FILES_UPLOADED, STAGE_INGESTED, UPLOAD_STAGE
 from provoice.catalog import Catalog
@@ -14,7 +15,7 @@ from provoice.views import DatasetFiles, file_views
 from tasks.ingest import ingest_file
 
 
-@flow(name="ingest-files")
+@flow(name="ingest-files", flow_run_name=ingest_run_name)
 def ingest_files(dataset_id: str, sources: list[str]) -> DatasetFiles:
     """Copy every source into storage in parallel, then register them in order (dedup by sha256)."""
     settings = Settings()

@@ -16,6 +16,7 @@ from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from flows.run_names import prepare_run_name
 from tasks.events import emit
 from provoice.events import DATASET_PREPARED
 from provoice.catalog import Catalog
@@ -82,7 +83,7 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
     return results
 
 
-@flow(name="prepare-dataset")
+@flow(name="prepare-dataset", flow_run_name=prepare_run_name)
 def prepare_dataset(dataset_id: str) -> PrepareSummary:
     """Prepare every file of a dataset and write its manifest and report for the current version.
 

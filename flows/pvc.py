@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 from sqlalchemy import select
 
+from flows.run_names import pvc_run_name
 from flows.prepare import prepare_dataset
 from flows.train import train_model
 from provoice.catalog import Catalog, Pvc
@@ -45,7 +46,7 @@ def _worker_lost(flow, flow_run, state) -> None:
                      "checkpoint (no credits were charged)", "worker-lost")
 
 
-@flow(name="pro-voice-clone", on_crashed=[_worker_lost], on_cancellation=[_worker_lost])
+@flow(name="pro-voice-clone", flow_run_name=pvc_run_name, on_crashed=[_worker_lost], on_cancellation=[_worker_lost])
 def pro_voice_clone(dataset_id: str | None = None, name: str | None = None, base_model_id: str | None = None,
                     max_minutes: float | None = None, max_steps: int | None = None,
                     pvc_id: str | None = None, retry: bool = False) -> PvcRun:

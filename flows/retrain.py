@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.run_names import retrain_run_name
 from flows.train import train_model
 from provoice.catalog import Catalog, Pvc, PvcRetrain
 from provoice.catalog.models import utcnow
@@ -34,7 +35,7 @@ from tasks.train import evaluate_task
 from tasks.voices import create_voices_task
 
 
-@flow(name="retrain-on-new-base-model")
+@flow(name="retrain-on-new-base-model", flow_run_name=retrain_run_name)
 def retrain_on_new_base_model(base_model_id: str | None = None, pvc_id: str | None = None,
                               max_steps: int | None = None, max_minutes: float | None = None) -> dict:
     """Fine-tune each due PVC on the base model from its pinned dataset version, evaluate the old and

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.concurrency.sync import concurrency
 
+from flows.run_names import fine_tune_run_name
 from provoice.catalog import Catalog
 from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
@@ -20,6 +22,20 @@ from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
 
 GPU_LIMIT = "gpu"
 SUMMARY_FILE = "fine-tune.json"
+
+
+def gpu_slot() -> contextlib.AbstractContextManager:
+    """A slot of the `gpu` global concurrency limit where the server has one; nothing where it has
+    none (an embedded home), which Prefect would otherwise warn about on every training."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+    except ObjectNotFound:
+        return contextlib.nullcontext()
+    return concurrency(GPU_LIMIT, occupy=1)
 
 
 class TrainingFailed(ProVoiceError):
@@ -39,7 +55,7 @@ def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | Non
                           dataset_version=prepared.version)
 
 
-@flow(name="fine-tune")
+@flow(name="fine-tune", flow_run_name=fine_tune_run_name)
 def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
                     max_steps: int | None = None, max_minutes: float | None = None, batch_size: int = 8,
                     checkpoint_every: int | None = None, dataset_version: str | None = None) -> FineTuneSummary:
@@ -53,7 +69,7 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
     inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)
     config = fine_tune_config(settings, batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
                               checkpoint_every=checkpoint_every)
-    with concurrency(GPU_LIMIT, occupy=1):
+    with gpu_slot():
         trained = fine_tune_task(settings, inputs, config.to_dict())
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
     onnx_uri = export_onnx_task(settings, inputs.model_id)

@@ -13,12 +13,20 @@ import shutil
 import time
 from pathlib import Path
 
-from rich.console import Console
+# The terminal shows the report; Prefect keeps the full logs. Flow and task logs still reach the
+# local server at INFO (the UI shows them); only Prefect's console handler is quietened. These are
+# read when Prefect configures logging, so they are set before anything imports it.
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
+
+from rich.console import Console  # noqa: E402
 from rich.table import Table
 
-from provoice import synthetic
-from provoice.catalog import migrate_catalog
-from provoice.settings import Settings
+from provoice import synthetic  # noqa: E402
+from provoice.catalog import migrate_catalog  # noqa: E402
+from provoice.settings import Settings  # noqa: E402
 
 DEMO_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus", "webm", "wma", "aac", "ac3"]
 DEMO_MIN_SPEECH_SECONDS = "60"
@@ -68,6 +76,14 @@ def consent(console: Console, catalog, settings: Settings, pvc_id: str, folder: 
 
 
 def main() -> None:
+    """The demo, with its flows on the home's local Prefect server (left running for the UI)."""
+    from deployments.local_server import prefect_api
+
+    with prefect_api(Settings()) as api_url:
+        run_demo(api_url)
+
+
+def run_demo(api_url: str | None) -> None:
     from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
     from flows.pvc import pro_voice_clone
@@ -125,8 +141,9 @@ def main() -> None:
 
     console.print(f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
                   f"balance {format_credits(balance(catalog, account))} (charged only on success)")
-    console.print("Prefect UI: `.venv/bin/prefect server start`, then open http://127.0.0.1:4200 "
-                  "(flow runs, per-file tasks and the report artifacts are there)")
+    if api_url:
+        console.print(f"Prefect UI: {api_url.removesuffix('/api')} (flow runs with their logs, per-file tasks and "
+                      "the report artifacts; `provoice server stop` stops the server)")
     console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
                   f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`")
 

@@ -86,6 +86,17 @@ def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness,
     assert balance(catalog, account) == PVC_TRAINING_CREDITS
     r = runner.invoke(app, ["pvc", "retry", pvc.id, "--max-steps", "2", "--json"])
     assert json.loads(r.stdout)["attempts"] == 2
+    # The Prefect UI names the runs by what they are, not by random words.
+    names = _flow_run_names()
+    assert {"pvc Short · attempt 1", "pvc Short · attempt 2", f"prepare {ds.name}"} <= names, names
+
+
+def _flow_run_names() -> set[str]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = client.request("POST", "/flow_runs/filter", json={"sort": "START_TIME_DESC", "limit": 200}).json()
+    return {run["name"] for run in runs}
 
 
 def test_credits_cli(settings):
