@@ -143,3 +143,34 @@ def steady_phrase(monkeypatch):
     hinges on the draw (about 1 in 30 random prompts has a word the tiny model mishears in espeak)."""
     monkeypatch.setattr("provoice.consent.service.one_time_phrase", lambda n: STEADY_PHRASE[:n])
     return STEADY_PHRASE
+
+
+def served_model(settings, model_id: str = "tiny-base/served", quiet: bool = False) -> str:
+    """A tiny conditioned model whose voice layers were moved (as training moves them), exported
+    with its ONNX graph as the fine-tune flow exports it; `quiet` gives it noise scales of 0, so
+    its speech is the same on every call."""
+    import torch
+
+    from provoice.storage import Storage
+    from provoice.voice_models import BaseModelRegistry, export_voice_onnx
+    from provoice.voice_models.export import export_generator
+    from provoice.voice_models.finetune import with_voice_conditioning
+    from provoice.voice_models.model_store import MODELS_PREFIX
+
+    registry = BaseModelRegistry(settings)
+    base_id = model_id.split("/")[0]
+    registry.create_random(base_id, tiny=True)
+    generator, _, meta = registry.load(base_id)
+    conditioned = with_voice_conditioning(generator, gin_channels=8, text_side=False)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, p in conditioned.voice.named_parameters():
+            if not name.startswith(("enc_p", "dp")):
+                p.normal_(0, 2.0)
+    metadata = {"base_model": meta.to_json()}
+    if quiet:
+        metadata["inference"] = {"noise_scale": 0.0, "length_scale": 1.0, "noise_w": 0.0}
+    export_generator(Storage.from_settings(settings), MODELS_PREFIX, model_id, conditioned.eval(),
+                     meta.phoneme_id_map, metadata=metadata)
+    export_voice_onnx(settings, model_id)
+    return model_id

@@ -4,6 +4,8 @@ The text's cost is held before synthesis (no compute for a request that cannot b
 charged after it (no charge for audio that was never made). An `Idempotency-Key` binds the whole
 request: a repeat returns the same audio without synthesising or charging again, and the key used
 with another text (or voice, or model) is refused with 409 before any work.
+
+With `"stream": true` the audio comes sentence by sentence as it is made (`interfaces.api.tts_stream`).
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ import wave
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
+from interfaces.api.deps import API_KEY_HEADER, AccountId, CatalogDep, SettingsDep
 from provoice import idempotency
 from provoice.pvc.tts import meter, voice_for_model
 from provoice.storage import Storage
-from provoice.tts import synthesize
-from provoice.voice_models import load_for_inference
+from provoice.voice_models import load_synthesizer
 
 router = APIRouter(tags=["text-to-speech"])
 
@@ -37,6 +39,8 @@ class TtsRequest(BaseModel):
     model_id: str = Field(min_length=1, max_length=200, description="the model the voice belongs to")
     voice_id: str = Field(min_length=1, max_length=32)
     text: str = Field(min_length=1, max_length=MAX_TTS_CHARS)
+    stream: bool = Field(default=False, description="send the audio sentence by sentence as it is made: a WAV "
+                         "with a streaming header (sizes unknown), 16-bit mono PCM; charged for the sentences sent")
 
 
 def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
@@ -67,22 +71,86 @@ def tts(body: TtsRequest, account: AccountId, catalog: CatalogDep, settings: Set
         if done is not None:
             return Response(storage.read_bytes(done.result_key), media_type=done.media_type)
     request_id = f"{account}:{idempotency_key}" if idempotency_key else None
+    embedding = np.asarray(voice.embedding, dtype=np.float32)
     try:
         metered = meter(catalog, voice, body.text, request_id)
         try:
-            generator, meta = load_for_inference(settings, voice.model_id, settings.resolved_device())
-            audio, rate = synthesize(generator, meta, body.text, np.asarray(voice.embedding, dtype=np.float32))
+            synth = load_synthesizer(settings, voice.model_id)
+            if body.stream:
+                from interfaces.api.tts_stream import stream_speech
+
+                return stream_speech(synth, body.text, embedding, metered,
+                                     Recorder(catalog, storage, account, idempotency_key))
+            audio, rate = synth.synthesize(body.text, embedding)
             data = wav_bytes(audio, rate)
         except BaseException:
             metered.release()
             raise
         metered.charge()
-        if idempotency_key is not None:
-            key = f"requests/{hashlib.sha256(idempotency.record_key(account, idempotency_key).encode()).hexdigest()}.wav"
-            storage.write_bytes(key, data)
-            idempotency.complete(catalog, account, idempotency_key, key, "audio/wav")
+        Recorder(catalog, storage, account, idempotency_key).complete(data)
     except BaseException:
         if idempotency_key is not None:
             idempotency.abandon(catalog, account, idempotency_key)
         raise
     return Response(data, media_type="audio/wav")
+
+
+class Recorder:
+    """Keeps a finished response under its Idempotency-Key (if the request had one), or gives the
+    key up when the response was not finished, so a repeat is answered from storage or redone."""
+
+    def __init__(self, catalog, storage: Storage, account: str, idempotency_key: str | None):
+        self.catalog, self.storage, self.account, self.key = catalog, storage, account, idempotency_key
+
+    def complete(self, data: bytes) -> None:
+        if self.key is None:
+            return
+        digest = hashlib.sha256(idempotency.record_key(self.account, self.key).encode()).hexdigest()
+        self.storage.write_bytes(f"requests/{digest}.wav", data)
+        idempotency.complete(self.catalog, self.account, self.key, f"requests/{digest}.wav", "audio/wav")
+
+    def abandon(self) -> None:
+        if self.key is not None:
+            idempotency.abandon(self.catalog, self.account, self.key)
+
+
+@router.websocket("/tts/ws")
+async def tts_websocket(websocket: WebSocket) -> None:
+    """Streaming speech over a WebSocket, for clients that keep a connection open: send one JSON
+    message `{"model_id", "voice_id", "text"}` (the key in the `X-API-Key` header), receive
+    `{"format", "sample_rate", "channels"}`, then per sentence a binary message of 16-bit PCM and
+    `{"sentence"}`, then `{"done": true, "charged_credits"}`. A refusal is `{"error", "detail"}`
+    and the socket closes with 4000 + the HTTP status the same refusal gets from `POST /tts`."""
+    from interfaces.api.errors import status_for
+    from interfaces.api.tts_stream import speak_over_websocket
+    from provoice.accounts import account_for_key
+    from provoice.errors import AuthError, ProVoiceError
+
+    await websocket.accept()
+    settings, catalog = websocket.app.state.settings, websocket.app.state.catalog
+    try:
+        key = websocket.headers.get(API_KEY_HEADER)
+        if not key:
+            raise AuthError(f"missing API key: send it in the {API_KEY_HEADER} header")
+        account = (await run_in_threadpool(account_for_key, catalog, key)).id
+        try:
+            body = TtsRequest.model_validate(await websocket.receive_json())
+        except (ValueError, ValidationError) as exc:
+            await websocket.send_json({"error": "InvalidRequest", "detail": str(exc)})
+            await websocket.close(code=4422)
+            return
+        voice = await run_in_threadpool(voice_for_model, catalog, account, body.voice_id, body.model_id)
+        metered = await run_in_threadpool(meter, catalog, voice, body.text)
+        try:
+            synth = await run_in_threadpool(load_synthesizer, settings, voice.model_id)
+        except BaseException:
+            metered.release()
+            raise
+        await speak_over_websocket(websocket, synth, body.text, np.asarray(voice.embedding, dtype=np.float32), metered)
+    except WebSocketDisconnect:
+        return
+    except ProVoiceError as exc:
+        await websocket.send_json({"error": type(exc).__name__, "detail": str(exc)})
+        await websocket.close(code=4000 + status_for(exc))
+        return
+    await websocket.close()

@@ -6,18 +6,26 @@ from typing import Optional
 import typer
 
 from interfaces.cli.context import local_account, open_catalog
-from interfaces.cli.output import out, say
+from interfaces.cli.output import json_output, out, say
 from provoice.settings import Settings
 from provoice.views import TtsResult
 
 
+STDOUT = "-"
+
+
 def render(result: TtsResult) -> None:
-    out.print(f"wrote {result.output} ({result.duration_s} s at {result.sample_rate} Hz) with {result.model_id}")
+    line = f"wrote {result.output} ({result.duration_s} s at {result.sample_rate} Hz) with {result.model_id}"
+    if result.output == STDOUT:  # stdout carries the audio
+        say(line.replace("wrote -", "wrote the audio to stdout"))
+    else:
+        out.print(line)
 
 
 def tts(
     text: str = typer.Option(..., "--text", help="what to say"),
-    output: Path = typer.Option(..., "-o", "--output", help="WAV file to write"),
+    output: Path = typer.Option(..., "-o", "--output",
+                                help="WAV file to write; `-` streams it to stdout sentence by sentence"),
     model_id: str = typer.Option("latest", "--model-id",
                                  help="a base model id (default: the latest) or a fine-tuned <base>/<run> id"),
     reference: Optional[Path] = typer.Option(None, "--reference", help="clip whose voice conditions the model"),
@@ -29,8 +37,11 @@ def tts(
 
     from provoice.audio.wavio import write_wav
     from provoice.errors import InvalidSource
-    from provoice.voice_models import load_for_inference
+    from provoice.voice_models import load_synthesizer
 
+    to_stdout = str(output) == STDOUT
+    if to_stdout and json_output():
+        raise InvalidSource("--json prints to stdout, which `-o -` fills with the audio: use one of them")
     if reference is not None and not reference.is_file():
         raise InvalidSource(f"reference clip {reference} does not exist")
     settings = Settings()
@@ -48,29 +59,50 @@ def tts(
 
         metered = meter(catalog, voice, text)
     try:
-        generator, meta = load_for_inference(settings, model_id, settings.resolved_device())
-        audio, rate, embedding = _speak(generator, meta, text, embedding, reference, seed)
+        synth = load_synthesizer(settings, model_id)
+        embedding = _voice(synth, embedding, reference)
+        if to_stdout:
+            samples = _stream(synth, text, embedding, seed)
+        else:
+            audio, rate = synth.synthesize(text, embedding, seed=seed)
+            samples = len(audio)
     except BaseException:
         if metered is not None:
             metered.release()
         raise
     if metered is not None:
         metered.charge()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_wav(output, audio, rate)
-    return TtsResult(model_id=meta.id, output=str(output), sample_rate=rate, duration_s=round(len(audio) / rate, 3),
-                     conditioned=embedding is not None)
+    rate = synth.meta.sample_rate
+    if not to_stdout:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(output, audio, rate)
+    return TtsResult(model_id=synth.meta.id, output=str(output), sample_rate=rate,
+                     duration_s=round(samples / rate, 3), conditioned=embedding is not None)
 
 
-def _speak(generator, meta, text: str, embedding, reference: Optional[Path], seed: Optional[int]):
-    from provoice.tts import synthesize
+def _voice(synth, embedding, reference: Optional[Path]):
+    if reference is None:
+        return embedding
+    if not synth.conditioned:
+        say(f"warning: {synth.meta.id} has no voice conditioning; --reference is ignored and it speaks in its own voice")
+        return embedding
+    from provoice.voice_models import reference_embedding
 
-    if reference is not None:
-        if generator.config.conditioned:
-            from provoice.voice_models import reference_embedding
+    return reference_embedding(reference)
 
-            embedding = reference_embedding(reference)
-        else:
-            say(f"warning: {meta.id} has no voice conditioning; --reference is ignored and it speaks in its own voice")
-    audio, rate = synthesize(generator, meta, text, embedding, seed=seed)
-    return audio, rate, embedding
+
+def _stream(synth, text: str, embedding, seed: Optional[int]) -> int:
+    """A WAV with a streaming header on stdout, each sentence written as soon as it is made."""
+    import sys
+
+    from provoice.audio.wavio import pcm16, streaming_wav_header
+
+    sink = sys.stdout.buffer
+    sink.write(streaming_wav_header(synth.meta.sample_rate))
+    sink.flush()
+    samples = 0
+    for _, audio in synth.sentences(text, embedding, seed=seed):
+        sink.write(pcm16(audio))
+        sink.flush()
+        samples += len(audio)
+    return samples

@@ -7,7 +7,7 @@ sentence its own intonation, as Piper does. Loading models (once per process) is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -61,18 +61,26 @@ def synthesize_sentences(
     A `seed` draws the noise from a private `torch.Generator`, so concurrent calls neither share
     nor disturb any random stream.
     """
-    units = meta.front_end().sentence_units(text)
     scales = meta.inference
     device = next(generator.parameters()).device
     g = condition(generator, embedding, device)
-    pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
     rng = None
     if seed is not None:
         rng = torch.Generator(device=device)
         rng.manual_seed(seed)
-    for i, (sentence, ids) in enumerate(units):
-        audio = infer_ids(generator, ids, g,
-                          noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
-                          length_scale=scales.length_scale if length_scale is None else length_scale,
-                          noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng)
+    yield from spoken_sentences(
+        meta, text, sentence_pause_s,
+        lambda ids: infer_ids(generator, ids, g,
+                              noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
+                              length_scale=scales.length_scale if length_scale is None else length_scale,
+                              noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng))
+
+
+def spoken_sentences(meta: BaseModelMeta, text: str, sentence_pause_s: float,
+                     render: Callable[[list[int]], np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    """The text's sentences rendered one at a time by `render` (phoneme ids → audio), each after
+    the first led by the pause: the loop every synthesis backend shares."""
+    pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
+    for i, (sentence, ids) in enumerate(meta.front_end().sentence_units(text)):
+        audio = render(ids)
         yield sentence, (np.concatenate([pause, audio]) if i else audio)

@@ -70,8 +70,14 @@ def _load_fine_tuned(storage: Storage, model_id: str) -> tuple[SynthesizerTrn, B
         generator, info = load_exported_generator(storage, MODELS_PREFIX, model_id)
     except (CheckpointError, ValueError) as exc:
         raise NotFound(f"no model {model_id!r}: {exc}") from exc
+    return generator, fine_tuned_meta(model_id, info)
+
+
+def fine_tuned_meta(model_id: str, info: dict) -> BaseModelMeta:
+    """The meta of a fine-tuned model from its exported `config.json`: its base's front-end, its own
+    network config and inference scales."""
     base = BaseModelMeta.from_json(info["metadata"]["base_model"], where=f"{model_id} metadata")
     meta = dataclasses.replace(base, id=model_id, config=VitsConfig.from_dict(info["vits_config"]))
     if info["metadata"].get("inference"):  # the fine-tune's own scales (older exports keep the base's)
         meta = dataclasses.replace(meta, inference=InferenceScales.from_dict(info["metadata"]["inference"]))
-    return generator, meta
+    return meta

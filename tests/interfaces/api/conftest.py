@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from provoice.accounts import create_account, create_api_key
 from provoice.catalog import Voice
 from provoice.pvc.service import create_pvc
 from interfaces.api.app import create_app
+from tests.conftest import _free_port
 
 
 @dataclass
@@ -72,3 +76,23 @@ def make_voice(catalog, account_id: str, model_id: str) -> Voice:
     with catalog.session() as s:
         s.add(voice)
     return voice
+
+
+class live:
+    """The app on a real uvicorn socket on 127.0.0.1, for what TestClient cannot send."""
+
+    def __init__(self, app):
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.server.config.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)

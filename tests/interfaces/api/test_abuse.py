@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
-import interfaces.api.tts as tts_route
 from provoice.credits import PVC_TRAINING_CREDITS, account_balance, balance, grant
-from tests.conftest import _free_port
-from tests.interfaces.api.conftest import make_voice, new_fine_tune
+from tests.interfaces.api.conftest import live, make_voice, new_fine_tune
 
 
 @pytest.fixture
@@ -28,14 +23,16 @@ def voice(app, alice, base):
 @pytest.fixture
 def syntheses(monkeypatch):
     """Counts the synthesis calls the TTS route makes."""
+    from provoice.voice_models import Synthesizer
+
     calls = []
-    real = tts_route.synthesize
+    real = Synthesizer.synthesize
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tts_route, "synthesize", counted)
+    monkeypatch.setattr(Synthesizer, "synthesize", counted)
     return calls
 
 
@@ -170,21 +167,3 @@ def test_uploads_whose_framing_is_incomplete_store_nothing(app, alice, tmp_path,
     assert catalog.files(ds.id) == []
 
 
-class live:
-    """The app on a real uvicorn socket on 127.0.0.1, for what TestClient cannot send."""
-
-    def __init__(self, app):
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.server.config.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)

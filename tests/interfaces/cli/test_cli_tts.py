@@ -106,3 +106,22 @@ def test_imported_joe_voice_speaks_english(settings, events, tmp_path):
     assert r.exit_code == 0 and "has no voice conditioning; --reference is ignored" in r.stderr
     r = run("tts", "--text", "Hello.", "-o", tmp_path / "again.wav", "--reference", tmp_path / "missing.wav")
     assert r.exit_code == 1 and "reference clip" in r.stderr and "does not exist" in r.stderr
+
+
+def test_tts_to_stdout_streams_the_same_speech(settings, speech_dir, tmp_path):
+    from tests.conftest import served_model
+
+    model_id = served_model(settings, quiet=True)
+    text = "The first sentence is here. And a second one follows it."
+    r = runner.invoke(app, ["tts", "--model-id", model_id, "--reference", str(speech_dir / "main.wav"),
+                            "--text", text, "-o", "-"])
+    assert r.exit_code == 0, r.stderr
+    streamed = r.stdout_bytes
+    assert streamed[:4] == b"RIFF" and streamed[4:8] == b"\xff\xff\xff\xff"
+    assert "wrote the audio to stdout" in r.stderr
+    r = run("tts", "--model-id", model_id, "--reference", speech_dir / "main.wav", "--text", text,
+            "-o", tmp_path / "whole.wav")
+    assert r.exit_code == 0, r.stderr
+    assert streamed[44:] == (tmp_path / "whole.wav").read_bytes()[44:]
+    r = run("tts", "--model-id", model_id, "--text", text, "-o", "-", "--json")
+    assert r.exit_code == 1 and "use one of them" in r.stderr
