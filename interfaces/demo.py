@@ -13,16 +13,13 @@ import shutil
 import time
 from pathlib import Path
 
-# The terminal shows the report; Prefect keeps the full logs. Flow and task logs still reach the
-# local server at INFO (the UI shows them); only Prefect's console handler is quietened. These are
-# read when Prefect configures logging, so they are set before anything imports it.
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
-os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
+from interfaces.console import quiet_prefect_console
+
+# The terminal shows the report; the UI shows the flows' logs (see interfaces.console).
+quiet_prefect_console()
 
 from rich.console import Console  # noqa: E402
-from rich.table import Table
+from rich.table import Table  # noqa: E402
 
 from provoice import synthetic  # noqa: E402
 from provoice.catalog import migrate_catalog  # noqa: E402
