@@ -67,3 +67,22 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
     dup = next(f for f in json.loads(run("dataset", "show", ds, "--json").stdout)["files"] if f["name"] == "three.wav")
     assert run("dataset", "remove-file", ds, dup["id"]).exit_code == 0
     assert len(json.loads(run("dataset", "show", ds, "--json").stdout)["files"]) == 2
+
+
+HEAVY = ("torch", "faster_whisper", "ctranslate2", "resemblyzer", "onnxruntime", "prefect")
+
+
+@pytest.mark.parametrize("args", [["dataset", "list"], ["credits", "balance"], ["voices", "list"],
+                                  ["server", "status"]])
+def test_commands_that_need_no_model_import_none(settings, args):
+    """A command pays only for what it uses: listing and balances load no model and no Prefect."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys\nfrom interfaces.cli import app\n"
+             "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", probe, *args, "--json"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[3], timeout=120)
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
