@@ -39,9 +39,19 @@ def _render_files(result: DatasetFiles) -> None:
         out.print(files_table("files" if result.name is not None else f"added to {result.id}", result.files))
 
 
-@command(app, "create", render=_render_files)
-def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from", help="file, folder or s3:// prefix")
-           ) -> DatasetFiles:
+PREPARE_HELP = "prepare the dataset right after (one command, one start-up); prints the preparation's summary"
+
+
+def _render_added(result: DatasetFiles | PrepareSummary) -> None:
+    if isinstance(result, PrepareSummary):
+        _render_summary(result)
+    else:
+        _render_files(result)
+
+
+@command(app, "create", render=_render_added)
+def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from", help="file, folder or s3:// prefix"),
+           then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP)) -> DatasetFiles | PrepareSummary:
     """Create a dataset, optionally adding files right away."""
     settings = Settings()
     catalog = open_catalog(settings)
@@ -51,15 +61,19 @@ def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from"
         list_sources(sources, settings)
     ds = catalog.create_dataset(name)
     files = _ingest(settings, ds.id, sources).files if sources else []
+    if then_prepare:
+        return prepare(ds.id)
     return DatasetFiles(id=ds.id, name=ds.name, files=files)
 
 
-@command(app, "add", render=_render_files)
-def add(dataset_id: str, sources: list[str]) -> DatasetFiles:
+@command(app, "add", render=_render_added)
+def add(dataset_id: str, sources: list[str],
+        then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP)) -> DatasetFiles | PrepareSummary:
     """Add files, folders or an s3:// prefix to a dataset."""
     settings = Settings()
     open_catalog(settings).get_dataset(dataset_id)
-    return _ingest(settings, dataset_id, sources)
+    added = _ingest(settings, dataset_id, sources)
+    return prepare(dataset_id) if then_prepare else added
 
 
 def _render_removed(result: RemovedFile) -> None:

@@ -38,13 +38,13 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
     assert created["name"] == "My voice" and len(created["files"]) == 2
     ds = created["id"]
     (tmp_path / "three.wav").write_bytes((up / "one.wav").read_bytes())
-    added = json.loads(run("dataset", "add", ds, str(tmp_path / "three.wav"), "--json").stdout)
-    assert added["files"][0]["status"] == "rejected" and "duplicate of 'one.wav'" in added["files"][0]["reason"]
     assert [d["id"] for d in json.loads(run("dataset", "list", "--json").stdout)] == [ds]
 
-    r = run("dataset", "prepare", ds, "--json")
+    r = run("dataset", "add", ds, str(tmp_path / "three.wav"), "--prepare", "--json")  # add, then prepare
     assert r.exit_code == 0, r.stderr
     summary = json.loads(r.stdout)
+    dup = next(f for f in summary["files"] if f["name"] == "three.wav")
+    assert dup["status"] == "rejected" and "duplicate of 'one.wav'" in dup["reason"]
     assert set(summary) >= {"dataset_id", "version", "accepted_seconds", "min_seconds", "enough",
                             "report_url", "files"}
     assert not {"manifest_uri", "report_uri"} & set(summary), "replies name stored objects by route, not URI"
