@@ -39,6 +39,15 @@ def _render_files(result: DatasetFiles) -> None:
         out.print(files_table("files" if result.name is not None else f"added to {result.id}", result.files))
 
 
+def _warm_in_background(settings: Settings) -> None:
+    """Whisper and the speaker encoder load while the upload is copied (I/O), not after it."""
+    import threading
+
+    from provoice.dataset.steps import warm_models
+
+    threading.Thread(target=warm_models, args=(settings,), name="warm-models", daemon=True).start()
+
+
 PREPARE_HELP = "prepare the dataset right after (one command, one start-up); prints the preparation's summary"
 
 
@@ -60,6 +69,8 @@ def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from"
 
         list_sources(sources, settings)
     ds = catalog.create_dataset(name)
+    if then_prepare:
+        _warm_in_background(settings)
     files = _ingest(settings, ds.id, sources).files if sources else []
     if then_prepare:
         return prepare(ds.id)
@@ -72,6 +83,8 @@ def add(dataset_id: str, sources: list[str],
     """Add files, folders or an s3:// prefix to a dataset."""
     settings = Settings()
     open_catalog(settings).get_dataset(dataset_id)
+    if then_prepare:
+        _warm_in_background(settings)
     added = _ingest(settings, dataset_id, sources)
     return prepare(dataset_id) if then_prepare else added
 

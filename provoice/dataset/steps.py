@@ -91,6 +91,13 @@ def segment_step(storage: Storage, settings: Settings, conv: dict) -> dict:
     return _run_cached(storage, f"{prefix}/segments.json", compute)
 
 
+def warm_models(settings: Settings) -> None:
+    """Load the models preparation uses (Whisper, the speaker encoder) into this process's
+    single-flight caches, so a caller can overlap their loading with other work (an upload)."""
+    load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type, settings.asr_cpu_threads)
+    load_encoder(settings.resolved_device())
+
+
 def transcribe_step(storage: Storage, settings: Settings, seg: dict) -> dict:
     """Whisper text and confidences for every segment, batched."""
     def compute() -> dict:
