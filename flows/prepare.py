@@ -16,7 +16,7 @@ from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows.run_names import prepare_run_name
+from flows.run_names import prepare_files_run_name, prepare_run_name
 from tasks.events import emit
 from provoice.events import DATASET_PREPARED
 from provoice.catalog import Catalog
@@ -94,7 +94,7 @@ def prepare_dataset(dataset_id: str) -> PrepareSummary:
     return prepare_flow_for(Settings())(dataset_id)
 
 
-@flow(name="prepare-files", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="prepare-files", flow_run_name=prepare_files_run_name, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def prepare_files(dataset_id: str) -> PrepareSummary:
     """The fan-out behind `prepare_dataset`, on whichever task runner it was given."""
     settings = Settings()

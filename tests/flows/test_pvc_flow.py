@@ -88,7 +88,8 @@ def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness,
     assert json.loads(r.stdout)["attempts"] == 2
     # The Prefect UI names the runs by what they are, not by random words.
     names = _flow_run_names()
-    assert {"pvc Short · attempt 1", "pvc Short · attempt 2", f"prepare {ds.name}"} <= names, names
+    assert {"pvc Short · attempt 1", "pvc Short · attempt 2", f"prepare {ds.name}",
+            f"prepare files of {ds.name}"} <= names, names
 
 
 def _flow_run_names() -> set[str]:
