@@ -97,7 +97,11 @@ async def speak_over_websocket(websocket: WebSocket, synth: Synthesizer, text: s
                                metered: Meter) -> None:
     """The WebSocket form: a JSON message with the audio format, a binary message of 16-bit PCM per
     sentence, then a JSON message with what was charged."""
-    stream = SpeechStream(synth, text, embedding, metered)
+    try:
+        stream = SpeechStream(synth, text, embedding, metered)
+    except BaseException:  # nothing to say (an empty text): nothing is charged
+        metered.release()
+        raise
     try:
         await websocket.send_json({"format": "pcm_s16le", "sample_rate": synth.meta.sample_rate, "channels": 1})
         async for sentence, data in stream.chunks():

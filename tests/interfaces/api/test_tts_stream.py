@@ -131,3 +131,14 @@ def test_the_websocket_refuses_like_the_route(client, alice, served):
     with client.websocket_connect("/tts/ws", headers=alice.headers) as ws:
         ws.send_json({"model_id": "other", "voice_id": served.id, "text": "Hi."})
         assert ws.receive_json()["error"] == "ModelMismatch"
+
+
+def test_nothing_to_say_is_refused_before_any_audio_and_holds_nothing(client, app, alice, served):
+    request = {"model_id": served.model_id, "voice_id": served.id, "text": "...", "stream": True}
+    r = client.post("/tts", json=request, headers=alice.headers)
+    assert r.status_code == 422 and r.json()["error"] == "EmptyText"
+    with client.websocket_connect("/tts/ws", headers=alice.headers) as ws:
+        ws.send_json({k: v for k, v in request.items() if k != "stream"})
+        assert ws.receive_json()["error"] == "EmptyText"
+    assert catalog_holds(app.state.catalog, alice.account_id) is False
+    assert balance(app.state.catalog, alice.account_id) == 1000
