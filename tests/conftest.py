@@ -14,6 +14,9 @@ from provoice import synthetic  # noqa: E402
 from provoice.settings import Settings  # noqa: E402
 
 MAIN_TEXT = synthetic.SENTENCES[:3]
+#: Tests score random tiny models: evaluations read 4 sentences once each and validations 3 (the
+#: train-flow test checks several seeds); the product's defaults are 16 × 3 and 10.
+QUICK_SCORING = {"PROVOICE_EVAL_SEEDS": "1", "PROVOICE_EVAL_SENTENCES": "4", "PROVOICE_TRAIN_VALIDATION_SENTENCES": "3"}
 OTHER_TEXT = synthetic.SENTENCES[3:5]
 
 
@@ -31,14 +34,12 @@ def speech_dir(tmp_path_factory):
 def settings(tmp_path, monkeypatch) -> Settings:
     """A fresh ProVoice home for one test; the environment carries it into flows. A local Prefect
     server a test started in the home is stopped when it ends. Training needs no consent here
-    (tests about other things); the consent tests and the demo require it. Evaluations read 4
-    sentences once each (the train-flow test checks several seeds) and validations score 3."""
+    (tests about other things); the consent tests and the demo require it. Scoring is QUICK_SCORING."""
     monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
     monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
-    monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
-    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "3")
-    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "4")
+    for key, value in QUICK_SCORING.items():
+        monkeypatch.setenv(key, value)
     settings = Settings()
     yield settings
     from deployments.local_server import RECORD, LocalServer
@@ -89,9 +90,8 @@ def s3_settings(tmp_path, monkeypatch, s3_endpoint) -> Settings:
     monkeypatch.setenv("PROVOICE_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
     monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
-    monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
-    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "3")
-    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "4")
+    for key, value in QUICK_SCORING.items():
+        monkeypatch.setenv(key, value)
     return Settings()
 
 

@@ -31,7 +31,7 @@ from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.views import pvc_view
 from provoice.voice_models.registry import BaseModelRegistry
-from tests.conftest import give_consent, narrator_dataset, read_aloud
+from tests.conftest import QUICK_SCORING, give_consent, narrator_dataset, read_aloud
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -47,6 +47,8 @@ def home(prefect_harness, tmp_path_factory):
         mp.setenv("PROVOICE_HOME", str(root / "home"))
         mp.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
         mp.setenv("PROVOICE_REQUIRE_CONSENT", "true")
+        for key, value in QUICK_SCORING.items():
+            mp.setenv(key, value)
         settings = Settings()
         catalog = Catalog(settings)
         ds = narrator_dataset(catalog, root / "up", 5)
@@ -59,7 +61,7 @@ def home(prefect_harness, tmp_path_factory):
 def env(home, monkeypatch, steady_phrase):
     settings, catalog, ds, root = home
     for key, value in (("PROVOICE_HOME", str(settings.home)), ("PROVOICE_MIN_SPEECH_SECONDS", "30"),
-                       ("PROVOICE_REQUIRE_CONSENT", "true")):
+                       ("PROVOICE_REQUIRE_CONSENT", "true"), *QUICK_SCORING.items()):
         monkeypatch.setenv(key, value)
     return settings, catalog, ds, root
 
