@@ -51,10 +51,15 @@ def _pvc(params: dict) -> str:
 
 
 pvc_run_name = _named(_pvc, lambda p: f"pvc {p.get('pvc_id') or p.get('name') or p.get('dataset_id')}")
-prepare_run_name = _named(lambda p: f"prepare {_dataset_name(p['dataset_id'])}",
-                          lambda p: f"prepare {p.get('dataset_id')}")
-prepare_files_run_name = _named(lambda p: f"prepare files of {_dataset_name(p['dataset_id'])}",
-                                lambda p: f"prepare files of {p.get('dataset_id')}")
+
+
+def _about_dataset(label: str) -> Callable[[], str]:
+    """"<label> <dataset name>", or the dataset id when the name cannot be read."""
+    return _named(lambda p: f"{label} {_dataset_name(p['dataset_id'])}", lambda p: f"{label} {p.get('dataset_id')}")
+
+
+prepare_run_name = _about_dataset("prepare")
+prepare_files_run_name = _about_dataset("prepare files of")
 ingest_run_name = _named(lambda p: f"upload into {_dataset_name(p['dataset_id'])} · {len(p.get('sources') or [])} source(s)",
                          lambda p: f"upload into {p.get('dataset_id')}")
 fine_tune_run_name = _named(lambda p: f"fine-tune {p.get('run_id') or 'on ' + _dataset_name(p['dataset_id'])}",

@@ -11,8 +11,6 @@ With `"stream": true` the audio comes sentence by sentence as it is made (`inter
 from __future__ import annotations
 
 import hashlib
-import io
-import wave
 from typing import Annotated
 
 import numpy as np
@@ -23,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from interfaces.api.deps import API_KEY_HEADER, AccountId, CatalogDep, SettingsDep
 from provoice import idempotency
+from provoice.audio.wavio import wav_bytes
 from provoice.pvc.tts import meter, voice_for_model
 from provoice.storage import Storage
 from provoice.voice_models import load_synthesizer
@@ -41,17 +40,6 @@ class TtsRequest(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TTS_CHARS)
     stream: bool = Field(default=False, description="send the audio sentence by sentence as it is made: a WAV "
                          "with a streaming header (sizes unknown), 16-bit mono PCM; charged for the sentences sent")
-
-
-def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
-    """Mono 16-bit PCM WAV, as `provoice tts` writes it."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 @router.post("/tts", response_class=Response,
@@ -102,8 +90,13 @@ class Recorder:
     def __init__(self, catalog, storage: Storage, account: str, idempotency_key: str | None):
         self.catalog, self.storage, self.account, self.key = catalog, storage, account, idempotency_key
 
+    @property
+    def keeps(self) -> bool:
+        """Whether a finished response is stored (the request came with a key)."""
+        return self.key is not None
+
     def complete(self, data: bytes) -> None:
-        if self.key is None:
+        if not self.keeps:
             return
         digest = hashlib.sha256(idempotency.record_key(self.account, self.key).encode()).hexdigest()
         self.storage.write_bytes(f"requests/{digest}.wav", data)

@@ -53,8 +53,8 @@ class SpeechStream:
         """Charge the sentences sent (all of the hold when the stream finished) and stop synthesising."""
         with contextlib.suppress(ValueError):  # still running in a worker thread: it is dropped after
             self._pieces.close()
-        if self.metered.charged is None:
-            self.metered.charge(1.0) if self.finished else self.metered.charge(part=(self.sent_chars, self.total_chars))
+        if self.metered.charged is None:  # a finished stream sent every sentence: the whole cost
+            self.metered.charge(part=(self.sent_chars, self.total_chars))
 
 
 class _ClosingStreamingResponse(StreamingResponse):
@@ -76,16 +76,17 @@ def stream_speech(synth: Synthesizer, text: str, embedding: np.ndarray, metered:
 
     async def body() -> AsyncIterator[bytes]:
         header = streaming_wav_header(rate)
-        whole = [header]
+        whole = [header] if recorder.keeps else None  # only a request with an Idempotency-Key is stored
         try:
             yield header
             async for sentence, data in stream.chunks():
-                whole.append(data)
+                if whole is not None:
+                    whole.append(data)
                 yield data
                 stream.sent(sentence)
         finally:
             stream.settle()
-            if stream.finished:
+            if stream.finished and whole is not None:
                 recorder.complete(with_sizes(b"".join(whole)))
             else:
                 recorder.abandon()

@@ -15,9 +15,11 @@ STDOUT = "-"
 
 
 def render(result: TtsResult) -> None:
-    line = f"wrote {result.output} ({result.duration_s} s at {result.sample_rate} Hz) with {result.model_id}"
-    if result.output == STDOUT:  # stdout carries the audio
-        say(line.replace("wrote -", "wrote the audio to stdout"))
+    to_stdout = result.output == STDOUT  # then stdout carries the audio, and the line goes to stderr
+    line = (f"wrote {'the audio to stdout' if to_stdout else result.output} ({result.duration_s} s at "
+            f"{result.sample_rate} Hz) with {result.model_id}")
+    if to_stdout:
+        say(line)
     else:
         out.print(line)
 

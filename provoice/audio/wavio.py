@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import wave
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -37,15 +38,21 @@ def iter_blocks(path: str | Path, block_frames: int) -> Iterator[np.ndarray]:
             yield np.frombuffer(raw, dtype="<i2")
 
 
-def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Write float samples in [-1, 1] (or int16) as a mono 16-bit WAV."""
-    if samples.dtype != np.int16:
-        samples = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    with wave.open(str(path), "wb") as w:
+def write_wav(path: str | Path | BinaryIO, samples: np.ndarray, sample_rate: int) -> None:
+    """Write float samples in [-1, 1] (or int16) as a mono 16-bit WAV, to a path or a binary file."""
+    frames = samples.astype("<i2").tobytes() if samples.dtype == np.int16 else pcm16(samples)
+    with wave.open(path if hasattr(path, "write") else str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)
-        w.writeframes(samples.astype("<i2").tobytes())
+        w.writeframes(frames)
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """The bytes `write_wav` would write, for responses and stored previews."""
+    buffer = io.BytesIO()
+    write_wav(buffer, samples, sample_rate)
+    return buffer.getvalue()
 
 
 #: RIFF and data sizes of a WAV whose length is not known yet: players read such a header to its end.

@@ -33,14 +33,13 @@ class Meter:
         self.charged: Decimal | None = None
         place_hold(catalog, voice.account_id, self.cost, "tts", voice.id, self.hold_key, purpose="this text")
 
-    def charge(self, fraction: float = 1.0, *, part: tuple[int, int] | None = None) -> Decimal:
-        """Charge `fraction` of the text's cost (all of it by default), or the exact share `part` =
-        (characters delivered, characters in all), rounded down to milli-credits."""
+    def charge(self, part: tuple[int, int] | None = None) -> Decimal:
+        """Charge the text's cost, or the exact share `part` = (characters delivered, characters in
+        all) of it, rounded down to milli-credits."""
+        share = self.cost
         if part is not None:
             done, total = part
             share = self.cost * min(max(done, 0), total) / total if total > 0 else Decimal(0)
-        else:
-            share = self.cost * Decimal(str(min(max(fraction, 0.0), 1.0)))
         amount = share.quantize(Decimal("0.001"), ROUND_DOWN)
         if amount <= 0:
             release_hold(self.catalog, self.hold_key)

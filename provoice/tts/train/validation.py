@@ -9,14 +9,13 @@ audio for a scorer elsewhere.
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from provoice.audio.wavio import wav_bytes
 from provoice.tts.model.inference import condition, infer_ids
 from provoice.tts.model.losses import mel_loss
 from provoice.tts.model.mel import AudioFeatures
@@ -114,17 +113,5 @@ def _joined(audios: Sequence[np.ndarray], rate: int, pause_s: float = 0.3) -> np
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
-    """16-bit mono WAV with the standard library, so a torch-only node can write previews."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return buffer.getvalue()
-
-
 __all__ = ["PREVIEWS_DIR", "Scorer", "ValidationSet", "Validator", "held_out_mel_l1", "preview_key",
-           "synthesise_ids", "wav_bytes"]
+           "synthesise_ids"]
