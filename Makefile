@@ -11,12 +11,13 @@ export PYTHONUNBUFFERED := 1
 
 install: system-deps $(VENV)/.installed
 
+# Debian packages: ffmpeg and espeak-ng for audio, chromium for the Playground's browser tests.
 system-deps:
-	@missing=""; for t in ffmpeg ffprobe espeak-ng; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in ffmpeg ffprobe espeak-ng chromium; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg espeak-ng chromium >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -186,7 +186,6 @@ def run_stack(api_host: str, api_port: int | None, say: Callable[[str], None] = 
                 raise StackError(f"port {api_port} on {api_host} is in use: pass --api-port")
             stack.start("HTTP API", [sys.executable, "-m", "interfaces.cli", "api", "--host", api_host,
                                      "--port", str(api_port)], env)
-            say(f"ProVoice API: http://{api_host}:{api_port}/docs")
         _write_record(settings, stack, api_port)
         return stack.wait()
     finally:

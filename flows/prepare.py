@@ -21,7 +21,7 @@ from tasks.events import emit
 from provoice.events import DATASET_PREPARED
 from provoice.catalog import Catalog
 from provoice.dataset.files import processable
-from provoice.dataset.outputs import file_summary, manifest_rows
+from provoice.dataset.outputs import file_summary, manifest_rows, segment_decisions
 from provoice.dataset.version import dataset_version
 from provoice.errors import ConfigurationError, FileRejected, InfrastructureError, is_infrastructure_failure
 from provoice.settings import Settings
@@ -124,7 +124,8 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
                      "status": f.status, "reason": f.reason, "warnings": []}
             if f.id in quals:
                 q = quals[f.id]
-                entry.update(file_summary(q), duration_s=q["duration_s"], warnings=q["warnings"])
+                entry.update(file_summary(q), duration_s=q["duration_s"], warnings=q["warnings"],
+                             segment_list=segment_decisions(q))
                 rows.extend(manifest_rows(f.id, q))
             elif f.id in reasons:
                 entry.update(status="rejected", reason=reasons[f.id])

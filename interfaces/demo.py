@@ -84,7 +84,7 @@ def run_demo(api_url: str | None) -> None:
     from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
     from flows.pvc import pro_voice_clone
-    from provoice.accounts import default_account
+    from provoice.accounts import create_api_key, default_account
     from provoice.credits import PVC_TRAINING_CREDITS, balance, format_credits, grant
     from provoice.pvc.service import create_pvc, get_pvc, voices_of
     from provoice.voice_models import BaseModelRegistry
@@ -141,8 +141,12 @@ def run_demo(api_url: str | None) -> None:
     if api_url:
         console.print(f"Prefect UI: {api_url.removesuffix('/api')} (flow runs with their logs, per-file tasks and "
                       "the report artifacts; `provoice server stop` stops the server)")
+    _, key = create_api_key(catalog, account)
     console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
                   f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`")
+    console.print(f"[bold]Playground[/]: run `.venv/bin/provoice serve`, open http://127.0.0.1:8000/ and sign in "
+                  f"with the API key [bold]{key}[/] (shown once; `provoice account create-key` makes another)",
+                  soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ class AuthError(ProVoiceError):
     """An API key that is unknown, malformed or revoked."""
 
 
+class CsrfRefused(ProVoiceError):
+    """A browser request that changes something without its session's CSRF token."""
+
+
 class InsufficientCredits(ProVoiceError):
     """An account whose balance does not cover the work asked for; nothing was charged."""
 

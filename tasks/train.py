@@ -9,7 +9,16 @@ from prefect.cache_policies import NO_CACHE
 from provoice.settings import Settings
 from provoice.tts import TrainConfig
 from provoice.tts.train import best_step, preview_key
-from provoice.voice_models import Evaluation, FineTuneInputs, FineTuneResult, evaluate_model, export_voice_onnx, fine_tune
+from provoice.storage import Storage
+from provoice.voice_models import (
+    Evaluation,
+    FineTuneInputs,
+    FineTuneResult,
+    ProgressWriter,
+    evaluate_model,
+    export_voice_onnx,
+    fine_tune,
+)
 from tasks.manifest import artifact_key
 from tasks.retry import RETRY_DELAYS
 
@@ -21,8 +30,8 @@ class TrainingProgress:
     budget (steps and minutes) is left, and a table of every validation with the best so far, so
     an operator can follow (and listen to, from the previews) the clone getting better."""
 
-    def __init__(self, inputs: FineTuneInputs, config: TrainConfig, logger) -> None:
-        self.inputs, self.config, self.logger = inputs, config, logger
+    def __init__(self, inputs: FineTuneInputs, config: TrainConfig, logger, record: ProgressWriter | None = None) -> None:
+        self.inputs, self.config, self.logger, self.record = inputs, config, logger, record
         self.validations: list[dict] = []
         self.artifact = create_progress_artifact(0.0, description=f"Fine-tuning {inputs.model_id}: starting")
 
@@ -42,6 +51,8 @@ class TrainingProgress:
             minutes_left = max(0.0, self.config.max_minutes - m["trained_s"] / 60)
             left.append(f"{minutes_left:.1f} of {self.config.max_minutes:g} min left")
         percent = min(100.0, 100.0 * max(done)) if done else 0.0
+        if self.record is not None:
+            self.record(m, force=m["step"] == 1)
         update_progress_artifact(self.artifact, percent,
                                  description=f"Fine-tuning {self.inputs.model_id}: {', '.join(left) or 'running'}")
         if m["step"] % LOG_EVERY == 0 or m["step"] == 1:
@@ -72,7 +83,9 @@ def _rounded(value: float | None, digits: int = 3) -> float | None:
 def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> FineTuneResult:
     """A retry resumes from the newest checkpoint, so no finished step is trained twice."""
     train_config = TrainConfig.from_dict(config)
-    progress = TrainingProgress(inputs, train_config, get_run_logger())
+    record = ProgressWriter(Storage.from_settings(settings), inputs.run_id, train_config.max_steps,
+                            train_config.max_minutes)
+    progress = TrainingProgress(inputs, train_config, get_run_logger(), record)
     result = fine_tune(settings, inputs, train_config, progress)
     update_progress_artifact(progress.artifact, 100.0,
                              description=f"Fine-tuned {inputs.model_id}: {result.steps} steps, "

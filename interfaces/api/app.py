@@ -21,7 +21,9 @@ from provoice.settings import Settings
 
 DESCRIPTION = """Self-hosted professional voice cloning.
 
-Send an API key (`provoice account create-key`) in the `X-API-Key` header. Every dataset, fine-tune
+Send an API key (`provoice account create-key`) in the `X-API-Key` header. The Playground (`/`)
+signs a browser in with the same key, kept in a session cookie; with the cookie, a request that
+changes something also needs the session's CSRF token in `X-CSRF-Token`. Every dataset, fine-tune
 and voice belongs to one account; another account's ids answer 404. Errors are
 `{"error": <type>, "detail": <message>}`.
 
@@ -46,4 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimits, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth)
     for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    from interfaces.web import mount
+
+    mount(app)
     return app

@@ -52,16 +52,21 @@ def show_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> Da
              responses={413: {"description": "over the limit per file, per request or per account"},
                         415: {"description": "every file is in an unsupported format"}})
 async def upload_files(dataset_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                       settings: SettingsDep) -> DatasetFiles:
+                       settings: SettingsDep, keep_unsupported: bool = False) -> DatasetFiles:
     """Add files (multipart, one `files` part each). Each comes back with its status: `pending`
-    (ready for prepare) or `rejected` with a reason (unreadable, unsupported format, duplicate)."""
+    (ready for prepare) or `rejected` with a reason (unreadable, unsupported format, duplicate).
+
+    A request whose every file is in an unsupported format is refused with 415 and stores nothing,
+    unless `keep_unsupported` is set: then such files are listed in the dataset as `rejected` with
+    their reason, as for a mixed upload (the Playground sends one file per request and shows every
+    file in the dataset's table)."""
     await run_in_threadpool(owned_dataset, catalog, dataset_id, account)
     used = await run_in_threadpool(catalog.account_bytes, account)
     limits = Limits(per_file=settings.max_upload_bytes, per_request=settings.max_request_upload_bytes,
                     account_room=settings.max_account_bytes - used, account_limit=settings.max_account_bytes)
     with tempfile.TemporaryDirectory(prefix="provoice-upload-") as tmp:
         uploads = await receive_files(request, Path(tmp), limits)
-        files = await run_in_threadpool(store_uploads, catalog, settings, dataset_id, uploads)
+        files = await run_in_threadpool(store_uploads, catalog, settings, dataset_id, uploads, keep_unsupported)
     return DatasetFiles(id=dataset_id, files=file_views(files))
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from provoice.errors import (
     AuthError,
+    CsrfRefused,
     FileRejected,
     IdempotencyConflict,
     InsufficientCredits,
@@ -42,6 +43,7 @@ class UnsupportedUpload(UnsupportedFormat):
 STATUS: dict[type[Exception], int] = {
     NotFound: 404,
     AuthError: 401,
+    CsrfRefused: 403,
     InsufficientCredits: 402,
     ConsentRequired: 403,
     ConsentRefused: 409,

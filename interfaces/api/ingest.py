@@ -29,9 +29,10 @@ def unsupported_reason(upload: Upload) -> str | None:
     return None
 
 
-def store_uploads(catalog: Catalog, settings: Settings, dataset_id: str, uploads: list[Upload]) -> list[DatasetFile]:
+def store_uploads(catalog: Catalog, settings: Settings, dataset_id: str, uploads: list[Upload],
+                  keep_unsupported: bool = False) -> list[DatasetFile]:
     reasons = [unsupported_reason(u) for u in uploads]
-    if all(reasons):
+    if all(reasons) and not keep_unsupported:
         detail = (f"{uploads[0].filename}: {reasons[0]}" if len(uploads) == 1 else
                   f"none of the {len(uploads)} files is in a supported format; accepted formats: "
                   f"{', '.join(ACCEPTED_FORMATS)}")

@@ -6,10 +6,13 @@ from interfaces.cli.output import say
 
 
 def api(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port")) -> None:
-    """Serve the HTTP API with uvicorn; OpenAPI docs at /docs."""
+    """Serve the HTTP API and the Playground with uvicorn; OpenAPI docs at /docs."""
     import uvicorn
 
     from interfaces.api import create_app
+
+    say(f"ProVoice Playground: http://{host}:{port}/ (sign in with a key from `provoice account create-key`) "
+        f"· API docs: http://{host}:{port}/docs")
 
     uvicorn.run(create_app(), host=host, port=port)
 

@@ -46,7 +46,8 @@ def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> Speak
     return SpeakerCheck(float(np.median(kept)) if kept else None, [round(float(v), 6) for v in centroid])
 
 
-def _category(reason: str) -> str:
+def reason_category(reason: str) -> str:
+    """A reason without its figures ('too quiet: -52 dBFS' -> 'too quiet'), to count reasons by kind."""
     return reason.split(":", 1)[0].split(" (", 1)[0]
 
 
@@ -61,11 +62,11 @@ def file_summary(q: dict) -> dict:
         weight: collections.Counter = collections.Counter()
         example: dict[str, str] = {}
         for s in segs:
-            cat = _category(s["reason"])
+            cat = reason_category(s["reason"])
             weight[cat] += s["end"] - s["start"]
             example.setdefault(cat, s["reason"])
         main = weight.most_common(1)[0][0]
-        n = sum(1 for s in segs if _category(s["reason"]) == main)
+        n = sum(1 for s in segs if reason_category(s["reason"]) == main)
         out["reason"] = f"{example[main]} ({n} of {len(segs)} segments)"
     return out
 
@@ -80,10 +81,22 @@ def manifest_rows(file_id: str, q: dict) -> list[dict]:
     return rows
 
 
+def segment_decisions(q: dict) -> list[dict]:
+    """Every segment of a checked file, kept or not, with its reason: what the quality report lets
+    a user listen to (the converted audio and the bounds of each segment)."""
+    return [{"audio_uri": q["audio_uri"], "start": s["start"], "end": s["end"], "text": s["text"],
+             "reason": s["reason"]} for s in q["segments"]]
+
+
 def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version: str,
                   files: list[dict], rows: list[dict], speakers: SpeakerCheck) -> dict:
-    """Write manifest.jsonl, metadata.csv and report.json under the dataset version; return the report."""
+    """Write manifest.jsonl, metadata.csv, segments.jsonl (every segment's decision, from the files'
+    `segment_list`) and report.json under the dataset version; return the report."""
     prefix = f"datasets/{dataset_id}/{version}"
+    decisions = "".join(json.dumps({"file_id": f["id"], **d}, ensure_ascii=False) + "\n"
+                        for f in files for d in f.get("segment_list", []))
+    segments_uri = storage.write_bytes(f"{prefix}/segments.jsonl", decisions.encode())
+    files = [{k: v for k, v in f.items() if k != "segment_list"} for f in files]
     manifest = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     manifest_uri = storage.write_bytes(f"{prefix}/manifest.jsonl", manifest.encode())
     buf = io.StringIO()
@@ -93,7 +106,7 @@ def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version
     metadata_uri = storage.write_bytes(f"{prefix}/metadata.csv", buf.getvalue().encode())
     accepted = round(sum(r["duration"] for r in rows), 3)
     missing = max(0.0, settings.min_speech_seconds - accepted)
-    reasons = collections.Counter(_category(f["reason"]) for f in files if f["reason"])
+    reasons = collections.Counter(reason_category(f["reason"]) for f in files if f["reason"])
     rejected = sum(1 for f in files if f["status"] == "rejected")
     message = (f"{format_seconds(accepted)} of accepted speech"
                + (f"; needs {format_seconds(settings.min_speech_seconds)}, "
@@ -108,7 +121,7 @@ def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version
         "speaker_voice": speakers.voice,
         "rejection_reasons": dict(reasons), "files": files,
         "warnings": [f"{f['name']}: {w}" for f in files for w in f.get("warnings", [])],
-        "manifest_uri": manifest_uri, "metadata_uri": metadata_uri,
+        "manifest_uri": manifest_uri, "metadata_uri": metadata_uri, "segments_uri": segments_uri,
         "settings": settings.preparation_settings(),
     }
     report["report_uri"] = storage.uri(f"{prefix}/report.json")
@@ -127,7 +140,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def read_manifest(storage: Storage, manifest_uri: str) -> list[dict]:
-    """The rows of a `manifest.jsonl` written by `write_outputs`."""
+    """The rows of a `manifest.jsonl` (or `segments.jsonl`) written by `write_outputs`."""
     text = storage.read_bytes(storage.key_of(manifest_uri)).decode()
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

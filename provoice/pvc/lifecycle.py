@@ -81,7 +81,8 @@ def claim(catalog: Catalog, settings: Settings, pvc_id: str, *, retry: bool, bud
     require_consent(catalog, settings, pvc)
     if budget.empty:
         stored = Budget(pvc.budget_steps, pvc.budget_minutes)
-        budget = stored if retry and not stored.empty else Budget(max_minutes=settings.pvc_train_minutes)
+        own = not stored.empty and (retry or pvc.status == "draft")  # a retry's, or the draft's own from its form
+        budget = stored if own else Budget(max_minutes=settings.pvc_train_minutes)
     attempt = pvc.attempts + 1
     with catalog.account_transaction(pvc.account_id) as s:
         done = s.execute(update(Pvc).where(Pvc.id == pvc_id, Pvc.status.in_(allowed), Pvc.attempts == pvc.attempts)

@@ -24,10 +24,13 @@ STEPS = ("preparing data", "training", "creating voices", "evaluating", "chargin
 def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
                language: str = "en", description: str = "", webhook_url: str | None = None,
                auto_retrain: bool = False, speaker_name: str | None = None,
-               settings: Settings | None = None) -> Pvc:
+               settings: Settings | None = None, max_steps: int | None = None,
+               max_minutes: float | None = None) -> Pvc:
     """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
-    `provoice.pvc.retrain`). `speaker_name` (default: the name) is who the consent prompt names. The language must be one the models speak and the webhook a public
-    http(s) URL (checked again, resolved, when it is called)."""
+    `provoice.pvc.retrain`). `speaker_name` (default: the name) is who the consent prompt names.
+    The language must be one the models speak and the webhook a public http(s) URL (checked again,
+    resolved, when it is called). A budget given here (checked by the caller with
+    `lifecycle.checked_budget`) is the one its first start uses when that start names none."""
     settings = settings or Settings()
     catalog.get_dataset(dataset_id)
     if language not in settings.languages:
@@ -40,7 +43,7 @@ def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, ba
                   speaker_name=display_name(speaker_name, "speaker name") if speaker_name else None,
                   base_model_id=base_model_id, language=language, description=clean_description(description),
                   webhook_url=webhook_url or None, status="draft", attempts=0, evaluation={},
-                  auto_retrain=auto_retrain)
+                  auto_retrain=auto_retrain, budget_steps=max_steps, budget_minutes=max_minutes)
         s.add(pvc)
     return pvc
 

@@ -17,10 +17,11 @@ from provoice.voice_models.pipeline import (
     fine_tune_config,
     settings_env,
 )
+from provoice.voice_models.progress import ProgressWriter, training_progress
 from provoice.voice_models.reference import reference_embedding
 from provoice.voice_models.serving import Synthesizer, load_synthesizer
 from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
 
 __all__ = ["MODELS_PREFIX", "BaseModelInfo", "BaseModelRegistry", "Evaluation", "FineTuneInputs", "build_bundle", "FineTuneResult", "evaluate_model",
            "export_voice_onnx", "fine_tune", "fine_tune_config", "is_fine_tuned", "load_for_inference", "reference_embedding",
-           "settings_env", "Synthesizer", "load_synthesizer"]
+           "settings_env", "Synthesizer", "load_synthesizer", "ProgressWriter", "training_progress"]

@@ -87,6 +87,18 @@ def test_a_start_without_a_budget_uses_the_default_minutes(catalog, settings):
     assert (started.budget_steps, started.budget_minutes) == (None, settings.pvc_train_minutes)
 
 
+def test_a_draft_s_own_budget_is_its_first_start_s_when_the_start_names_none(catalog, settings):
+    account = default_account(catalog).id
+    grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
+    ds = catalog.create_dataset("d")
+    own = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", max_steps=2, max_minutes=3)
+    started = claim(catalog, settings, own.id, retry=False, budget=Budget())
+    assert (started.budget_steps, started.budget_minutes) == (2, 3)
+    other = create_pvc(catalog, account, ds.id, "Other", "tiny-base", max_steps=2)
+    started = claim(catalog, settings, other.id, retry=False, budget=Budget(max_minutes=7))
+    assert (started.budget_steps, started.budget_minutes) == (None, 7)
+
+
 @pytest.mark.parametrize("budget, message", [
     (Budget(max_minutes=float("nan")), "max_minutes must be more than 0"),
     (Budget(max_minutes=float("inf")), "max_minutes must be more than 0"),

@@ -1,0 +1,219 @@
+"""The Playground's pages (GET): home, sign-in, new PVC, PVC, datasets, voices, credits, and the
+fragments that pages poll to stay live without reloading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from interfaces.api.deps import CatalogDep, SettingsDep
+from interfaces.api.scope import account_datasets, owned_dataset
+from interfaces.api.session import keep_login_token, login_token, session_key
+from interfaces.web.quality import quality_report, segment_audio
+from interfaces.web.render import page
+from interfaces.web.routing import PageRoute
+from interfaces.web.visitor import SignInRequired, Visitor, VisitorDep, visitor
+from provoice.audio.wavio import read_slice, wav_bytes
+from provoice.catalog import Catalog, Pvc
+from provoice.credits import PVC_TRAINING_CREDITS, TTS_CREDITS_PER_CHARACTER, account_balance, history, holds
+from provoice.catalog.models import MILLI_CREDITS
+from provoice.pvc.lifecycle import reap
+from provoice.pvc.service import STEPS, account_voices, get_pvc, get_voice, list_pvcs
+from provoice.settings import Settings
+from provoice.storage import Storage
+from provoice.views import BalanceView, CreditEntryView, PvcView, dataset_rows, dataset_view, pvc_views
+from provoice.voice_models import BaseModelRegistry, training_progress
+from tasks.flow_runs import ended_flow_runs
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
+
+ACTIVE = ("queued", "training")
+TIMELINE = ("queued",) + STEPS
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    state: str  # done, current, failed or todo
+
+
+@dataclass(frozen=True)
+class PvcRow:
+    """A PVC as the Playground shows it: the view, its live training progress and its timeline."""
+
+    view: PvcView
+    progress: dict | None
+    timeline: list[Stage]
+
+    @property
+    def active(self) -> bool:
+        return self.view.status in ACTIVE
+
+
+def timeline(view: PvcView) -> list[Stage]:
+    """Where the attempt is among queued → preparing data → training → creating voices → evaluating → charging."""
+    if view.status == "draft":
+        return [Stage(n, "todo") for n in TIMELINE]
+    if view.status == "completed":
+        return [Stage(n, "done") for n in TIMELINE]
+    if view.status == "failed":
+        return [Stage(n, "failed" if i == 0 else "todo") for i, n in enumerate(("failed",) + TIMELINE[1:])][:1]
+    at = 0 if view.status == "queued" else TIMELINE.index(view.step) if view.step in TIMELINE else 1
+    return [Stage(n, "done" if i < at else "current" if i == at else "todo") for i, n in enumerate(TIMELINE)]
+
+
+def pvc_rows(settings: Settings, catalog: Catalog, pvcs: list[Pvc]) -> list[PvcRow]:
+    rows = []
+    for view in pvc_views(catalog, pvcs):
+        progress = training_progress(settings, view.id) if view.status == "training" and view.step == "training" else None
+        rows.append(PvcRow(view, progress, timeline(view)))
+    return rows
+
+
+def _balance(catalog: Catalog, me: Visitor) -> BalanceView:
+    return BalanceView.of(account_balance(catalog, me.account_id))
+
+
+@router.get("/")
+def home(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    try:
+        me = visitor(request, catalog)
+    except SignInRequired:
+        return RedirectResponse("/ui/sign-in", status_code=303)
+    rows = pvc_rows(settings, catalog, list(reversed(list_pvcs(catalog, me.account_id))))
+    return page(request, "home.html", {"me": me, "rows": rows, "balance": _balance(catalog, me)})
+
+
+@router.get("/ui/fragments/pvcs")
+def pvc_table(request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    rows = pvc_rows(settings, catalog, list(reversed(list_pvcs(catalog, me.account_id))))
+    return page(request, "_pvc_table.html", {"me": me, "rows": rows, "balance": _balance(catalog, me)})
+
+
+@router.get("/ui/sign-in")
+def sign_in_page(request: Request, catalog: CatalogDep, next: str = "/") -> Response:
+    if session_key(request):
+        try:
+            visitor(request, catalog)
+            return RedirectResponse(local_path(next), status_code=303)
+        except SignInRequired:
+            pass
+    return sign_in_form(request, next)
+
+
+def sign_in_form(request: Request, next: str, error: str | None = None, status_code: int = 200) -> Response:
+    token = login_token(request)
+    response = page(request, "sign_in.html", {"next": local_path(next), "error": error, "login": token},
+                    status_code=status_code)
+    keep_login_token(response, request, token)
+    return response
+
+
+def local_path(target: str) -> str:
+    """Only a path of this site: `next` never sends a signed-in browser somewhere else."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.get("/ui/pvcs/new")
+def new_pvc(request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep,
+            dataset: str | None = None) -> Response:
+    bases = BaseModelRegistry(settings, catalog).list()
+    return page(request, "new_pvc.html", {
+        "me": me, "bases": bases, "latest": next((b for b in bases if b.latest), None),
+        "datasets": dataset_rows(catalog, account_datasets(catalog, me.account_id)), "chosen": dataset,
+        "languages": settings.languages, "minutes": settings.pvc_train_minutes, "balance": _balance(catalog, me),
+        "needed": PVC_TRAINING_CREDITS, "max_minutes": settings.max_train_minutes})
+
+
+def pvc_context(settings: Settings, catalog: Catalog, me: Visitor, pvc_id: str) -> dict[str, Any]:
+    pvc = get_pvc(catalog, pvc_id, me.account_id)
+    if pvc.status in ACTIVE:
+        reap(catalog, [pvc], ended_runs=ended_flow_runs)
+        pvc = get_pvc(catalog, pvc_id)
+    row = pvc_rows(settings, catalog, [pvc])[0]
+    dataset = dataset_view(catalog, owned_dataset(catalog, pvc.dataset_id, me.account_id))
+    balance = _balance(catalog, me)
+    return {"me": me, "row": row, "pvc": row.view, "dataset": dataset, "balance": balance,
+            "needed": PVC_TRAINING_CREDITS, "covered": balance.available >= PVC_TRAINING_CREDITS,
+            "consent_needed": settings.require_consent, "rate": float(TTS_CREDITS_PER_CHARACTER),
+            "live": row.active or dataset.preparing is not None or _waiting(dataset)}
+
+
+def _waiting(dataset) -> bool:
+    """Files wait for a preparation that was asked for but has not recorded its start yet."""
+    return any(f.status == "pending" for f in dataset.files)
+
+
+@router.get("/ui/pvcs/{pvc_id}")
+def pvc_page(pvc_id: str, request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep,
+             message: str | None = None) -> Response:
+    return page(request, "pvc.html", {**pvc_context(settings, catalog, me, pvc_id), "message": message})
+
+
+@router.get("/ui/fragments/pvcs/{pvc_id}")
+def pvc_fragment(pvc_id: str, request: Request, me: VisitorDep, catalog: CatalogDep,
+                 settings: SettingsDep) -> Response:
+    return page(request, "_pvc_live.html", pvc_context(settings, catalog, me, pvc_id))
+
+
+@router.get("/ui/datasets")
+def datasets_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Response:
+    return page(request, "datasets.html", {"me": me, "datasets": dataset_rows(catalog, account_datasets(
+        catalog, me.account_id))})
+
+
+def dataset_context(settings: Settings, catalog: Catalog, me: Visitor, dataset_id: str) -> dict[str, Any]:
+    dataset = dataset_view(catalog, owned_dataset(catalog, dataset_id, me.account_id))
+    report = quality_report(settings, catalog, dataset_id, catalog.files(dataset_id))
+    return {"me": me, "dataset": dataset, "report": report, "min_s": settings.min_speech_seconds,
+            "live": dataset.preparing is not None,
+            "pending": sum(1 for f in dataset.files if f.status == "pending")}
+
+
+@router.get("/ui/datasets/{dataset_id}")
+def dataset_page(dataset_id: str, request: Request, me: VisitorDep, catalog: CatalogDep,
+                 settings: SettingsDep) -> Response:
+    return page(request, "dataset.html", dataset_context(settings, catalog, me, dataset_id))
+
+
+@router.get("/ui/fragments/datasets/{dataset_id}")
+def dataset_fragment(dataset_id: str, request: Request, me: VisitorDep, catalog: CatalogDep,
+                     settings: SettingsDep) -> Response:
+    return page(request, "_dataset_live.html", dataset_context(settings, catalog, me, dataset_id))
+
+
+@router.get("/ui/datasets/{dataset_id}/versions/{version}/segments/{index}.wav", response_class=Response)
+def segment_wav(dataset_id: str, version: str, index: int, me: VisitorDep, catalog: CatalogDep,
+                settings: SettingsDep) -> Response:
+    owned_dataset(catalog, dataset_id, me.account_id)
+    return Response(segment_audio(settings, catalog, dataset_id, version, index), media_type="audio/wav")
+
+
+@router.get("/ui/voices")
+def voices_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Response:
+    voices = account_voices(catalog, me.account_id)
+    names = {p.id: p.name for p in list_pvcs(catalog, me.account_id)}
+    return page(request, "voices.html", {"me": me, "voices": voices, "pvc_names": names})
+
+
+@router.get("/ui/voices/{voice_id}/clip.wav", response_class=Response)
+def voice_clip(voice_id: str, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    """The stretch of real speech the voice was made from."""
+    voice = get_voice(catalog, voice_id, me.account_id)
+    storage = Storage.from_settings(settings)
+    with storage.local_path(storage.key_of(voice.clip_uri)) as wav:
+        audio = read_slice(wav, voice.clip_start, voice.clip_end)
+    return Response(wav_bytes(audio, settings.sample_rate), media_type="audio/wav")
+
+
+@router.get("/ui/credits")
+def credits_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Response:
+    held = [{"credits": h.amount / MILLI_CREDITS, "purpose": h.kind, "reference": h.reference,
+             "since": h.created_at} for h in holds(catalog, me.account_id, status="held")]
+    entries = [CreditEntryView.of(e) for e in reversed(history(catalog, me.account_id))]
+    return page(request, "credits.html", {"me": me, "balance": _balance(catalog, me), "holds": held,
+                                          "entries": entries})
+
