@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # a local cluster of `dask_local_workers` processes when that is > 0; the thread pool otherwise.
     dask_address: str | None = None
     dask_local_workers: int = Field(default=0, ge=0)
+    # `provoice dataset` commands hand their flows to the home's flow daemon (started in the
+    # background by the first of them; `deployments.flow_daemon`), which exits when idle this long.
+    flow_daemon: bool = True
+    flow_daemon_idle_s: float = Field(default=1800.0, gt=0)
     # "flow-name/deployment-name" of the GPU fine-tune deployment: when set, PVC and retrain flows
     # run training there through `run_deployment`; in-process otherwise.
     train_deployment: str | None = None

@@ -558,3 +558,5 @@ class LocalServerView(BaseModel):
     api_url: str | None = None
     ui_url: str | None = None
     stopped_pid: int | None = None
+    flow_daemon_pid: int | None = Field(default=None, description="the flow daemon that runs `provoice dataset` "
+                                                                 "flows (running, or just stopped)")

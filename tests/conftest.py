@@ -7,6 +7,8 @@ import socket
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# CLI tests run their flows in-process; the flow daemon's own tests turn it on.
+os.environ.setdefault("PROVOICE_FLOW_DAEMON", "false")
 
 import pytest  # noqa: E402
 
@@ -42,8 +44,11 @@ def settings(tmp_path, monkeypatch) -> Settings:
         monkeypatch.setenv(key, value)
     settings = Settings()
     yield settings
+    from deployments import flow_daemon
     from deployments.local_server import RECORD, LocalServer
 
+    if (settings.home / flow_daemon.RECORD).exists():
+        flow_daemon.FlowDaemon(settings).stop()
     if (settings.home / RECORD).exists():
         LocalServer(settings, say=lambda _: None).stop()
 

@@ -1,3 +1,3 @@
-from interfaces.cli import app
+from interfaces.cli import main
 
-app()
+main()

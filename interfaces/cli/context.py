@@ -1,10 +1,15 @@
-"""What commands share: the settings, the catalog, the local account and whether Prefect is reachable."""
+"""What commands share: the settings, the catalog, the local account, whether Prefect is reachable,
+and where a flow runs (here, or in the home's flow daemon)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from deployments.local_server import prefect_api_configured
 from provoice.catalog import Catalog
 from provoice.settings import Settings
 
-__all__ = ["local_account", "open_catalog", "prefect_api_configured", "run_flow"]
+__all__ = ["DaemonFlow", "flow_daemon", "local_account", "open_catalog", "prefect_api_configured", "run_flow"]
 
 
 def open_catalog(settings: Settings | None = None) -> Catalog:
@@ -18,11 +23,57 @@ def local_account(catalog: Catalog) -> str:
     return default_account(catalog).id
 
 
-def run_flow(label: str, fn, poll=None):
+@dataclass(frozen=True)
+class DaemonFlow:
+    """A flow the home's flow daemon can run for a command: the daemon's record, the flow's name and
+    JSON arguments, and how its JSON result becomes the command's result."""
+
+    daemon: Any
+    name: str
+    args: dict = field(default_factory=dict)
+    parse: Callable[[Any], Any] = lambda result: result
+
+
+def flow_daemon(settings: Settings):
+    """The home's flow daemon to hand this command's flow to, or None: the command then runs the flow
+    itself, and a daemon is started in the background for the next one (`deployments.flow_daemon`)."""
+    from deployments.flow_daemon import FlowDaemon
+
+    return FlowDaemon(settings).client()
+
+
+def run_flow(label: str, fn, poll=None, heartbeats: bool = True, remote: DaemonFlow | None = None):
     """Run a flow-starting `fn` with a progress bar, against the configured Prefect API or the home's
-    local server (started once and reused), never a throwaway one."""
-    from deployments.local_server import prefect_api
+    local server (started once and reused), never a throwaway one.
+
+    With `remote` the flow runs in the home's flow daemon instead (same flow run, same result); a
+    daemon that cannot be reached is replaced and the flow runs here.
+
+    `heartbeats=False` is for flows of a few seconds run in this process (ingesting a file): Prefect's
+    heartbeat thread sleeps in whole seconds and the flow waits for it at its end (up to a second a
+    run, measured in `bench/cli_latency.py`), while a crash of such a command is seen by its user."""
     from interfaces.cli.output import say, with_progress
 
-    with prefect_api(say=say):
+    if remote is not None:
+        from deployments.flow_daemon import FlowDaemon, FlowDaemonUnreachable
+
+        daemon = FlowDaemon(Settings())
+        try:
+            return remote.parse(with_progress(label, lambda: daemon.call(remote.daemon, remote.name, remote.args),
+                                              poll))
+        except FlowDaemonUnreachable:
+            daemon.start_in_background(replace=remote.daemon)
+    from deployments.local_server import prefect_api
+
+    with prefect_api(say=say), _heartbeats(heartbeats):
         return with_progress(label, fn, poll)
+
+
+def _heartbeats(on: bool):
+    import contextlib
+
+    if on:
+        return contextlib.nullcontext()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

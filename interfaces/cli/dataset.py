@@ -1,12 +1,13 @@
 """`provoice dataset`: create, add and remove files, list, show, prepare, export."""
 
 import time
+from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from interfaces.cli.context import open_catalog, run_flow
+from interfaces.cli.context import DaemonFlow, flow_daemon, open_catalog, run_flow
 from interfaces.cli.output import command, out
 from provoice.settings import Settings
 from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile, dataset_rows, dataset_view
@@ -24,12 +25,24 @@ def files_table(title: str, files: list) -> Table:
     return table
 
 
-def _ingest(settings: Settings, dataset_id: str, sources: list[str]) -> DatasetFiles:
-    from flows.ingest import ingest_files
+def _ingest(settings: Settings, dataset_id: str, sources: list[str], daemon=None) -> DatasetFiles:
     from provoice.dataset.sources import list_sources
 
     list_sources(sources, settings)
-    return run_flow("ingesting", lambda: ingest_files(dataset_id, sources))
+
+    def here() -> DatasetFiles:
+        from flows.ingest import ingest_files
+
+        return ingest_files(dataset_id, sources)
+
+    remote = daemon and DaemonFlow(daemon, "ingest", {"dataset_id": dataset_id, "sources": _absolute(sources)},
+                                   DatasetFiles.model_validate)
+    return run_flow("ingesting", here, heartbeats=False, remote=remote)
+
+
+def _absolute(sources: list[str]) -> list[str]:
+    """Local paths as the daemon, which runs in another folder, must see them."""
+    return [s if "://" in s else str(Path(s).expanduser().absolute()) for s in sources]
 
 
 def _render_files(result: DatasetFiles) -> None:
@@ -69,11 +82,12 @@ def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from"
 
         list_sources(sources, settings)
     ds = catalog.create_dataset(name)
-    if then_prepare:
+    daemon = flow_daemon(settings)
+    if then_prepare and daemon is None:
         _warm_in_background(settings)
-    files = _ingest(settings, ds.id, sources).files if sources else []
+    files = _ingest(settings, ds.id, sources, daemon).files if sources else []
     if then_prepare:
-        return prepare(ds.id)
+        return _prepare(settings, ds.id, daemon)
     return DatasetFiles(id=ds.id, name=ds.name, files=files)
 
 
@@ -83,10 +97,11 @@ def add(dataset_id: str, sources: list[str],
     """Add files, folders or an s3:// prefix to a dataset."""
     settings = Settings()
     open_catalog(settings).get_dataset(dataset_id)
-    if then_prepare:
+    daemon = flow_daemon(settings)
+    if then_prepare and daemon is None:
         _warm_in_background(settings)
-    added = _ingest(settings, dataset_id, sources)
-    return prepare(dataset_id) if then_prepare else added
+    added = _ingest(settings, dataset_id, sources, daemon)
+    return _prepare(settings, dataset_id, daemon) if then_prepare else added
 
 
 def _render_removed(result: RemovedFile) -> None:
@@ -141,9 +156,12 @@ def _render_summary(summary: PrepareSummary) -> None:
 @command(app, "prepare", render=_render_summary)
 def prepare(dataset_id: str) -> PrepareSummary:
     """Run the preparation flow: convert, segment, transcribe, check quality, write the manifest."""
-    from flows.prepare import prepare_dataset
+    settings = Settings()
+    return _prepare(settings, dataset_id, flow_daemon(settings))
 
-    catalog = open_catalog()
+
+def _prepare(settings: Settings, dataset_id: str, daemon) -> PrepareSummary:
+    catalog = open_catalog(settings)
     catalog.get_dataset(dataset_id)
     started = time.time()
 
@@ -153,7 +171,13 @@ def prepare(dataset_id: str) -> PrepareSummary:
             return 0, 0
         return run.progress_done, run.progress_total
 
-    return run_flow("preparing", lambda: prepare_dataset(dataset_id), poll)
+    def here() -> PrepareSummary:
+        from flows.prepare import prepare_dataset
+
+        return prepare_dataset(dataset_id)
+
+    remote = daemon and DaemonFlow(daemon, "prepare", {"dataset_id": dataset_id}, PrepareSummary.model_validate)
+    return run_flow("preparing", here, poll, remote=remote)
 
 
 @command(app, "export", json_flag=False)

@@ -1,0 +1,263 @@
+"""The home's flow daemon: one long-lived process that runs the dataset flows (ingest, prepare)
+that `provoice dataset create|add|prepare` ask for, so a command pays neither Prefect's import and
+teardown (about 1.5 s together on 2 cores) nor Whisper's and the speaker encoder's loading again.
+
+It is started in the background by the first such command (which runs its flow itself, as before),
+listens on 127.0.0.1 on a free port with a random token, both recorded in
+`PROVOICE_HOME/flow-daemon.json` (mode 0600), and runs each request on a thread of its own against
+the home's local Prefect server (or `PREFECT_API_URL`), so the runs are the same flow runs in the
+Prefect UI. A command uses it only when the daemon was started with the same ProVoice, Prefect and
+AWS environment (else the daemon is replaced and the command runs its flow itself); it exits after
+`PROVOICE_FLOW_DAEMON_IDLE_S` (30 minutes) without requests; `provoice server stop` stops it.
+`PROVOICE_FLOW_DAEMON=false` turns it off.
+
+A ProVoice error raised by the flow comes back as the same error (type and message). A daemon
+that is gone before a request is sent is replaced and the command runs the flow itself; one that
+dies during a request is reported, not retried, since the flow may have done part of its work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import json
+import os
+import secrets
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from deployments.local_server import alive, kill_group
+from provoice.errors import ProVoiceError, TransientError
+from provoice.settings import Settings
+
+RECORD = "flow-daemon.json"
+LOCK = "flow-daemon.lock"
+LOG = "flow-daemon.log"
+ENV_PREFIXES = ("PROVOICE_", "PREFECT_", "AWS_")
+ENV_NAMES = ("PATH", "HOME")
+
+
+def env_fingerprint(env: dict[str, str] | None = None) -> str:
+    """What must be equal for a request to run in the daemon as it would in the command itself."""
+    env = os.environ if env is None else env
+    seen = sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES)
+    return hashlib.sha256(json.dumps([sys.executable, seen]).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DaemonRecord:
+    pid: int
+    port: int
+    token: str
+    env: str
+    started_at: float
+
+
+class FlowDaemonLost(TransientError):
+    """The daemon went away while it ran a request; the flow may have done part of its work."""
+
+
+class FlowDaemon:
+    """The daemon of one ProVoice home, as its client sees it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.home = settings.home
+
+    @property
+    def record_path(self) -> Path:
+        return self.home / RECORD
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def record(self) -> DaemonRecord | None:
+        try:
+            return DaemonRecord(**json.loads(self.record_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def running(self) -> DaemonRecord | None:
+        rec = self.record()
+        return rec if rec is not None and alive(rec.pid) else None
+
+    def client(self) -> DaemonRecord | None:
+        """The daemon to send this command's flow to, or None: then the command runs the flow itself,
+        and a daemon is started in the background for the next command (replacing one started with
+        another environment)."""
+        if not self.settings.flow_daemon:
+            return None
+        rec = self.running()
+        if rec is not None and rec.env == env_fingerprint():
+            return rec
+        self.start_in_background(replace=rec)
+        return None
+
+    def start_in_background(self, replace: DaemonRecord | None = None) -> None:
+        if replace is not None:
+            kill_group(replace.pid, grace_s=5.0)
+            self.record_path.unlink(missing_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / LOG).open("ab") as log:
+            subprocess.Popen([sys.executable, "-m", "deployments.flow_daemon"], cwd=self.home,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def call(self, rec: DaemonRecord, flow: str, args: dict[str, Any]) -> Any:
+        """The flow's result as JSON, run by the daemon; its ProVoice error raised here."""
+        try:
+            conn = socket.create_connection(("127.0.0.1", rec.port), timeout=5)
+        except OSError as exc:
+            raise FlowDaemonUnreachable(str(exc)) from exc
+        with conn:
+            conn.settimeout(None)
+            conn.sendall(json.dumps({"token": rec.token, "flow": flow, "args": args}).encode() + b"\n")
+            line = conn.makefile("rb").readline()
+        if not line:
+            raise FlowDaemonLost(f"the flow daemon (pid {rec.pid}) stopped while running {flow}; the run may "
+                                 "have done part of its work: run the command again")
+        reply = json.loads(line)
+        if reply["ok"]:
+            return reply["result"]
+        raise rebuilt_error(reply)
+
+    def stop(self) -> DaemonRecord | None:
+        with self._locked():
+            rec = self.record()
+            if rec is not None and alive(rec.pid):
+                kill_group(rec.pid, grace_s=5.0)
+            self.record_path.unlink(missing_ok=True)
+            return rec
+
+
+class FlowDaemonUnreachable(Exception):
+    """No connection: nothing was sent, so the command can run the flow itself."""
+
+
+def rebuilt_error(reply: dict) -> ProVoiceError:
+    """The daemon's error as the command would have raised it (a ProVoice error class of `provoice`
+    with its message), else a ProVoiceError with the daemon's text."""
+    module, name, detail = reply.get("module", ""), reply.get("error", ""), reply.get("detail", "")
+    if module.startswith("provoice."):
+        with contextlib.suppress(Exception):
+            cls = getattr(importlib.import_module(module), name)
+            if isinstance(cls, type) and issubclass(cls, ProVoiceError):
+                return cls(detail)
+    return ProVoiceError(detail if module else f"the flow daemon failed: {detail}")
+
+
+def _run(flow: str, args: dict[str, Any]) -> Any:
+    """The flows a daemon runs, by name, with their results as JSON."""
+    from deployments.local_server import prefect_api
+    from provoice.views import stored
+
+    with prefect_api(Settings()):
+        if flow == "ingest":
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+            from flows.ingest import ingest_files
+
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                return stored(ingest_files(args["dataset_id"], args["sources"]))
+        if flow == "prepare":
+            from flows.prepare import prepare_dataset
+
+            return stored(prepare_dataset(args["dataset_id"]))
+    raise ProVoiceError(f"the flow daemon runs ingest and prepare, not {flow!r}")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, token: str):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.token = token
+        self.busy = 0
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        request = json.loads(self.rfile.readline() or b"{}")
+        if not secrets.compare_digest(str(request.get("token", "")), self.server.token):
+            self.wfile.write(json.dumps({"ok": False, "error": "", "detail": "wrong token"}).encode() + b"\n")
+            return
+        with self.server.lock:
+            self.server.busy += 1
+        started = time.monotonic()
+        try:
+            reply = {"ok": True, "result": _run(request["flow"], request.get("args", {}))}
+        except ProVoiceError as exc:
+            reply = {"ok": False, "module": type(exc).__module__, "error": type(exc).__name__, "detail": str(exc)}
+        except Exception as exc:  # a bug or an outage: the command shows it as an error, the daemon lives on
+            reply = {"ok": False, "error": type(exc).__name__, "detail": f"{type(exc).__name__}: {exc}"}
+        finally:
+            with self.server.lock:
+                self.server.busy -= 1
+                self.server.last = time.monotonic()
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {request['flow']} {json.dumps(request.get('args', {}))}: "
+              f"{'ok' if reply['ok'] else reply['error']} in {time.monotonic() - started:.2f} s", flush=True)
+        with contextlib.suppress(OSError):
+            self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+
+def serve(settings: Settings, idle_exit_s: float) -> None:
+    """Run the daemon until it has been idle for `idle_exit_s`; one per home (a second one exits)."""
+    daemon = FlowDaemon(settings)
+    with daemon._locked():
+        if daemon.running() is not None:
+            return
+        import flows.ingest  # noqa: F401  (loaded before the daemon is announced, so no request waits for it)
+        import flows.prepare  # noqa: F401
+
+        server = _Server(secrets.token_urlsafe(24))
+        rec = DaemonRecord(pid=os.getpid(), port=server.server_address[1], token=server.token,
+                           env=env_fingerprint(), started_at=time.time())
+        tmp = daemon.record_path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(asdict(rec)))
+        os.replace(tmp, daemon.record_path)
+
+    def watch_idle() -> None:
+        while True:
+            time.sleep(min(5.0, idle_exit_s))
+            with server.lock:
+                idle = server.busy == 0 and time.monotonic() - server.last > idle_exit_s
+            if idle:
+                server.shutdown()
+                return
+
+    threading.Thread(target=watch_idle, name="idle-exit", daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        with daemon._locked():
+            current = daemon.record()
+            if current is not None and current.pid == os.getpid():
+                daemon.record_path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    _settings = Settings()
+    serve(_settings, _settings.flow_daemon_idle_s)

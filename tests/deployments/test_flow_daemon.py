@@ -1,0 +1,85 @@
+"""The home's flow daemon, through the real `provoice` command: the first dataset command starts it
+and runs its own flow, later ones are run by it; another environment or a killed daemon is
+replaced; `server stop` stops it; its errors come back as the command's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deployments.flow_daemon import FlowDaemon, rebuilt_error
+from deployments.local_server import alive
+from provoice import synthetic
+from provoice.errors import NotFound, ProVoiceError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _provoice(env: dict, *args: str) -> dict:
+    r = subprocess.run([sys.executable, "-m", "interfaces.cli", *args, "--json"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _daemon_up(daemon: FlowDaemon, other_than: int | None = None):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rec = daemon.running()
+        if rec is not None and rec.pid != other_than:
+            return rec
+        time.sleep(0.2)
+    raise AssertionError("the flow daemon did not start")
+
+
+def _served(settings, dataset_id: str) -> bool:
+    log = settings.home / "flow-daemon.log"
+    return log.exists() and f'"dataset_id": "{dataset_id}"' in log.read_text()
+
+
+@pytest.mark.integration
+def test_dataset_commands_share_one_daemon_that_is_replaced_when_it_cannot_serve(settings, tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}, "PROVOICE_FLOW_DAEMON": "true"}
+    wav = synthetic.speak("A short recording.", tmp_path / "one.wav")
+    daemon = FlowDaemon(settings)
+
+    first = _provoice(env, "dataset", "create", "first", "--from", str(wav))
+    assert [f["status"] for f in first["files"]] == ["pending"] and not _served(settings, first["id"])
+    rec = _daemon_up(daemon)
+    assert oct(daemon.record_path.stat().st_mode & 0o777) == "0o600"
+
+    second = _provoice(env, "dataset", "create", "second", "--from", str(wav))
+    assert _served(settings, second["id"]) and second["files"][0]["sha256"] == first["files"][0]["sha256"]
+    summary = _provoice(env, "dataset", "prepare", second["id"])
+    assert summary["files"][0]["status"] == "accepted" and _served(settings, second["id"])
+
+    changed = {**env, "PROVOICE_TASK_WORKERS": "3"}  # another environment: run here, replace the daemon
+    third = _provoice(changed, "dataset", "create", "third", "--from", str(wav))
+    assert not _served(settings, third["id"])
+    rec = _daemon_up(daemon, other_than=rec.pid)
+    fourth = _provoice(changed, "dataset", "create", "fourth", "--from", str(wav))
+    assert _served(settings, fourth["id"])
+
+    os.killpg(rec.pid, signal.SIGKILL)  # a dead daemon: run here, start another
+    fifth = _provoice(changed, "dataset", "create", "fifth", "--from", str(wav))
+    assert not _served(settings, fifth["id"])
+    rec = _daemon_up(daemon, other_than=rec.pid)
+
+    stopped = _provoice(changed, "server", "stop")
+    assert stopped["flow_daemon_pid"] == rec.pid and not alive(rec.pid) and daemon.record() is None
+
+
+def test_the_daemon_s_errors_are_rebuilt_as_the_command_s_own():
+    error = rebuilt_error({"module": "provoice.errors", "error": "NotFound", "detail": "no dataset with id 'x'"})
+    assert type(error) is NotFound and str(error) == "no dataset with id 'x'"
+    outside = rebuilt_error({"module": "os", "error": "system", "detail": "no"})
+    assert type(outside) is ProVoiceError
+    crash = rebuilt_error({"error": "KeyError", "detail": "KeyError: 'x'"})
+    assert type(crash) is ProVoiceError and "flow daemon failed" in str(crash)
