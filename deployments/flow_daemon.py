@@ -19,7 +19,6 @@ dies during a request is reported, not retried, since the flow may have done par
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib
 import json
@@ -31,12 +30,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from deployments.local_server import alive, kill_group
+from deployments.local_server import HomeProcess, alive
 from provoice.errors import ProVoiceError, TransientError
 from provoice.settings import Settings
 
@@ -67,32 +64,14 @@ class FlowDaemonLost(TransientError):
     """The daemon went away while it ran a request; the flow may have done part of its work."""
 
 
-class FlowDaemon:
+class FlowDaemon(HomeProcess):
     """The daemon of one ProVoice home, as its client sees it."""
 
+    record_file, lock_file, record_type = RECORD, LOCK, DaemonRecord
+
     def __init__(self, settings: Settings):
+        super().__init__(settings.home)
         self.settings = settings
-        self.home = settings.home
-
-    @property
-    def record_path(self) -> Path:
-        return self.home / RECORD
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / LOCK, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def record(self) -> DaemonRecord | None:
-        try:
-            return DaemonRecord(**json.loads(self.record_path.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
 
     def running(self) -> DaemonRecord | None:
         rec = self.record()
@@ -112,8 +91,7 @@ class FlowDaemon:
 
     def start_in_background(self, replace: DaemonRecord | None = None) -> None:
         if replace is not None:
-            kill_group(replace.pid, grace_s=5.0)
-            self.record_path.unlink(missing_ok=True)
+            self.stop(grace_s=5.0)
         self.home.mkdir(parents=True, exist_ok=True)
         with (self.home / LOG).open("ab") as log:
             subprocess.Popen([sys.executable, "-m", "deployments.flow_daemon"], cwd=self.home,
@@ -136,15 +114,6 @@ class FlowDaemon:
         if reply["ok"]:
             return reply["result"]
         raise rebuilt_error(reply)
-
-    def stop(self) -> DaemonRecord | None:
-        with self._locked():
-            rec = self.record()
-            if rec is not None and alive(rec.pid):
-                kill_group(rec.pid, grace_s=5.0)
-            self.record_path.unlink(missing_ok=True)
-            return rec
-
 
 class FlowDaemonUnreachable(Exception):
     """No connection: nothing was sent, so the command can run the flow itself."""
@@ -231,12 +200,8 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
         import flows.prepare  # noqa: F401
 
         server = _Server(secrets.token_urlsafe(24))
-        rec = DaemonRecord(pid=os.getpid(), port=server.server_address[1], token=server.token,
-                           env=env_fingerprint(), started_at=time.time())
-        tmp = daemon.record_path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(json.dumps(asdict(rec)))
-        os.replace(tmp, daemon.record_path)
+        daemon.write_record(DaemonRecord(pid=os.getpid(), port=server.server_address[1], token=server.token,
+                                         env=env_fingerprint(), started_at=time.time()), mode=0o600)
 
     def watch_idle() -> None:
         while True:

@@ -91,32 +91,63 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class LocalServer:
-    """The background Prefect server of one ProVoice home."""
+class HomeProcess:
+    """A background process of one ProVoice home, known by its JSON record (`record_file`, a
+    dataclass `record_type`) and created or stopped under the home's file lock (`lock_file`)."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None):
-        self.home = settings.home
-        self.say = say or (lambda message: print(message, file=sys.stderr, flush=True))
+    record_file: str
+    lock_file: str
+    record_type: type
+
+    def __init__(self, home: Path):
+        self.home = home
 
     @property
     def record_path(self) -> Path:
-        return self.home / RECORD
+        return self.home / self.record_file
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / LOCK, "w") as lock:
+        with open(self.home / self.lock_file, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def record(self) -> ServerRecord | None:
+    def record(self):
         try:
-            return ServerRecord(**json.loads(self.record_path.read_text()))
+            return self.record_type(**json.loads(self.record_path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+    def write_record(self, rec, mode: int = 0o644) -> None:
+        """Replace the record at once (a reader sees the old one or the new one, never half)."""
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.touch(mode=mode)
+        tmp.write_text(json.dumps(asdict(rec)))
+        os.replace(tmp, self.record_path)
+
+    def stop(self, grace_s: float = 10.0):
+        """Stop the recorded process (if it runs) and forget it; what was recorded."""
+        with self._locked():
+            rec = self.record()
+            if rec is not None and alive(rec.pid):
+                kill_group(rec.pid, grace_s)
+            self.record_path.unlink(missing_ok=True)
+            return rec
+
+
+class LocalServer(HomeProcess):
+    """The background Prefect server of one ProVoice home."""
+
+    record_file, lock_file, record_type = RECORD, LOCK, ServerRecord
+
+    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None):
+        super().__init__(settings.home)
+        self.say = say or (lambda message: print(message, file=sys.stderr, flush=True))
 
     def running(self) -> ServerRecord | None:
         """The recorded server if it answers; None otherwise."""
@@ -164,20 +195,8 @@ class LocalServer:
             time.sleep(0.3)
         rec = ServerRecord(pid=proc.pid, port=port, api_url=api_url, prefect_home=str(prefect_home),
                            started_at=time.time())
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(rec)))
-        os.replace(tmp, self.record_path)
+        self.write_record(rec)
         return rec
-
-    def stop(self) -> ServerRecord | None:
-        """Stop the recorded server (if any) and forget it; what was stopped."""
-        with self._locked():
-            rec = self.record()
-            if rec is not None and alive(rec.pid):
-                kill_group(rec.pid)
-            self.record_path.unlink(missing_ok=True)
-            return rec
-
 
 def prefect_api_configured() -> bool:
     """Whether PREFECT_API_URL (or a Prefect profile) names an API."""

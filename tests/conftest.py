@@ -48,7 +48,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
     from deployments.local_server import RECORD, LocalServer
 
     if (settings.home / flow_daemon.RECORD).exists():
-        flow_daemon.FlowDaemon(settings).stop()
+        flow_daemon.FlowDaemon(settings).stop(grace_s=5.0)
     if (settings.home / RECORD).exists():
         LocalServer(settings, say=lambda _: None).stop()
 

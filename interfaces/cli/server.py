@@ -45,6 +45,6 @@ def stop() -> LocalServerView:
     from deployments.local_server import LocalServer
 
     settings = Settings()
-    daemon = FlowDaemon(settings).stop()
+    daemon = FlowDaemon(settings).stop(grace_s=5.0)
     rec = LocalServer(settings, say).stop()
     return LocalServerView(running=False, stopped_pid=rec and rec.pid, flow_daemon_pid=daemon and daemon.pid)
