@@ -91,6 +91,14 @@ def test_the_whole_journey_in_the_browser(site, page, monkeypatch, recordings, t
     page.get_by_role("button", name="Get the consent statement").click()
     prompt = page.locator("[data-consent-prompt]").inner_text()
     assert "I am Dana," in prompt and "Dana Studio" in prompt
+    # The microphone (Chromium's fake device plays a beep, not the statement): recorded, sent, refused with why.
+    page.get_by_role("button", name="Record with the microphone").click()
+    expect(page.locator("[data-record-state]")).to_contain_text("recording")
+    page.wait_for_timeout(2500)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("[data-record-state]")).to_contain_text("recorded")
+    page.get_by_role("button", name="Submit recording").click()
+    expect(page.locator("[data-consent-result]")).to_contain_text("Not verified:", timeout=60_000)
     reading = read_aloud(prompt, tmp_path / "consent.wav")
     page.get_by_label("Or upload a recording").set_input_files(str(reading))
     shot(page, "consent")
