@@ -24,6 +24,7 @@ import importlib
 import json
 import os
 import secrets
+import signal
 import socket
 import socketserver
 import subprocess
@@ -213,6 +214,9 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
                 return
 
     threading.Thread(target=watch_idle, name="idle-exit", daemon=True).start()
+    # `server stop` sends SIGTERM: leave the loop and exit normally, so Prefect's exit handlers
+    # still send the events and logs of the runs this daemon made.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever(poll_interval=0.5)
     finally:

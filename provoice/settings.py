@@ -163,8 +163,12 @@ class Settings(BaseSettings):
         return self
 
     def resolved_device(self) -> str:
+        """`auto`: CUDA when torch sees a GPU. Without an NVIDIA driver there is none, and torch is
+        not imported to learn it (the onnxruntime serving path needs no torch at all)."""
         if self.device != "auto":
             return self.device
+        if not Path("/proc/driver/nvidia/version").exists():
+            return "cpu"
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"

@@ -51,7 +51,7 @@ def run_flow(label: str, fn, poll=None, heartbeats: bool = True, remote: DaemonF
 
     `heartbeats=False` is for flows of a few seconds run in this process (ingesting a file): Prefect's
     heartbeat thread sleeps in whole seconds and the flow waits for it at its end (up to a second a
-    run, measured in `bench/cli_latency.py`), while a crash of such a command is seen by its user."""
+    run), while a crash of such a command is seen by its user."""
     from interfaces.cli.output import say, with_progress
 
     if remote is not None:

@@ -5,20 +5,27 @@
 - `text/`: the front-end from text to phoneme ids;
 - `train/`: the resumable fine-tuning loop;
 - `formats/`: Piper checkpoints, voice JSON and ONNX in and out;
-- `synthesize`: text to audio with a loaded generator.
+- `synthesis`: text to audio with a loaded generator (`synthesize`, `synthesize_sentences`).
 
 It imports nothing of the catalog, storage or settings (import-linter checks it): the parts that
 know about those live in `provoice.voice_models`. Below is the surface the rest of the code uses.
 """
 
-from provoice.tts.errors import CheckpointError, EmptyText, ExportError, ModelMismatch, RegistryError, TrainingError
-from provoice.tts.model import AudioFeatures, SynthesizerTrn, VitsConfig, build_discriminator, for_inference
-from provoice.tts.synthesize import synthesize, synthesize_sentences
-from provoice.tts.text import PhonemeMap, TextFrontEnd
-from provoice.tts.train import TrainConfig, TrainingItem, TrainResult, train
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AudioFeatures", "CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "PhonemeMap", "RegistryError",
-    "SynthesizerTrn", "TextFrontEnd", "TrainConfig", "TrainResult", "TrainingError", "TrainingItem", "VitsConfig",
-    "build_discriminator", "for_inference", "synthesize", "synthesize_sentences", "train",
-]
+from provoice.lazy import surface
+
+if TYPE_CHECKING:
+    from provoice.tts.errors import CheckpointError, EmptyText, ExportError, ModelMismatch, RegistryError, TrainingError
+    from provoice.tts.model import AudioFeatures, SynthesizerTrn, VitsConfig, build_discriminator, for_inference
+    from provoice.tts.synthesis import synthesize, synthesize_sentences
+    from provoice.tts.text import PhonemeMap, TextFrontEnd
+    from provoice.tts.train import TrainConfig, TrainingItem, TrainResult
+
+__getattr__, __dir__, __all__ = surface(__name__, {
+    "errors": ("CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "RegistryError", "TrainingError"),
+    "model": ("AudioFeatures", "SynthesizerTrn", "VitsConfig", "build_discriminator", "for_inference"),
+    "synthesis": ("synthesize", "synthesize_sentences"),
+    "text": ("PhonemeMap", "TextFrontEnd"),
+    "train": ("TrainConfig", "TrainingItem", "TrainResult"),
+})

@@ -15,7 +15,7 @@ import numpy as np
 
 from provoice.tts.errors import ModelMismatch
 from provoice.tts.formats.base_meta import BaseModelMeta
-from provoice.tts.synthesize import SENTENCE_PAUSE_S, spoken_sentences
+from provoice.tts.sentences import SENTENCE_PAUSE_S, spoken_sentences
 
 
 class OnnxVoice:

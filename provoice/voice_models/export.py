@@ -13,7 +13,6 @@ presence means the model is complete:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,14 +21,12 @@ import numpy as np
 import torch
 
 from provoice.storage import Storage
+from provoice.voice_models.model_keys import CONFIG_NAME, SAFE_NAME, WEIGHTS_NAME, config_key, model_prefix
 from provoice.tts import CheckpointError, ExportError, SynthesizerTrn, VitsConfig
 from provoice.tts.formats import InferenceScales, export_onnx_file, piper_voice_config, verify_onnx
 
 FORMAT = "provoice-vits-generator"
 VERSION = 1
-WEIGHTS_NAME = "generator.pt"
-CONFIG_NAME = "config.json"
-_SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class ExportExists(ExportError):
@@ -53,19 +50,6 @@ class ExportedVoice:
     onnx_key: str
     config_key: str
     correlation: float | None
-
-
-def model_prefix(prefix: str, model_id: str) -> str:
-    """`<prefix>/<model_id>`, with `model_id` restricted to safe path segments such as `base/pvc-1`."""
-    parts = model_id.split("/")
-    if not all(_SAFE_PART.match(part) for part in parts):
-        raise ValueError(f"model id {model_id!r} must be '/'-separated names of letters, digits, '.', '_' or '-'")
-    return f"{prefix.strip('/')}/{model_id}" if prefix.strip("/") else model_id
-
-
-def config_key(prefix: str, model_id: str) -> str:
-    """The key whose presence means the model is exported (written last)."""
-    return f"{model_prefix(prefix, model_id)}/{CONFIG_NAME}"
 
 
 def is_exported(storage: Storage, prefix: str, model_id: str) -> bool:
@@ -156,7 +140,7 @@ def export_onnx_voice(
     (correlation >= 0.99).
     """
     base = model_prefix(prefix, model_id)
-    if not _SAFE_PART.match(name):
+    if not SAFE_NAME.match(name):
         raise ValueError(f"voice file name {name!r} must be letters, digits, '.', '_' or '-'")
     onnx_key, voice_key = f"{base}/{name}.onnx", f"{base}/{name}.onnx.json"
     correlation = None

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import TYPE_CHECKING
 
 from provoice.loading import SingleFlight
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts import CheckpointError, SynthesizerTrn, VitsConfig, for_inference
 from provoice.tts.formats import BaseModelMeta, InferenceScales
+from provoice.tts import VitsConfig
+
+if TYPE_CHECKING:
+    from provoice.tts import SynthesizerTrn
 
 MODELS_PREFIX = "models"
 CACHE_SIZE = 2
@@ -26,7 +30,7 @@ def export_fingerprint(storage: Storage, model_id: str) -> str:
     """A hash of a fine-tuned model's `config.json` (which names its weights' digest): part of the cache
     key, so a process can never keep serving weights that storage no longer holds."""
     from provoice.errors import NotFound
-    from provoice.voice_models.export import config_key
+    from provoice.voice_models.model_keys import config_key
 
     key = config_key(MODELS_PREFIX, model_id)
     if not storage.exists(key):
@@ -55,6 +59,8 @@ def load_for_inference(settings: Settings, model_id: str, device: str = "cpu") -
             return generator, meta
 
     def ready() -> tuple[SynthesizerTrn, BaseModelMeta]:
+        from provoice.tts import for_inference
+
         generator, meta = load()
         return for_inference(generator).to(device), meta
 
@@ -64,6 +70,7 @@ def load_for_inference(settings: Settings, model_id: str, device: str = "cpu") -
 def _load_fine_tuned(storage: Storage, model_id: str) -> tuple[SynthesizerTrn, BaseModelMeta]:
     """A fine-tuned generator and a meta that keeps its base's front-end and scales."""
     from provoice.errors import NotFound
+    from provoice.tts import CheckpointError
     from provoice.voice_models.export import load_exported_generator
 
     try:

@@ -17,7 +17,6 @@ import numpy as np
 from provoice.loading import SingleFlight
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts import synthesize_sentences
 from provoice.tts.formats import BaseModelMeta
 from provoice.tts.onnx_voice import OnnxVoice
 from provoice.voice_models.model_store import (
@@ -54,6 +53,8 @@ class Synthesizer:
         if self.onnx is not None and seed is None and (embedding is not None or not self.onnx.takes_g):
             yield from self.onnx.sentences(text, embedding)
             return
+        from provoice.tts import synthesize_sentences  # torch, only for this path
+
         generator, meta = load_for_inference(self.settings, self.model_id, self.device)
         yield from synthesize_sentences(generator, meta, text, embedding, seed=seed)
 
@@ -77,7 +78,7 @@ def load_synthesizer(settings: Settings, model_id: str, device: str | None = Non
         fingerprint = export_fingerprint(storage, model_id)
 
         def load() -> OnnxVoice:
-            from provoice.voice_models.export import config_key
+            from provoice.voice_models.model_keys import config_key
 
             meta = fine_tuned_meta(model_id, storage.read_json(config_key(MODELS_PREFIX, model_id)))
             return OnnxVoice(storage.read_bytes(onnx_key), meta)

@@ -10,7 +10,7 @@ from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.voice_models.model_store import load_for_inference
 from provoice.voice_models.registry import BaseModelRegistry
-from provoice.tts.synthesize import synthesize
+from provoice.tts.synthesis import synthesize
 from provoice.voice_models.pipeline import FINE_TUNED_NOISE_SCALE
 from provoice.voice_models.validation import VALIDATION_SENTENCES
 

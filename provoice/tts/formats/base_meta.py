@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from provoice.tts.errors import CheckpointError
 from provoice.tts.formats.piper_voice import InferenceScales
 from provoice.tts.model.config import VitsConfig
-from provoice.tts.model.synthesizer import SynthesizerTrn
 from provoice.tts.text.frontend import PhonemeMap, TextFrontEnd
+
+if TYPE_CHECKING:  # the metadata itself needs no torch (the ONNX serving path reads it)
+    from torch import nn
+
+    from provoice.tts.model.synthesizer import SynthesizerTrn
 
 META_FORMAT = 1
 #: "trained": discriminator weights came with the model; "random": stored freshly initialised ones;

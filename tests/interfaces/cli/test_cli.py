@@ -86,3 +86,32 @@ def test_commands_that_need_no_model_import_none(settings, args):
     r = subprocess.run([sys.executable, "-c", probe, *args, "--json"], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[3], timeout=120)
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+
+
+def test_speaking_with_a_voice_on_onnxruntime_imports_no_torch(settings, tmp_path):
+    """`provoice tts` with a fine-tuned model's voice runs on its ONNX graph: onnxruntime, not torch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from provoice.accounts import default_account
+    from provoice.catalog import Catalog
+    from provoice.credits import grant
+    from tests.conftest import served_model
+    from tests.interfaces.api.conftest import make_voice
+
+    catalog = Catalog(settings)
+    account = default_account(catalog).id
+    grant(catalog, account, 1000)
+    model_id = served_model(settings)
+    voice = make_voice(catalog, account, model_id)
+    out = tmp_path / "hello.wav"
+    probe = ("import sys\nfrom interfaces.cli import app\n"
+             "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    print('exit', e.code, file=sys.stderr)\n"
+             f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", probe, "tts", "--model-id", model_id, "--voice-id", voice.id,
+                        "--text", "Hello there.", "-o", str(out), "--json"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[3], timeout=300)
+    assert "exit 0" in r.stderr or "exit None" in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "['onnxruntime']", r.stderr
+    assert json.loads(r.stdout)["duration_s"] > 0 and out.stat().st_size > 1000

@@ -13,7 +13,7 @@ from provoice.tts.errors import EmptyText, ModelMismatch
 from provoice.tts.model.synthesizer import SynthesizerTrn
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.voice_models.model_store import load_for_inference
-from provoice.tts.synthesize import synthesize
+from provoice.tts.synthesis import synthesize
 from provoice.tts.text.frontend import PhonemeMap
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from provoice.tts.formats.base_meta import BaseModelMeta
+from provoice.tts.sentences import SENTENCE_PAUSE_S, spoken_sentences
 from provoice.tts.model.inference import condition, infer_ids
 from provoice.tts.model.synthesizer import SynthesizerTrn
 
-SENTENCE_PAUSE_S = 0.25
 
 
 def synthesize(
@@ -74,13 +74,3 @@ def synthesize_sentences(
                               noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
                               length_scale=scales.length_scale if length_scale is None else length_scale,
                               noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng))
-
-
-def spoken_sentences(meta: BaseModelMeta, text: str, sentence_pause_s: float,
-                     render: Callable[[list[int]], np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
-    """The text's sentences rendered one at a time by `render` (phoneme ids → audio), each after
-    the first led by the pause: the loop every synthesis backend shares."""
-    pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
-    for i, (sentence, ids) in enumerate(meta.front_end().sentence_units(text)):
-        audio = render(ids)
-        yield sentence, (np.concatenate([pause, audio]) if i else audio)
