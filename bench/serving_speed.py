@@ -289,7 +289,7 @@ def markdown(r: dict, command: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=25, help="interleaved rounds per synthesis path (the machine is shared: fewer rounds spread ±20 %)")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=2, help="requests each client sends, one after another")
     ap.add_argument("--work", type=Path, default=None, help="keep the home here (default: a temporary folder)")
