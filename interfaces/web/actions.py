@@ -9,18 +9,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from interfaces.api.deps import CatalogDep, SettingsDep
+from interfaces.api.errors import status_for
 from interfaces.api.runner import Runner
 from interfaces.api.scope import owned_dataset
 from interfaces.api.session import login_ok, sign_in, sign_out
 from interfaces.web.pages import local_path, pvc_context, sign_in_form
 from interfaces.web.render import page
 from interfaces.web.routing import PageRoute
-from interfaces.web.visitor import FormDep, VisitorDep
+from interfaces.web.visitor import FormDep, Visitor, VisitorDep
 from provoice.accounts import account_for_key
+from provoice.catalog import Catalog
 from provoice.consent import new_prompt
 from provoice.errors import AuthError, CsrfRefused, InvalidSource, ProVoiceError
 from provoice.pvc.lifecycle import Budget, checked_budget
 from provoice.pvc.service import create_pvc, get_pvc
+from provoice.settings import Settings
 from provoice.voice_models import BaseModelRegistry
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
@@ -113,14 +116,12 @@ def create(request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep,
     return _see(f"/ui/pvcs/{pvc.id}")
 
 
-def _start(request: Request, pvc_id: str, me, catalog, settings, retry: bool) -> Response:
+def _start(request: Request, pvc_id: str, me: Visitor, catalog: Catalog, settings: Settings, retry: bool) -> Response:
     pvc = get_pvc(catalog, pvc_id, me.account_id)
     runner: Runner = request.app.state.runner
     try:
         runner.start_pvc(catalog, settings, pvc, retry=retry, budget=Budget())
     except ProVoiceError as exc:
-        from interfaces.api.errors import status_for
-
         context = pvc_context(settings, catalog, me, pvc_id)
         return page(request, "pvc.html", {**context, "error": str(exc)}, status_code=status_for(exc))
     return _see(f"/ui/pvcs/{pvc_id}")

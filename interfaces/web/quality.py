@@ -72,11 +72,15 @@ def quality_report(settings: Settings, catalog: Catalog, dataset_id: str,
         by_file[s["file_id"]].append(seg)
         if seg.reason:
             rejected[reason_category(seg.reason)] += seg.seconds
+    whole_files: collections.Counter = collections.Counter()  # files rejected before any segment (unreadable, ...)
     for f in report["files"]:
         if f["status"] == "rejected" and not by_file.get(f["id"]) and f.get("reason"):
             rejected[reason_category(f["reason"])] += f.get("duration_s") or 0.0
+            whole_files[reason_category(f["reason"])] += 1
     accepted = float(report["accepted_seconds"])
-    rows = [("accepted speech", accepted, True)] + [(label, s, False) for label, s in rejected.most_common()]
+    rows = [("accepted speech", accepted, True)] + [
+        (f"{label} ({whole_files[label]} file{'s' if whole_files[label] > 1 else ''})" if whole_files[label] else label,
+         s, False) for label, s in rejected.most_common()]
     top = max((s for _, s, _ in rows), default=0.0) or 1.0
     bars = [Bar(label, round(s, 1), ok, round(100.0 * s / top, 1)) for label, s, ok in rows]
     return QualityReport(version=run.version, accepted_s=accepted, min_s=float(report["min_seconds"]),
