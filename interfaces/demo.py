@@ -27,6 +27,7 @@ from provoice.settings import Settings  # noqa: E402
 
 DEMO_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus", "webm", "wma", "aac", "ac3"]
 DEMO_MIN_SPEECH_SECONDS = "60"
+DEMO_TTS_CREDITS = 15_000  # 10,000 characters of speech at 1.5 credits each
 DEMO_TRAIN_STEPS = 8
 BASE_MODEL = "en_US-joe-medium"
 
@@ -103,8 +104,9 @@ def run_demo(api_url: str | None) -> None:
     console.print(f"importing the offline base model {BASE_MODEL} (posterior-encoder distillation, ~1 min)…")
     base = registry.import_piper_onnx(BASE_MODEL)
     account = default_account(catalog).id
-    if balance(catalog, account) < PVC_TRAINING_CREDITS:
-        grant(catalog, account, PVC_TRAINING_CREDITS, idempotency_key=f"demo-grant:{time.time_ns()}")
+    wanted = PVC_TRAINING_CREDITS + DEMO_TTS_CREDITS  # the clone, and speech to try in the Playground
+    if balance(catalog, account) < wanted:
+        grant(catalog, account, wanted - balance(catalog, account), idempotency_key=f"demo-grant:{time.time_ns()}")
     ds = catalog.create_dataset("Demo narrator")
     ingest_files(ds.id, [str(folder)])
     console.print("preparing the dataset (its main voice is what the consent recording is compared with)…")
