@@ -116,6 +116,7 @@ class FlowDaemon(HomeProcess):
             return reply["result"]
         raise rebuilt_error(reply)
 
+
 class FlowDaemonUnreachable(Exception):
     """No connection: nothing was sent, so the command can run the flow itself."""
 
@@ -134,16 +135,14 @@ def rebuilt_error(reply: dict) -> ProVoiceError:
 
 def _run(flow: str, args: dict[str, Any]) -> Any:
     """The flows a daemon runs, by name, with their results as JSON."""
-    from deployments.local_server import prefect_api
+    from deployments.local_server import prefect_api, without_flow_heartbeats
     from provoice.views import stored
 
     with prefect_api(Settings()):
         if flow == "ingest":
-            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
             from flows.ingest import ingest_files
 
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            with without_flow_heartbeats():
                 return stored(ingest_files(args["dataset_id"], args["sources"]))
         if flow == "prepare":
             from flows.prepare import prepare_dataset

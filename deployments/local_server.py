@@ -198,6 +198,15 @@ class LocalServer(HomeProcess):
         self.write_record(rec)
         return rec
 
+def without_flow_heartbeats():
+    """A block whose flow runs send no heartbeats: for runs of a few seconds (ingesting a file).
+    Prefect's heartbeat thread sleeps in whole seconds and a run waits for it at its end (up to a
+    second a run), while a crash of such a short run is seen by whoever waits for it."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
 def prefect_api_configured() -> bool:
     """Whether PREFECT_API_URL (or a Prefect profile) names an API."""
     from prefect.settings import get_current_settings

@@ -18,6 +18,7 @@ from provoice.voice_models import (
     evaluate_model,
     export_voice_onnx,
     fine_tune,
+    progress_record,
 )
 from tasks.manifest import artifact_key
 from tasks.retry import RETRY_DELAYS
@@ -30,8 +31,8 @@ class TrainingProgress:
     budget (steps and minutes) is left, and a table of every validation with the best so far, so
     an operator can follow (and listen to, from the previews) the clone getting better."""
 
-    def __init__(self, inputs: FineTuneInputs, config: TrainConfig, logger, record: ProgressWriter | None = None) -> None:
-        self.inputs, self.config, self.logger, self.record = inputs, config, logger, record
+    def __init__(self, inputs: FineTuneInputs, config: TrainConfig, logger, writer: ProgressWriter | None = None) -> None:
+        self.inputs, self.config, self.logger, self.writer = inputs, config, logger, writer
         self.validations: list[dict] = []
         self.artifact = create_progress_artifact(0.0, description=f"Fine-tuning {inputs.model_id}: starting")
 
@@ -42,18 +43,16 @@ class TrainingProgress:
             self.training(m)
 
     def training(self, m: dict) -> None:
-        done, left = [], []
+        left = []
         if self.config.max_steps:
-            done.append(m["step"] / self.config.max_steps)
             left.append(f"step {m['step']} of {self.config.max_steps}")
         if self.config.max_minutes and "trained_s" in m:
-            done.append(m["trained_s"] / (60 * self.config.max_minutes))
             minutes_left = max(0.0, self.config.max_minutes - m["trained_s"] / 60)
             left.append(f"{minutes_left:.1f} of {self.config.max_minutes:g} min left")
-        percent = min(100.0, 100.0 * max(done)) if done else 0.0
-        if self.record is not None:
-            self.record(m, force=m["step"] == 1)
-        update_progress_artifact(self.artifact, percent,
+        record = progress_record(m, self.config.max_steps, self.config.max_minutes)
+        if self.writer is not None:
+            self.writer(record, force=m["step"] == 1)
+        update_progress_artifact(self.artifact, record["percent"] or 0.0,
                                  description=f"Fine-tuning {self.inputs.model_id}: {', '.join(left) or 'running'}")
         if m["step"] % LOG_EVERY == 0 or m["step"] == 1:
             disc = f"  loss_d {m['loss_d']:.3f}" if "loss_d" in m else ""
@@ -83,9 +82,8 @@ def _rounded(value: float | None, digits: int = 3) -> float | None:
 def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> FineTuneResult:
     """A retry resumes from the newest checkpoint, so no finished step is trained twice."""
     train_config = TrainConfig.from_dict(config)
-    record = ProgressWriter(Storage.from_settings(settings), inputs.run_id, train_config.max_steps,
-                            train_config.max_minutes)
-    progress = TrainingProgress(inputs, train_config, get_run_logger(), record)
+    writer = ProgressWriter(Storage.from_settings(settings), inputs.run_id)
+    progress = TrainingProgress(inputs, train_config, get_run_logger(), writer)
     result = fine_tune(settings, inputs, train_config, progress)
     update_progress_artifact(progress.artifact, 100.0,
                              description=f"Fine-tuned {inputs.model_id}: {result.steps} steps, "

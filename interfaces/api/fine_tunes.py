@@ -19,13 +19,13 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.runner import Runner
 from interfaces.api.errors import BadUpload
-from interfaces.api.scope import owned_dataset
+from interfaces.api.scope import current_pvc, owned_dataset
 from interfaces.api.uploads import Limits, receive_files
 from provoice.catalog import Catalog, Pvc
 from provoice.consent import new_prompt, submit_recording
 from provoice.errors import NotFound
 from provoice.storage import Storage
-from provoice.pvc.lifecycle import Budget, reap
+from provoice.pvc.lifecycle import Budget
 from provoice.pvc.retrain import decisions
 from provoice.pvc.service import create_pvc, get_pvc, list_pvcs, set_auto_retrain
 from provoice.settings import Settings
@@ -40,7 +40,6 @@ from provoice.views import (
     pvc_views,
 )
 from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry
-from tasks.flow_runs import ended_flow_runs
 
 router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 
@@ -90,11 +89,7 @@ def list_fine_tunes(account: AccountId, catalog: CatalogDep) -> list[PvcView]:
 @router.get("/{pvc_id}")
 def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep) -> PvcView:
     """The PVC now; a queued or training PVC whose worker is gone is failed here first (resumable)."""
-    pvc = get_pvc(catalog, pvc_id, account)
-    if pvc.status in ("queued", "training"):
-        reap(catalog, [pvc], ended_runs=ended_flow_runs)
-        pvc = get_pvc(catalog, pvc_id)
-    return pvc_view(catalog, pvc)
+    return pvc_view(catalog, current_pvc(catalog, pvc_id, account))
 
 
 @router.get("/{pvc_id}/loss-curve", response_class=Response,

@@ -49,9 +49,7 @@ def run_flow(label: str, fn, poll=None, heartbeats: bool = True, remote: DaemonF
     With `remote` the flow runs in the home's flow daemon instead (same flow run, same result); a
     daemon that cannot be reached is replaced and the flow runs here.
 
-    `heartbeats=False` is for flows of a few seconds run in this process (ingesting a file): Prefect's
-    heartbeat thread sleeps in whole seconds and the flow waits for it at its end (up to a second a
-    run), while a crash of such a command is seen by its user."""
+    `heartbeats=False` is for flows of a few seconds (`deployments.local_server.without_flow_heartbeats`)."""
     from interfaces.cli.output import say, with_progress
 
     if remote is not None:
@@ -63,17 +61,9 @@ def run_flow(label: str, fn, poll=None, heartbeats: bool = True, remote: DaemonF
                                               poll))
         except FlowDaemonUnreachable:
             daemon.start_in_background(replace=remote.daemon)
-    from deployments.local_server import prefect_api
-
-    with prefect_api(say=say), _heartbeats(heartbeats):
-        return with_progress(label, fn, poll)
-
-
-def _heartbeats(on: bool):
     import contextlib
 
-    if on:
-        return contextlib.nullcontext()
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from deployments.local_server import prefect_api, without_flow_heartbeats
 
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    with prefect_api(say=say), (contextlib.nullcontext() if heartbeats else without_flow_heartbeats()):
+        return with_progress(label, fn, poll)

@@ -10,23 +10,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from interfaces.api.deps import CatalogDep, SettingsDep
-from interfaces.api.scope import account_datasets, owned_dataset
+from interfaces.api.scope import account_datasets, current_pvc, owned_dataset
 from interfaces.api.session import keep_login_token, login_token, session_key
-from interfaces.web.quality import quality_report, segment_audio
+from interfaces.web.quality import quality_report, segment_audio, stored_clip
 from interfaces.web.render import page
 from interfaces.web.routing import PageRoute
 from interfaces.web.visitor import SignInRequired, Visitor, VisitorDep, visitor
-from provoice.audio.wavio import read_slice, wav_bytes
 from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, TTS_CREDITS_PER_CHARACTER, account_balance, history, holds
 from provoice.catalog.models import MILLI_CREDITS
-from provoice.pvc.lifecycle import reap
-from provoice.pvc.service import STEPS, account_voices, get_pvc, get_voice, list_pvcs
+from provoice.pvc.service import STEPS, account_voices, get_voice, list_pvcs
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.views import BalanceView, CreditEntryView, PvcView, dataset_rows, dataset_view, pvc_views
+from provoice.views import BalanceView, CreditEntryView, DatasetView, PvcView, dataset_rows, dataset_view, pvc_views
 from provoice.voice_models import BaseModelRegistry, training_progress
-from tasks.flow_runs import ended_flow_runs
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -60,7 +57,7 @@ def timeline(view: PvcView) -> list[Stage]:
     if view.status == "completed":
         return [Stage(n, "done") for n in TIMELINE]
     if view.status == "failed":
-        return [Stage(n, "failed" if i == 0 else "todo") for i, n in enumerate(("failed",) + TIMELINE[1:])][:1]
+        return [Stage("failed", "failed")]
     at = 0 if view.status == "queued" else TIMELINE.index(view.step) if view.step in TIMELINE else 1
     return [Stage(n, "done" if i < at else "current" if i == at else "todo") for i, n in enumerate(TIMELINE)]
 
@@ -77,20 +74,24 @@ def _balance(catalog: Catalog, me: Visitor) -> BalanceView:
     return BalanceView.of(account_balance(catalog, me.account_id))
 
 
+def _home_context(settings: Settings, catalog: Catalog, me: Visitor) -> dict[str, Any]:
+    """The account's PVCs, newest first, and its credits."""
+    rows = pvc_rows(settings, catalog, list(reversed(list_pvcs(catalog, me.account_id))))
+    return {"me": me, "rows": rows, "balance": _balance(catalog, me)}
+
+
 @router.get("/")
 def home(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
     try:
         me = visitor(request, catalog)
     except SignInRequired:
         return RedirectResponse("/ui/sign-in", status_code=303)
-    rows = pvc_rows(settings, catalog, list(reversed(list_pvcs(catalog, me.account_id))))
-    return page(request, "home.html", {"me": me, "rows": rows, "balance": _balance(catalog, me)})
+    return page(request, "home.html", _home_context(settings, catalog, me))
 
 
 @router.get("/ui/fragments/pvcs")
 def pvc_table(request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
-    rows = pvc_rows(settings, catalog, list(reversed(list_pvcs(catalog, me.account_id))))
-    return page(request, "_pvc_table.html", {"me": me, "rows": rows, "balance": _balance(catalog, me)})
+    return page(request, "_pvc_table.html", _home_context(settings, catalog, me))
 
 
 @router.get("/ui/sign-in")
@@ -129,22 +130,19 @@ def new_pvc(request: Request, me: VisitorDep, catalog: CatalogDep, settings: Set
 
 
 def pvc_context(settings: Settings, catalog: Catalog, me: Visitor, pvc_id: str) -> dict[str, Any]:
-    pvc = get_pvc(catalog, pvc_id, me.account_id)
-    if pvc.status in ACTIVE:
-        reap(catalog, [pvc], ended_runs=ended_flow_runs)
-        pvc = get_pvc(catalog, pvc_id)
-    row = pvc_rows(settings, catalog, [pvc])[0]
-    dataset = dataset_view(catalog, owned_dataset(catalog, pvc.dataset_id, me.account_id))
+    row = pvc_rows(settings, catalog, [current_pvc(catalog, pvc_id, me.account_id)])[0]
+    dataset = dataset_view(catalog, owned_dataset(catalog, row.view.dataset_id, me.account_id))
     balance = _balance(catalog, me)
     return {"me": me, "row": row, "pvc": row.view, "dataset": dataset, "balance": balance,
             "needed": PVC_TRAINING_CREDITS, "covered": balance.available >= PVC_TRAINING_CREDITS,
             "consent_needed": settings.require_consent, "rate": float(TTS_CREDITS_PER_CHARACTER),
-            "live": row.active or dataset.preparing is not None or _waiting(dataset)}
+            "pending": pending_files(dataset),
+            # pending files wait for a preparation that was asked for but has not recorded its start yet
+            "live": row.active or dataset.preparing is not None or pending_files(dataset) > 0}
 
 
-def _waiting(dataset) -> bool:
-    """Files wait for a preparation that was asked for but has not recorded its start yet."""
-    return any(f.status == "pending" for f in dataset.files)
+def pending_files(dataset: DatasetView) -> int:
+    return sum(1 for f in dataset.files if f.status == "pending")
 
 
 @router.get("/ui/pvcs/{pvc_id}")
@@ -167,10 +165,8 @@ def datasets_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Resp
 
 def dataset_context(settings: Settings, catalog: Catalog, me: Visitor, dataset_id: str) -> dict[str, Any]:
     dataset = dataset_view(catalog, owned_dataset(catalog, dataset_id, me.account_id))
-    report = quality_report(settings, catalog, dataset_id, catalog.files(dataset_id))
-    return {"me": me, "dataset": dataset, "report": report, "min_s": settings.min_speech_seconds,
-            "live": dataset.preparing is not None,
-            "pending": sum(1 for f in dataset.files if f.status == "pending")}
+    return {"me": me, "dataset": dataset, "report": quality_report(settings, catalog, dataset_id),
+            "live": dataset.preparing is not None, "pending": pending_files(dataset)}
 
 
 @router.get("/ui/datasets/{dataset_id}")
@@ -203,10 +199,8 @@ def voices_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Respon
 def voice_clip(voice_id: str, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """The stretch of real speech the voice was made from."""
     voice = get_voice(catalog, voice_id, me.account_id)
-    storage = Storage.from_settings(settings)
-    with storage.local_path(storage.key_of(voice.clip_uri)) as wav:
-        audio = read_slice(wav, voice.clip_start, voice.clip_end)
-    return Response(wav_bytes(audio, settings.sample_rate), media_type="audio/wav")
+    return Response(stored_clip(Storage.from_settings(settings), voice.clip_uri, voice.clip_start, voice.clip_end),
+                    media_type="audio/wav")
 
 
 @router.get("/ui/credits")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
-from provoice.audio.wavio import read_slice, wav_bytes
-from provoice.catalog import Catalog, DatasetFile, PreparationRun
+from provoice.audio.wavio import read_slice, read_wav_info, wav_bytes
+from provoice.catalog import Catalog, PreparationRun
 from provoice.dataset.outputs import read_manifest, reason_category
 from provoice.errors import NotFound
 from provoice.settings import Settings
@@ -57,8 +57,7 @@ def _segments(storage: Storage, report: dict) -> list[dict]:
     return read_manifest(storage, uri) if uri else []
 
 
-def quality_report(settings: Settings, catalog: Catalog, dataset_id: str,
-                   files: list[DatasetFile]) -> QualityReport | None:
+def quality_report(settings: Settings, catalog: Catalog, dataset_id: str) -> QualityReport | None:
     """The latest completed preparation's report, or None before the first."""
     run = catalog.latest_run(dataset_id)
     if run is None:
@@ -97,5 +96,10 @@ def segment_audio(settings: Settings, catalog: Catalog, dataset_id: str, version
     if not 0 <= index < len(segments):
         raise NotFound(f"version {version} of dataset {dataset_id} has no segment {index}")
     s = segments[index]
-    with storage.local_path(storage.key_of(s["audio_uri"])) as wav:
-        return wav_bytes(read_slice(wav, s["start"], s["end"]), settings.sample_rate)
+    return stored_clip(storage, s["audio_uri"], s["start"], s["end"])
+
+
+def stored_clip(storage: Storage, audio_uri: str, start: float, end: float) -> bytes:
+    """[start, end) of a stored WAV as a WAV of its own, at that file's rate."""
+    with storage.local_path(storage.key_of(audio_uri)) as wav:
+        return wav_bytes(read_slice(wav, start, end), read_wav_info(wav)[0])

@@ -7,16 +7,15 @@ sentence its own intonation, as Piper does. Loading models (once per process) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from provoice.tts.formats.base_meta import BaseModelMeta
-from provoice.tts.sentences import SENTENCE_PAUSE_S, spoken_sentences
 from provoice.tts.model.inference import condition, infer_ids
 from provoice.tts.model.synthesizer import SynthesizerTrn
-
+from provoice.tts.sentences import SENTENCE_PAUSE_S, spoken_sentences
 
 
 def synthesize(

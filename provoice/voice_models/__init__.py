@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         fine_tune_config,
         settings_env,
     )
-    from provoice.voice_models.progress import ProgressWriter, training_progress
+    from provoice.voice_models.progress import ProgressWriter, progress_record, training_progress
     from provoice.voice_models.reference import reference_embedding
     from provoice.voice_models.serving import Synthesizer, load_synthesizer
     from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
@@ -31,7 +31,7 @@ __getattr__, __dir__, __all__ = surface(__name__, {
     "evaluate": ("Evaluation",),
     "model_store": ("MODELS_PREFIX", "is_fine_tuned", "load_for_inference"),
     "pipeline": ("FineTuneResult", "FineTuneInputs", "build_bundle", "evaluate_model", "export_voice_onnx", "fine_tune", "fine_tune_config", "settings_env"),
-    "progress": ("ProgressWriter", "training_progress"),
+    "progress": ("ProgressWriter", "progress_record", "training_progress"),
     "reference": ("reference_embedding",),
     "serving": ("Synthesizer", "load_synthesizer"),
     "registry": ("BaseModelInfo", "BaseModelRegistry"),

@@ -35,19 +35,18 @@ def progress_record(m: dict, max_steps: int | None, max_minutes: float | None) -
 
 
 class ProgressWriter:
-    """Writes the latest record, throttled, so a fast run does not write a file per step."""
+    """Writes the latest `progress_record`, throttled, so a fast run does not write a file per step."""
 
-    def __init__(self, storage: Storage, run_id: str, max_steps: int | None, max_minutes: float | None):
+    def __init__(self, storage: Storage, run_id: str):
         self.storage, self.key = storage, progress_key(run_id)
-        self.max_steps, self.max_minutes = max_steps, max_minutes
         self._last = 0.0
 
-    def __call__(self, m: dict, force: bool = False) -> None:
+    def __call__(self, record: dict, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < WRITE_EVERY_S:
             return
         self._last = now
-        self.storage.write_json(self.key, progress_record(m, self.max_steps, self.max_minutes))
+        self.storage.write_json(self.key, record)
 
 
 def training_progress(settings: Settings, run_id: str) -> dict | None:

@@ -1,8 +1,7 @@
 """The training progress record the Playground shows: step of budget, share done, time left."""
 
 from provoice.storage import Storage
-from provoice.voice_models import ProgressWriter, training_progress
-from provoice.voice_models.progress import progress_record
+from provoice.voice_models import ProgressWriter, progress_record, training_progress
 
 
 def test_the_budget_that_ends_first_gives_the_share_and_the_time_left():
@@ -17,10 +16,12 @@ def test_the_budget_that_ends_first_gives_the_share_and_the_time_left():
 def test_records_are_written_at_most_every_few_seconds_and_read_back(settings):
     storage = Storage.from_settings(settings)
     assert training_progress(settings, "run1") is None
-    write = ProgressWriter(storage, "run1", max_steps=10, max_minutes=None)
-    write({"step": 1, "trained_s": 1.0, "steps_per_s": 1.0}, force=True)
-    write({"step": 2, "trained_s": 2.0, "steps_per_s": 1.0})
+    write = ProgressWriter(storage, "run1")
+    at = lambda step: progress_record({"step": step, "trained_s": float(step), "steps_per_s": 1.0},  # noqa: E731
+                                      max_steps=10, max_minutes=None)
+    write(at(1), force=True)
+    write(at(2))
     assert training_progress(settings, "run1")["step"] == 1
-    write({"step": 3, "trained_s": 3.0, "steps_per_s": 1.0}, force=True)
+    write(at(3), force=True)
     shown = training_progress(settings, "run1")
     assert (shown["step"], shown["max_steps"], shown["percent"], shown["seconds_left"]) == (3, 10, 30.0, 7)
