@@ -28,7 +28,7 @@ from provoice.pvc.retrain import (
 )
 from provoice.pvc.service import PvcRefused, get_pvc
 from provoice.settings import Settings
-from provoice.voice_models import BaseModelRegistry
+from provoice.voice_models import BaseModelRegistry, recipe_for
 from tasks.manifest import artifact_key
 from tasks.notify import notify_task
 from tasks.train import evaluate_task
@@ -68,7 +68,7 @@ def retrain_on_new_base_model(base_model_id: str | None = None, pvc_id: str | No
     for s in skipped:
         logger.info("not retraining: %s", s["reason"])
     logger.info("%d PVC(s) to retrain on base model %s", len(due), base)
-    minutes = max_minutes if max_minutes or max_steps else settings.pvc_train_minutes
+    minutes = max_minutes if max_minutes or max_steps else recipe_for(settings).default_minutes(settings)
     results = [retrain_pvc(settings, catalog, pvc, base, max_steps=max_steps, max_minutes=minutes) for pvc in due]
     counts = {o: sum(r["decision"] == o for r in results) for o in RETRAIN_DECISIONS}
     if results:

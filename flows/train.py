@@ -57,13 +57,13 @@ def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | Non
 
 @flow(name="fine-tune", flow_run_name=fine_tune_run_name)
 def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
-                    max_steps: int | None = None, max_minutes: float | None = None, batch_size: int = 8,
+                    max_steps: int | None = None, max_minutes: float | None = None, batch_size: int | None = None,
                     checkpoint_every: int | None = None, dataset_version: str | None = None) -> FineTuneSummary:
     """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
 
-    `checkpoint_every` defaults to PROVOICE_TRAIN_CHECKPOINT_EVERY. Training holds a slot of the
-    global concurrency limit `gpu` (skipped when the limit does not exist), so no more trainings run
-    at once than there are GPUs for.
+    `batch_size` and `checkpoint_every` default to the recipe's (`provoice.voice_models.recipe`).
+    Training holds a slot of the global concurrency limit `gpu` (skipped when the limit does not
+    exist), so no more trainings run at once than there are GPUs for.
     """
     settings = Settings()
     inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)

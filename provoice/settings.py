@@ -92,20 +92,28 @@ class Settings(BaseSettings):
     retrain_similarity_tolerance: float = Field(default=0.01, ge=0)
 
     min_speech_seconds: float = 10800.0
-    pvc_train_minutes: float = 60.0
+    # The fine-tune recipe (provoice.voice_models.recipe.RECIPE) decides these; a value set here
+    # overrides the recipe's: the budget a PVC asks for when its owner names none, the batch, the
+    # learning rate, and the validation WER margin within which a point competes on similarity.
+    pvc_train_minutes: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    train_batch_size: int | None = Field(default=None, ge=1)
+    train_learning_rate: float | None = Field(default=None, gt=0)
+    train_selection_wer_margin: float | None = Field(default=None, ge=0)
     # The most training a caller may ask for (a PVC has a flat price), and how long a training
     # PVC's lease lasts without a heartbeat from its flow before the reaper fails it.
     max_train_minutes: float = Field(default=360.0, gt=0, allow_inf_nan=False)
     max_train_steps: int = Field(default=1_000_000, ge=1)
     pvc_lease_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
-    train_checkpoint_every: int = Field(default=200, ge=1, description="optimizer steps between checkpoints")
+    # Optimizer steps between checkpoints (None: the recipe's).
+    train_checkpoint_every: int | None = Field(default=None, ge=1)
     # Validation while fine-tuning (held-out sentences scored, the best checkpoint kept): every N
     # steps (0: only at the start and the end), and early stop when the best point is this many
-    # steps old (0: never). Validation never takes more than ~15 % of the training time.
-    train_validate_every: int = Field(default=20, ge=0)
+    # steps old (0: never); None: the recipe's. Validation never takes more than ~15 % of the
+    # training time.
+    train_validate_every: int | None = Field(default=None, ge=0)
     # Sentences each validation synthesises and scores (at most the 10 of voice_models.validation).
     train_validation_sentences: int = Field(default=10, ge=1, le=10)
-    train_early_stop_patience: int = Field(default=600, ge=0)
+    train_early_stop_patience: int | None = Field(default=None, ge=0)
     # Languages a PVC may be in: the ones the ASR model and the base models speak.
     languages: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["en"])
     # Uploads: per file, per request (all files together), and stored per account (originals).

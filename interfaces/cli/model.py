@@ -28,7 +28,8 @@ def train(dataset_id: str,
           run_id: Optional[str] = typer.Option(None, "--run-id", help="re-use to resume a run"),
           max_steps: Optional[int] = typer.Option(None, "--max-steps"),
           max_minutes: Optional[float] = typer.Option(None, "--max-minutes"),
-          batch_size: int = typer.Option(8, "--batch-size")) -> FineTuneSummary:
+          batch_size: Optional[int] = typer.Option(None, "--batch-size", help="default: the recipe's"),
+          ) -> FineTuneSummary:
     """Fine-tune a base model on a prepared dataset; prints the pinned model id and its evaluation."""
     from flows.train import fine_tune_model, resolve_inputs
     from provoice.errors import InvalidSource
@@ -85,7 +86,7 @@ def bundle(dataset_id: str,
         raise InvalidSource("--max-audio-minutes must be above 0")
     settings = Settings()
     inputs = resolve_inputs(settings, dataset_id, base_model, None)
-    config = fine_tune_config(settings, max_minutes=settings.pvc_train_minutes)
+    config = fine_tune_config(settings)
     files = with_progress("bundling", lambda: build_bundle(
         settings, inputs, weights=weights, config=config,
         max_audio_s=None if max_audio_minutes is None else 60 * max_audio_minutes))

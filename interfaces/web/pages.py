@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from interfaces.api.deps import CatalogDep, SettingsDep
 from interfaces.api.scope import account_datasets, current_pvc, owned_dataset
 from interfaces.api.session import keep_login_token, login_token, session_key
-from interfaces.web.quality import quality_report, segment_audio, stored_clip
+from interfaces.web.quality import pvc_distance, quality_report, segment_audio, stored_clip
 from interfaces.web.render import page
 from interfaces.web.routing import PageRoute
 from interfaces.web.visitor import SignInRequired, Visitor, VisitorDep, visitor
@@ -23,7 +23,7 @@ from provoice.pvc.service import STEPS, account_voices, get_voice, list_pvcs
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.views import BalanceView, CreditEntryView, DatasetView, PvcView, dataset_rows, dataset_view, pvc_views
-from provoice.voice_models import BaseModelRegistry, training_progress
+from provoice.voice_models import BaseModelRegistry, recipe_for, training_progress
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -125,7 +125,8 @@ def new_pvc(request: Request, me: VisitorDep, catalog: CatalogDep, settings: Set
     return page(request, "new_pvc.html", {
         "me": me, "bases": bases, "latest": next((b for b in bases if b.latest), None),
         "datasets": dataset_rows(catalog, account_datasets(catalog, me.account_id)), "chosen": dataset,
-        "languages": settings.languages, "minutes": settings.pvc_train_minutes, "balance": _balance(catalog, me),
+        "languages": settings.languages, "minutes": recipe_for(settings).default_minutes(settings),
+        "balance": _balance(catalog, me),
         "needed": PVC_TRAINING_CREDITS, "max_minutes": settings.max_train_minutes})
 
 
@@ -133,7 +134,9 @@ def pvc_context(settings: Settings, catalog: Catalog, me: Visitor, pvc_id: str) 
     row = pvc_rows(settings, catalog, [current_pvc(catalog, pvc_id, me.account_id)])[0]
     dataset = dataset_view(catalog, owned_dataset(catalog, row.view.dataset_id, me.account_id))
     balance = _balance(catalog, me)
-    return {"me": me, "row": row, "pvc": row.view, "dataset": dataset, "balance": balance,
+    view = row.view
+    return {"me": me, "row": row, "pvc": view, "dataset": dataset, "balance": balance,
+            "distance": pvc_distance(settings, catalog, dataset.id, view.base_model_id, view.budget, view.evaluation),
             "needed": PVC_TRAINING_CREDITS, "covered": balance.available >= PVC_TRAINING_CREDITS,
             "consent_needed": settings.require_consent, "rate": float(TTS_CREDITS_PER_CHARACTER),
             "pending": pending_files(dataset),

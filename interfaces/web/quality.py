@@ -12,6 +12,7 @@ from provoice.dataset.outputs import read_manifest, reason_category
 from provoice.errors import NotFound
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.voice_models import BaseModelRegistry, VoiceDistance, recipe_for, voice_distance
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class QualityReport:
     bars: list[Bar]
     segments: dict[str, list[Segment]] = field(default_factory=dict)
     speaker_similarity_median: float | None = None
+    distance: VoiceDistance | None = None
 
     @property
     def percent_of_minimum(self) -> float:
@@ -85,7 +87,29 @@ def quality_report(settings: Settings, catalog: Catalog, dataset_id: str) -> Qua
     return QualityReport(version=run.version, accepted_s=accepted, min_s=float(report["min_seconds"]),
                          missing_s=float(report.get("missing_seconds", 0.0)), enough=bool(report["enough"]),
                          message=report.get("message", ""), bars=bars, segments=dict(by_file),
-                         speaker_similarity_median=report.get("speaker_similarity_median"))
+                         speaker_similarity_median=report.get("speaker_similarity_median"),
+                         distance=_distance(settings, catalog, report.get("speaker_voice")))
+
+
+def pvc_distance(settings: Settings, catalog: Catalog, dataset_id: str, base_model_id: str,
+                 budget: dict, evaluation: dict | None) -> VoiceDistance | None:
+    """The PVC's voice against its own base, for its own budget (the ceiling once it was measured)."""
+    run = catalog.latest_run(dataset_id)
+    if run is None:
+        return None
+    storage = Storage.from_settings(settings)
+    voice = storage.read_json(storage.key_of(run.report_uri)).get("speaker_voice")
+    minutes = budget.get("max_minutes") or recipe_for(settings).default_minutes(settings)
+    return voice_distance(settings, base_model_id, voice, minutes, (evaluation or {}).get("ceiling_similarity"))
+
+
+def _distance(settings: Settings, catalog: Catalog, voice: list[float] | None) -> VoiceDistance | None:
+    """The dataset's voice against the base a new PVC would start from, at the default budget."""
+    try:
+        base = BaseModelRegistry(settings, catalog).latest()
+    except NotFound:
+        return None
+    return voice_distance(settings, base.id, voice, recipe_for(settings).default_minutes(settings))
 
 
 def segment_audio(settings: Settings, catalog: Catalog, dataset_id: str, version: str, index: int) -> bytes:

@@ -32,6 +32,7 @@ from provoice.credits import PVC_TRAINING_CREDITS, place_hold, release_hold
 from provoice.errors import InvalidSource
 from provoice.pvc.service import STEPS, PvcRefused, get_pvc
 from provoice.settings import Settings
+from provoice.voice_models import recipe_for
 
 WORKER_LOST = ("the worker running this PVC stopped before it finished; re-attempt training to resume "
                "from the last checkpoint (no credits were charged)")
@@ -82,7 +83,7 @@ def claim(catalog: Catalog, settings: Settings, pvc_id: str, *, retry: bool, bud
     if budget.empty:
         stored = Budget(pvc.budget_steps, pvc.budget_minutes)
         own = not stored.empty and (retry or pvc.status == "draft")  # a retry's, or the draft's own from its form
-        budget = stored if own else Budget(max_minutes=settings.pvc_train_minutes)
+        budget = stored if own else Budget(max_minutes=recipe_for(settings).default_minutes(settings))
     attempt = pvc.attempts + 1
     with catalog.account_transaction(pvc.account_id) as s:
         done = s.execute(update(Pvc).where(Pvc.id == pvc_id, Pvc.status.in_(allowed), Pvc.attempts == pvc.attempts)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from provoice.lazy import surface
 
 if TYPE_CHECKING:
+    from provoice.voice_models.distance import VoiceDistance, measure_base_voice, voice_distance
     from provoice.voice_models.evaluate import Evaluation
     from provoice.voice_models.model_store import MODELS_PREFIX, is_fine_tuned, load_for_inference
     from provoice.voice_models.pipeline import (
@@ -23,15 +24,18 @@ if TYPE_CHECKING:
         settings_env,
     )
     from provoice.voice_models.progress import ProgressWriter, progress_record, training_progress
+    from provoice.voice_models.recipe import RECIPE, FineTuneRecipe, recipe_for
     from provoice.voice_models.reference import reference_embedding
     from provoice.voice_models.serving import Synthesizer, load_synthesizer
     from provoice.voice_models.registry import BaseModelInfo, BaseModelRegistry
 
 __getattr__, __dir__, __all__ = surface(__name__, {
+    "distance": ("VoiceDistance", "measure_base_voice", "voice_distance"),
     "evaluate": ("Evaluation",),
     "model_store": ("MODELS_PREFIX", "is_fine_tuned", "load_for_inference"),
     "pipeline": ("FineTuneResult", "FineTuneInputs", "build_bundle", "evaluate_model", "export_voice_onnx", "fine_tune", "fine_tune_config", "settings_env"),
     "progress": ("ProgressWriter", "progress_record", "training_progress"),
+    "recipe": ("RECIPE", "FineTuneRecipe", "recipe_for"),
     "reference": ("reference_embedding",),
     "serving": ("Synthesizer", "load_synthesizer"),
     "registry": ("BaseModelInfo", "BaseModelRegistry"),

@@ -22,36 +22,18 @@ from provoice.quality.speaker import load_encoder
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import TrainConfig, TrainingError, synthesize
-from provoice.tts.formats import InferenceScales
 from provoice.tts.train import BUNDLE_INFO, bundle_files, read_bundle, train_bundle
+from provoice.voice_models.distance import measure_base_voice
 from provoice.voice_models.evaluate import (HELD_OUT_SENTENCES, Evaluation, ceiling_similarity, combine_seeds, evaluate,
                                            split_held_out)
 from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
+from provoice.voice_models.recipe import recipe_for
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.voice_models.validation import VALIDATION_SENTENCES, load_held_out, speech_scorer, validation_set
 
 HELD_OUT_SEGMENTS = 8
-#: The fine-tuning recipe (docs/BENCHMARKS.md, "clone quality", has the experiments behind it).
-#: The text encoder, the duration predictor and the voice's biases on them stay frozen (the
-#: pipeline builds the model with those biases at zero): left to train, the voice's duration
-#: bias alone sped speech up by 23 % in 40 steps although the target speaks 4 % slower than the
-#: base, and words broke. The flow, posterior, decoder and the rest of the voice adapt, with the KL
-#: term at full weight from the first step, since it alone keeps the latents the decoder learns
-#: from close to those that inference feeds it.
-MODULE_LR = {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0, "voice.dp": 0.0}
-KL_WARMUP_STEPS = 0
-#: A fine-tuned model speaks with half Piper's prior noise: the flow has moved to the new voice
-#: while the prior it samples from has not, and the full noise lands more often on latents the
-#: decoder renders as mumbles (same model, six synthesis seeds: WER 0.126 against 0.150 at 0.667,
-#: DNSMOS +0.09, speaker similarity unchanged). Validation synthesises with it too.
-FINE_TUNED_NOISE_SCALE = 0.333
-#: A point competes on similarity while its validation WER is within this of the base's: the words
-#: count as broken beyond it. A faithful clone of a voice that Whisper finds harder than the base's
-#: legitimately loses some WER (the benchmark's real speaker scores 0.10 above the base), and one
-#: misheard word moves a 10-sentence validation by about 0.015 (docs/BENCHMARKS.md).
-SELECTION_WER_MARGIN = 0.15
 
 
 @dataclass
@@ -90,15 +72,11 @@ class FineTuneResult:
     validation: list[dict] = dataclasses.field(default_factory=list)
 
 
-def fine_tune_config(settings: Settings, *, batch_size: int = 8, max_steps: int | None = None,
+def fine_tune_config(settings: Settings, *, batch_size: int | None = None, max_steps: int | None = None,
                      max_minutes: float | None = None, checkpoint_every: int | None = None) -> TrainConfig:
-    """The product's training config for a budget: the recipe above plus validation settings."""
-    return TrainConfig(batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
-                       checkpoint_every=checkpoint_every or settings.train_checkpoint_every,
-                       device=settings.device, module_lr=dict(MODULE_LR), kl_warmup_steps=KL_WARMUP_STEPS,
-                       validate_every=settings.train_validate_every, validate_at_start=True,
-                       selection_wer_margin=SELECTION_WER_MARGIN,
-                       early_stop_patience=settings.train_early_stop_patience)
+    """The product's training config for a budget: the recipe (with the settings' overrides)."""
+    return recipe_for(settings).train_config(settings, max_steps=max_steps, max_minutes=max_minutes,
+                                             batch_size=batch_size, checkpoint_every=checkpoint_every)
 
 
 def training_processes(settings: Settings) -> int:
@@ -135,6 +113,7 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
     if is_exported(storage, MODELS_PREFIX, inputs.model_id):
         return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
     meta = BaseModelRegistry(settings).meta(inputs.base_model_id)
+    recipe = recipe_for(settings)
     bundle = read_bundle(storage, ensure_bundle(settings, inputs))
     generator = bundle.generator()
     score = None
@@ -153,16 +132,12 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
         export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
                          espeak_voice=meta.espeak_voice,
                          metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
-                                   "inference": dataclasses.asdict(fine_tuned_scales(meta.inference)),
+                                   "inference": dataclasses.asdict(recipe.inference_scales(meta.inference)),
+                                   "recipe": recipe.to_dict(),
                                    "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
                                    "run_id": inputs.run_id, "steps": result.step, "best_step": result.best_step,
                                    "loss_curve_key": result.loss_curve_key})
     return summary
-
-
-def fine_tuned_scales(base: InferenceScales) -> InferenceScales:
-    """The synthesis scales a model fine-tuned from a base with `base` scales speaks with."""
-    return dataclasses.replace(base, noise_scale=min(base.noise_scale, FINE_TUNED_NOISE_SCALE))
 
 
 def bundle_prefix(inputs: FineTuneInputs) -> str:
@@ -188,6 +163,7 @@ def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "
     storage = Storage.from_settings(settings)
     registry = BaseModelRegistry(settings)
     generator, discriminator, meta = registry.load(inputs.base_model_id)
+    measure_base_voice(settings, inputs.base_model_id, generator, meta)  # bases registered before it was kept
     generator = with_voice_conditioning(generator, text_side=False)
     rows, held_rows = split_held_out(read_manifest(storage, inputs.manifest_uri), HELD_OUT_SEGMENTS)
     if max_audio_s is not None:
@@ -199,9 +175,10 @@ def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "
     held = load_held_out(storage, held_rows, encoder)
     vset = validation_set(storage, held, front_end, meta.sample_rate,
                           VALIDATION_SENTENCES[:settings.train_validation_sentences])
-    scales = fine_tuned_scales(meta.inference)
+    recipe = recipe_for(settings)
+    scales = recipe.inference_scales(meta.inference)
     vset.noise_scale, vset.length_scale, vset.noise_w = scales.noise_scale, scales.length_scale, scales.noise_w
-    suggested = config or fine_tune_config(settings, max_minutes=settings.pvc_train_minutes)
+    suggested = config or recipe.train_config(settings)
     info = {"base_model_id": inputs.base_model_id, "dataset_id": inputs.dataset_id,
             "dataset_version": inputs.dataset_version, "train_config": suggested.to_dict()}
     return bundle_files(items, vset, generator, discriminator, info=info, weights=weights)

@@ -186,6 +186,9 @@ class BaseModelRegistry:
             created_at=created_at,
         )
         add_base_model(self.catalog, record)
+        from provoice.voice_models.distance import measure_base_voice  # it reads this registry
+
+        measure_base_voice(self.settings, model_id, new.generator, meta)
         info = self.get(model_id)
         info.newly_registered = True
         return info

@@ -8,10 +8,12 @@ from provoice import synthetic
 from provoice.catalog import Catalog
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.voice_models.model_store import load_for_inference
+from provoice.tts.train.checkpoint import load_state
+from provoice.voice_models.export import config_key
+from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.tts.synthesis import synthesize
-from provoice.voice_models.pipeline import FINE_TUNED_NOISE_SCALE
+from provoice.voice_models.recipe import RECIPE
 from provoice.voice_models.validation import VALIDATION_SENTENCES
 
 pytestmark = pytest.mark.integration
@@ -67,10 +69,14 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
 
     generator, meta = load_for_inference(Settings(), out["model_id"])
     assert generator.config.conditioned and meta.id == "tiny-base/ft-1"
-    assert meta.inference.noise_scale == FINE_TUNED_NOISE_SCALE  # and in its Piper voice config:
-    assert storage.read_json("models/tiny-base/ft-1/model.onnx.json")["inference"]["noise_scale"] == FINE_TUNED_NOISE_SCALE
+    assert meta.inference.noise_scale == RECIPE.noise_scale  # and in its Piper voice config:
+    assert storage.read_json("models/tiny-base/ft-1/model.onnx.json")["inference"]["noise_scale"] == RECIPE.noise_scale
     audio, rate = synthesize(generator, meta, "A short test sentence.", seed=0)
     assert rate == meta.sample_rate and audio.size > rate * 0.1
+    # The recipe that trained it is on record in the checkpoint and with the exported model.
+    checkpoint = load_state(storage, storage.list("training/ft-1/checkpoints")[-1])
+    assert checkpoint["train_config"]["recipe"] == RECIPE.name
+    assert storage.read_json(config_key(MODELS_PREFIX, out["model_id"]))["metadata"]["recipe"]["name"] == RECIPE.name
 
     again = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     assert again["steps"] == 3

@@ -16,6 +16,10 @@ GENERATOR_MODULES = ("enc_p", "dp", "flow", "dec", "enc_q", "voice")
 class TrainConfig:
     """How to fine-tune; the model's own sizes live in `VitsConfig`.
 
+    These defaults are the trainer's own, for direct use; the product builds its configs from one
+    named recipe (`provoice.voice_models.recipe.RECIPE`), whose name lands in `recipe` so every
+    checkpoint records what trained it.
+
     Budget: `max_steps` counts optimiser steps over the whole run (a resumed run stops at the same
     global step), `max_minutes` is wall-clock time of one call; at least one must be set and
     training stops at whichever comes first.
@@ -74,10 +78,11 @@ class TrainConfig:
     validate_at_start: bool = False
     validation_budget: float = 0.15
     keep_best: int = 2
-    selection_wer_margin: float = 0.05
+    selection_wer_margin: float = 0.15
     early_stop_patience: int = 0
     prior_decode_fraction: float = 0.0
     prior_noise_scale: float = 0.667
+    recipe: str = ""
 
     def __post_init__(self) -> None:
         problems = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -64,3 +65,36 @@ def test_refusals_are_pages_that_say_why(client):
     ds = client.post("/ui/datasets", data={"csrf": token, "name": "d"}, follow_redirects=False).headers["location"]
     r = client.get(ds.replace("/ui/datasets/", "/ui/datasets/") + "/versions/v1/segments/0.wav")
     assert r.status_code == 404
+
+
+def test_the_dataset_and_pvc_pages_say_how_far_the_voice_is_and_what_to_expect(prefect_harness, client, tmp_path):
+    from flows.prepare import prepare_dataset
+    from provoice.pvc.service import create_pvc
+    from provoice.storage import Storage
+    from provoice.voice_models import BaseModelRegistry, recipe_for
+    from provoice.voice_models.distance import base_voice_key, expected_similarity
+    from tests.conftest import narrator_dataset
+
+    catalog, settings = client.app.state.catalog, client.app.state.settings
+    account = create_account(catalog, "Dana")
+    _sign_in(client, create_api_key(catalog, account.id)[1])
+    base = BaseModelRegistry(settings, catalog).create_random("tiny-base", tiny=True).id
+    ds = narrator_dataset(catalog, tmp_path / "up", 2, account_id=account.id)
+    prepare_dataset(ds.id)
+    storage = Storage.from_settings(settings)
+    voice = storage.read_json(storage.key_of(catalog.latest_run(ds.id).report_uri))["speaker_voice"]
+    assert "data-voice-distance" not in client.get(f"/ui/datasets/{ds.id}").text  # the base's voice is not known
+    # A base whose voice scores 0.55 against the dataset's (a random tiny base has no voice to measure).
+    u = np.asarray(voice)
+    other = np.roll(u, 1) - np.dot(np.roll(u, 1), u) * u
+    base_voice = 0.55 * u + np.sqrt(1 - 0.55**2) * other / np.linalg.norm(other)
+    storage.write_json(base_voice_key(base), {"voice": base_voice.tolist()})
+
+    text = client.get(f"/ui/datasets/{ds.id}").text
+    minutes = recipe_for(settings).default_minutes(settings)
+    assert "This voice is far from the base model tiny-base (the base scores 0.55 speaker similarity to it)" in text
+    assert f"With {minutes:g} minutes of CPU training expect a similarity of about " \
+           f"{expected_similarity(0.55, minutes):.2f}" in text
+    pvc = create_pvc(catalog, account.id, ds.id, "Narrator", base, max_minutes=12)
+    text = client.get(f"/ui/pvcs/{pvc.id}").text
+    assert "far from the base model tiny-base" in text and f"about {expected_similarity(0.55, 12):.2f}" in text

@@ -17,6 +17,7 @@ from provoice.pvc.lifecycle import (RUN_ENDED, WORKER_LOST, Budget, Heartbeat, b
                                     claim, fail_attempt, heartbeat, hold_key, reap)
 from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
 from provoice.settings import Settings
+from provoice.voice_models.recipe import RECIPE
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_the_budget_is_fixed_at_the_first_start_and_reused_by_a_retry(catalog, s
 def test_a_start_without_a_budget_uses_the_default_minutes(catalog, settings):
     _, (pvc,) = _pvcs(catalog, 1)
     started = claim(catalog, settings, pvc.id, retry=False, budget=Budget())
-    assert (started.budget_steps, started.budget_minutes) == (None, settings.pvc_train_minutes)
+    assert (started.budget_steps, started.budget_minutes) == (None, RECIPE.cpu_minutes)
 
 
 def test_a_draft_s_own_budget_is_its_first_start_s_when_the_start_names_none(catalog, settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from provoice.tts.errors import CheckpointError, RegistryError
 from provoice.voice_models.importers import config_from_checkpoint
 from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.tts.formats.piper_ckpt import save_piper_checkpoint
+from provoice.voice_models.distance import stored_base_voice
 from provoice.voice_models.registry import BaseModelRegistry
 
 
@@ -157,6 +159,8 @@ def test_import_piper_onnx_distils_the_posterior_encoder(registry):
     assert meta.inference.noise_scale == pytest.approx(0.667) and len(meta.phoneme_id_map) == 151
     assert "dp.post_flows" in meta.details["untrained_groups"]
     assert generator.config == VitsConfig.medium()
+    voice = stored_base_voice(registry.storage, info.id)  # measured at import, for the voice-distance reports
+    assert voice.shape == (256,) and np.linalg.norm(voice) == pytest.approx(1.0, abs=1e-3)
 
     started = time.monotonic()
     again = registry.import_piper_onnx("en_US-joe-medium", steps=30)
