@@ -2,10 +2,10 @@
 from there: what the dataset report and the PVC page tell the voice owner before training.
 
 The distance is the base model's own speaker similarity to the voice (resemblyzer cosine of the
-base speaking `BASE_VOICE_SENTENCES` against the dataset's dominant voice): 1 is the base's own
-voice. The expectation is the measured fraction of the gap between that and the ceiling (what the
-real recordings score against themselves) that the recipe closes in a budget of CPU minutes
-(`CLOSED_BY_MINUTES`, from docs/BENCHMARKS.md "clone quality").
+base reading the first `BASE_VOICE_SENTENCES` validation sentences against the dataset's dominant
+voice): 1 is the base's own voice. The expectation is the measured fraction of the gap between
+that and the ceiling (what the real recordings score against themselves) that the recipe closes
+in a budget of CPU minutes (`CLOSED_BY_MINUTES`, from docs/BENCHMARKS.md "clone quality").
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from provoice.storage import Storage
-from provoice.voice_models.validation import VALIDATION_SENTENCES
 
 if TYPE_CHECKING:
     from provoice.settings import Settings
 
-#: The base model's voice is what it sounds like reading these (four sentences: the voice
-#: embedding's spread between single sentences is about 0.02, averaged away over four).
-BASE_VOICE_SENTENCES = VALIDATION_SENTENCES[:4]
+#: The base model's voice is what it sounds like reading this many of the validation sentences
+#: (the voice embedding's spread between single sentences is about 0.02, averaged away over four).
+#: A count, not the sentences: reading the stored voice must not import the training stack.
+BASE_VOICE_SENTENCES = 4
 BASE_VOICE_FILE = "voice.json"
 #: (CPU minutes of the recipe, fraction of the base-to-ceiling similarity gap closed), measured on
 #: the far-from-base voice (bench/clone_quality.py --voice far: 0.631 -> 0.805 at 12 minutes and
@@ -98,7 +98,9 @@ def measure_base_voice(settings: Settings, base_model_id: str, generator=None, m
     from provoice.quality.speaker import load_encoder, voice_of
     from provoice.tts import synthesize
     from provoice.voice_models.registry import BaseModelRegistry
+    from provoice.voice_models.validation import VALIDATION_SENTENCES
 
+    sentences = VALIDATION_SENTENCES[:BASE_VOICE_SENTENCES]
     storage = Storage.from_settings(settings)
     found = stored_base_voice(storage, base_model_id)
     if found is not None:
@@ -108,7 +110,7 @@ def measure_base_voice(settings: Settings, base_model_id: str, generator=None, m
     clips, training = [], generator.training
     generator.eval()
     try:
-        for i, text in enumerate(BASE_VOICE_SENTENCES):
+        for i, text in enumerate(sentences):
             audio, rate = synthesize(generator, meta, text, seed=i)
             clips.append(to_16k(audio, rate))
     finally:
@@ -117,7 +119,7 @@ def measure_base_voice(settings: Settings, base_model_id: str, generator=None, m
     if voice is None:
         return None
     storage.write_json(base_voice_key(base_model_id), {"voice": [round(float(v), 6) for v in voice],
-                                                      "sentences": list(BASE_VOICE_SENTENCES)})
+                                                      "sentences": list(sentences)})
     return voice
 
 

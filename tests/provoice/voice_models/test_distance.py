@@ -44,3 +44,12 @@ def test_voice_distance_reads_the_stored_base_voice(settings):
     found = voice_distance(settings, "tiny", [1.0, 0.0], 12)
     assert found.base_similarity == pytest.approx(0.6) and found.minutes == 12
     assert voice_distance(settings, "tiny", None, 12) is None
+
+
+def test_reading_the_distance_imports_no_training_stack():
+    import subprocess
+    import sys
+
+    code = "import sys; from provoice.voice_models import voice_distance; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
