@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/prepare_throughput.py --long-minutes 60 --update-docs
 	$(PY) bench/train_throughput.py --update-docs
 	$(PY) bench/prepare_scaling.py --update-docs
+	$(PY) bench/compat_latency.py --update-docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .bench

@@ -256,6 +256,8 @@ class PvcView(BaseModel):
     loss_curve_url: str | None
     speaker_name: str = Field(description="whose voice it is, as the consent prompt names them")
     consent: ConsentView
+    train_on_consent: bool = Field(False, description="its first training starts by itself once the speaker's "
+                                                      "consent is verified (a Cartesia fine-tune)")
 
 
 class PvcRun(BaseModel):
@@ -352,7 +354,8 @@ def pvc_views(catalog: Catalog, pvcs: Sequence[Pvc]) -> list[PvcView]:
             budget={"max_steps": pvc.budget_steps, "max_minutes": pvc.budget_minutes}, flow_run_id=pvc.flow_run_id,
             failure_kind=pvc.failure_kind,
             loss_curve_url=f"/fine-tunes/{pvc.id}/loss-curve" if pvc.model_id else None,
-            speaker_name=pvc.speaker_name or pvc.name, consent=consents[pvc.id]))
+            speaker_name=pvc.speaker_name or pvc.name, consent=consents[pvc.id],
+            train_on_consent=bool(pvc.train_on_consent)))
     return out
 
 
@@ -535,6 +538,8 @@ class TtsResult(BaseModel):
     model_id: str
     output: str
     sample_rate: int
+    format: str = Field(description="the container: wav, raw, mp3, opus, aac or flac")
+    encoding: str | None = Field(None, description="the samples of wav and raw audio")
     duration_s: float
     conditioned: bool
 

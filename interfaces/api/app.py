@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from interfaces.api import bucket_events, credits, datasets, fine_tunes, tts, voices
+from interfaces.api.compat import OPENAPI_TAGS as COMPATIBLE_TAGS
+from interfaces.api.compat import ROUTERS as COMPATIBLE_ROUTERS
 from interfaces.api.errors import ERROR_RESPONSES, domain_error
 from interfaces.api.limits import BodyLimits, validation_error
 from interfaces.api.runner import Runner
@@ -21,11 +23,17 @@ from provoice.settings import Settings
 
 DESCRIPTION = """Self-hosted professional voice cloning.
 
-Send an API key (`provoice account create-key`) in the `X-API-Key` header. The Playground (`/`)
+Send an API key (`provoice account create-key`) in the `X-API-Key` header, as `Authorization: Bearer
+KEY` or in `xi-api-key` (a WebSocket may also take `?api_key=KEY`). The Playground (`/`)
 signs a browser in with the same key, kept in a session cookie; with the cookie, a request that
 changes something also needs the session's CSRF token in `X-CSRF-Token`. Every dataset, fine-tune
 and voice belongs to one account; another account's ids answer 404. Errors are
 `{"error": <type>, "detail": <message>}`.
+
+The official clients of the hosted services work unmodified with their base URL pointed here (their
+routes have their own tags below, and answer errors in each service's shape): OpenAI
+`http://HOST:PORT/v1`, Cartesia `http://HOST:PORT/cartesia`, ElevenLabs `http://HOST:PORT/elevenlabs`.
+Speech on every route is metered as `POST /tts`: held first, charged for the audio delivered.
 
 `POST /bucket-events` is the exception: bucket notifications (S3, SNS, EventBridge, MinIO) authenticate
 with the shared secret `PROVOICE_BUCKET_EVENTS_SECRET` instead of an API key.
@@ -36,7 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The flows started from here (prepare, PVC training) read their settings from the
     environment, so `settings` should be the environment's, as it is by default."""
     settings = settings or Settings()
-    app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION)
+    app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION,
+                         openapi_tags=COMPATIBLE_TAGS)
     app.state.settings = settings
     app.state.catalog = Catalog(settings)
     # Where training and preparation run: Prefect deployments when an API is configured; tests swap it.
@@ -48,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimits, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth)
     for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    for router in COMPATIBLE_ROUTERS:
+        app.include_router(router)
     from interfaces.web import mount
 
     mount(app)

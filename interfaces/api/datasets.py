@@ -62,8 +62,7 @@ async def upload_files(dataset_id: str, request: Request, account: AccountId, ca
     file in the dataset's table)."""
     await run_in_threadpool(owned_dataset, catalog, dataset_id, account)
     used = await run_in_threadpool(catalog.account_bytes, account)
-    limits = Limits(per_file=settings.max_upload_bytes, per_request=settings.max_request_upload_bytes,
-                    account_room=settings.max_account_bytes - used, account_limit=settings.max_account_bytes)
+    limits = Limits.for_dataset_files(settings, used)
     with tempfile.TemporaryDirectory(prefix="provoice-upload-") as tmp:
         uploads = await receive_files(request, Path(tmp), limits)
         files = await run_in_threadpool(store_uploads, catalog, settings, dataset_id, uploads, keep_unsupported)

@@ -1,6 +1,13 @@
-"""One place that turns typed domain errors into HTTP answers: `{"error": <type>, "detail": <message>}`."""
+"""One place that turns typed domain errors into HTTP answers: `{"error": <type>, "detail": <message>}`,
+or, under a compatible service's prefix, the error shape that service's clients read.
+
+Every refusal that a retry cannot change answers `x-should-retry: false`, which the Stainless
+clients (OpenAI, Cartesia) honour instead of retrying a 409 twice.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -79,10 +86,33 @@ def status_for(exc: ProVoiceError) -> int:
     return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 400)
 
 
-async def domain_error(_request: Request, exc: ProVoiceError) -> JSONResponse:
-    body: dict = {"error": type(exc).__name__, "detail": str(exc)}
+#: (HTTP status, error type name, message) -> the body a compatible service's clients read.
+ErrorShape = Callable[[int, str, str], dict]
+_SHAPES: dict[str, ErrorShape] = {}
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def error_shape(prefix: str, shape: ErrorShape) -> None:
+    """Answer errors of routes under `prefix` (e.g. "/v1/") in `shape`."""
+    _SHAPES[prefix] = shape
+
+
+def shape_for(path: str) -> ErrorShape | None:
+    return next((shape for prefix, shape in _SHAPES.items() if path.startswith(prefix)), None)
+
+
+def error_response(request: Request, status: int, error: str, message: str, extra: dict | None = None) -> JSONResponse:
+    """An error in the shape the caller's service reads (ProVoice's own by default)."""
+    shape = shape_for(request.url.path)
+    body = shape(status, error, message) if shape else {"error": error, "detail": message, **(extra or {})}
+    headers = {} if status in RETRYABLE else {"x-should-retry": "false"}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def domain_error(request: Request, exc: ProVoiceError) -> JSONResponse:
+    extra: dict = {}
     if isinstance(exc, UnsupportedFormat):
-        body["accepted_formats"] = list(ACCEPTED_FORMATS)
+        extra["accepted_formats"] = list(ACCEPTED_FORMATS)
     if isinstance(exc, UnsupportedUpload):
-        body["files"] = exc.files
-    return JSONResponse(body, status_code=status_for(exc))
+        extra["files"] = exc.files
+    return error_response(request, status_for(exc), type(exc).__name__, str(exc), extra)

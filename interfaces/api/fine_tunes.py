@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_serializer
 
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.runner import Runner
@@ -23,7 +23,7 @@ from interfaces.api.scope import current_pvc, owned_dataset
 from interfaces.api.uploads import Limits, receive_files
 from provoice.catalog import Catalog, Pvc
 from provoice.consent import new_prompt, submit_recording
-from provoice.errors import NotFound
+from provoice.errors import NotFound, ProVoiceError
 from provoice.storage import Storage
 from provoice.pvc.lifecycle import Budget
 from provoice.pvc.retrain import decisions
@@ -125,6 +125,28 @@ def consent_prompt(pvc_id: str, account: AccountId, catalog: CatalogDep, setting
     return consent_prompt_view(new_prompt(catalog, settings, pvc_id, account))
 
 
+class TrainingOnConsent(BaseModel):
+    """For a PVC made to train once its speaker consents (a Cartesia fine-tune): whether the
+    verified consent started its training, or why not (the consent stands either way)."""
+
+    started: bool
+    status: str = Field(description="the PVC's status now")
+    detail: str | None = Field(description="why training did not start, and what to do")
+
+
+class ConsentAnswer(ConsentResultView):
+    """A recording's verdict; `training` only for a PVC that trains once its consent is verified."""
+
+    training: TrainingOnConsent | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_training(self, handler):
+        out = handler(self)
+        if out.get("training") is None:
+            out.pop("training", None)
+        return out
+
+
 CONSENT_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
@@ -133,19 +155,41 @@ CONSENT_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-
              responses={409: {"description": "no open prompt, or it expired or has no attempts left"},
                         413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"}})
 async def consent(pvc_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                  settings: SettingsDep) -> ConsentResultView:
+                  settings: SettingsDep) -> ConsentAnswer:
     """The speaker's reading of the prompt (multipart, one `file` part, any accepted audio format).
     A recording that is refused is an answer with `verified: false` and its reason; each counts
-    against the prompt's attempts. The recording is kept as the consent's record; the dataset is not changed."""
+    against the prompt's attempts. The recording is kept as the consent's record; the dataset is not changed.
+    A PVC created to train on consent (a Cartesia fine-tune) starts training once its recording is
+    verified: `training` says whether it started (a refusal such as 402 leaves the consent verified)."""
     await run_in_threadpool(get_pvc, catalog, pvc_id, account)
     room = settings.consent_max_bytes
     with tempfile.TemporaryDirectory(prefix="provoice-consent-") as tmp:
-        uploads = await receive_files(request, Path(tmp), Limits(room, room, room, room))
+        uploads = await receive_files(request, Path(tmp), Limits.single(room))
         if len(uploads) != 1:
             raise BadUpload(f"send one recording, not {len(uploads)} files")
         sub = await run_in_threadpool(submit_recording, catalog, settings, pvc_id, uploads[0].path,
                                       uploads[0].filename, account)
-    return consent_result_view(sub.attempt, sub.attempts_left)
+    view = consent_result_view(sub.attempt, sub.attempts_left)
+    training = await run_in_threadpool(_train_on_consent, request, catalog, settings, pvc_id, sub.attempt.verified)
+    return ConsentAnswer(**view.model_dump(), training=training)
+
+
+def _train_on_consent(request: Request, catalog: Catalog, settings: Settings, pvc_id: str,
+                      verified: bool) -> TrainingOnConsent | None:
+    """Start a PVC's first training now that its consent is verified, where it was created to; a
+    refusal (402: not enough credits, 409: already started) is reported, not raised."""
+    pvc = get_pvc(catalog, pvc_id)
+    if not (verified and pvc.train_on_consent and pvc.status == "draft"):
+        return None
+    runner: Runner = request.app.state.runner
+    try:
+        started = runner.start_pvc(catalog, settings, pvc, retry=False, budget=Budget())
+    except ProVoiceError as exc:
+        status = get_pvc(catalog, pvc_id).status
+        again = "retry" if status == "failed" else "train"
+        return TrainingOnConsent(started=False, status=status,
+                                 detail=f"{exc}; start it with POST /fine-tunes/{pvc_id}/{again}")
+    return TrainingOnConsent(started=True, status=started.status, detail=None)
 
 
 @router.post("/{pvc_id}/train", status_code=202)

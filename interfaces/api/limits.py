@@ -88,11 +88,17 @@ class BodyLimits:
 MAX_ECHO_CHARS = 80
 
 
-async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 shape (`detail`: [{loc, msg, type}]) without the input it would echo back."""
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 shape (`detail`: [{loc, msg, type}]) without the input it would echo back; under
+    a compatible service's prefix, that service's error shape with the same facts in its message."""
+    from interfaces.api.errors import error_response, shape_for
+
     errors = []
     for e in exc.errors():
         item = {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:200], "type": e.get("type", "")}
         errors.append(item)
+    if shape_for(request.url.path):
+        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in errors)
+        return error_response(request, 422, "ValidationError", message or "invalid request")
     return JSONResponse({"error": "ValidationError", "detail": json.loads(json.dumps(errors, default=str))},
                         status_code=422)

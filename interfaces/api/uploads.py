@@ -48,6 +48,18 @@ class Limits:
     account_room: int
     account_limit: int
 
+    @classmethod
+    def for_dataset_files(cls, settings, used_bytes: int) -> Limits:
+        """A dataset upload's limits, on every route that adds dataset files: per file, per request,
+        and the room left of the account's storage (`used_bytes` already stored)."""
+        return cls(per_file=settings.max_upload_bytes, per_request=settings.max_request_upload_bytes,
+                   account_room=settings.max_account_bytes - used_bytes, account_limit=settings.max_account_bytes)
+
+    @classmethod
+    def single(cls, max_bytes: int) -> Limits:
+        """One file of at most `max_bytes` (a consent recording)."""
+        return cls(max_bytes, max_bytes, max_bytes, max_bytes)
+
 
 @dataclass
 class Upload:

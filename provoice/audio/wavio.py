@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 import wave
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -55,23 +54,6 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-#: RIFF and data sizes of a WAV whose length is not known yet: players read such a header to its end.
-UNKNOWN_SIZE = 0xFFFFFFFF
-
-
 def pcm16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1] as little-endian 16-bit PCM bytes."""
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-def streaming_wav_header(sample_rate: int) -> bytes:
-    """A 44-byte mono 16-bit PCM WAV header with unknown sizes, for audio written as it is made."""
-    return (b"RIFF" + struct.pack("<I", UNKNOWN_SIZE) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
-            + b"data" + struct.pack("<I", UNKNOWN_SIZE))
-
-
-def with_sizes(streamed: bytes) -> bytes:
-    """A streamed WAV (header from `streaming_wav_header`) with its real sizes written in."""
-    size = len(streamed) - 44
-    return streamed[:4] + struct.pack("<I", 36 + size) + streamed[8:40] + struct.pack("<I", size) + streamed[44:]

@@ -165,16 +165,33 @@ class Catalog:
                 s.execute(select(Account.id).where(Account.id == account_id).with_for_update())
             yield s
 
-    def create_dataset(self, name: str, account_id: str | None = None) -> Dataset:
+    def create_dataset(self, name: str, account_id: str | None = None, description: str = "") -> Dataset:
         """Without an account the dataset belongs to the local default account (the column default).
-        The name is cleaned of control and invisible characters and bounded."""
+        The name and description are cleaned of control and invisible characters and bounded."""
+        from provoice.names import description as clean_description
         from provoice.names import display_name
 
-        name = display_name(name, "dataset name")
+        fields = {"name": display_name(name, "dataset name"), "description": clean_description(description)}
         with self.session() as s:
-            ds = Dataset(name=name) if account_id is None else Dataset(name=name, account_id=account_id)
+            ds = Dataset(**fields) if account_id is None else Dataset(**fields, account_id=account_id)
             s.add(ds)
         return ds
+
+    def update_dataset(self, dataset_id: str, *, name: str | None = None, description: str | None = None) -> Dataset:
+        """Rename or re-describe a dataset (None leaves a field as it is); cleaned as at creation."""
+        from provoice.names import description as clean_description
+        from provoice.names import display_name
+
+        fields = {}
+        if name is not None:
+            fields["name"] = display_name(name, "dataset name")
+        if description is not None:
+            fields["description"] = clean_description(description)
+        self.get_dataset(dataset_id)
+        if fields:
+            with self.session() as s:
+                s.execute(update(Dataset).where(Dataset.id == dataset_id).values(**fields))
+        return self.get_dataset(dataset_id)
 
     def owned(self, model: type, row_id: str, account_id: str | None, missing: str):
         """The row of `model`, or NotFound(`missing`) when absent or another account's (None: any)."""

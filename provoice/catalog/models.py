@@ -38,6 +38,8 @@ class Dataset(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ds"))
     name: Mapped[str] = mapped_column(String(200))
+    # What the dataset is for, as its owner describes it (migration 0008).
+    description: Mapped[str] = mapped_column(Text, default="")
     account_id: Mapped[str] = mapped_column(String(32), default="acct_local")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     files: Mapped[list["DatasetFile"]] = relationship(

@@ -1,5 +1,6 @@
 """ORM tables of the product layer: pro voice clones and their voices (migration 0004), and the
-decisions of retraining them on a new base model (migration 0005); the speaker name (0007)."""
+decisions of retraining them on a new base model (migration 0005); the speaker name (0007); training
+that starts when the speaker's consent is verified (0008)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ class Pvc(Base):
     budget_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Why a failed attempt failed, as a kind: "worker-lost", "infrastructure", or None (the data or model).
     failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Start training as soon as the speaker's consent is verified (set where the caller's API has no
+    # train call, as Cartesia's fine-tunes have none); consent is still required, never skipped.
+    train_on_consent: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Voice(Base):

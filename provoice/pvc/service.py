@@ -3,9 +3,10 @@ Starting attempts, leases and reaping are in `provoice.pvc.lifecycle`."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
 
-from provoice.catalog import Catalog, Pvc, Voice
+from provoice.catalog import Catalog, ConsentAttempt, ConsentPrompt, Dataset, DatasetFile, PreparationRun, Pvc, Voice
 from provoice.catalog.models import utcnow
 from provoice.errors import InvalidSource, ProVoiceError
 from provoice.names import description as clean_description
@@ -18,6 +19,10 @@ class PvcRefused(ProVoiceError):
     """A lifecycle action that the PVC's current status does not allow."""
 
 
+class DatasetInUse(PvcRefused):
+    """A dataset that a PVC was made from (or that is being prepared) cannot be deleted."""
+
+
 STEPS = ("preparing data", "training", "creating voices", "evaluating", "charging")
 
 
@@ -25,9 +30,11 @@ def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, ba
                language: str = "en", description: str = "", webhook_url: str | None = None,
                auto_retrain: bool = False, speaker_name: str | None = None,
                settings: Settings | None = None, max_steps: int | None = None,
-               max_minutes: float | None = None) -> Pvc:
+               max_minutes: float | None = None, train_on_consent: bool = False) -> Pvc:
     """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
     `provoice.pvc.retrain`). `speaker_name` (default: the name) is who the consent prompt names.
+    With `train_on_consent` its first training starts when its speaker's consent is verified (for
+    APIs without a train call); it never starts before.
     The language must be one the models speak and the webhook a public http(s) URL (checked again,
     resolved, when it is called). A budget given here (checked by the caller with
     `lifecycle.checked_budget`) is the one its first start uses when that start names none."""
@@ -43,7 +50,8 @@ def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, ba
                   speaker_name=display_name(speaker_name, "speaker name") if speaker_name else None,
                   base_model_id=base_model_id, language=language, description=clean_description(description),
                   webhook_url=webhook_url or None, status="draft", attempts=0, evaluation={},
-                  auto_retrain=auto_retrain, budget_steps=max_steps, budget_minutes=max_minutes)
+                  auto_retrain=auto_retrain, budget_steps=max_steps, budget_minutes=max_minutes,
+                  train_on_consent=train_on_consent)
         s.add(pvc)
     return pvc
 
@@ -56,6 +64,54 @@ def get_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> Pvc
 def list_pvcs(catalog: Catalog, account_id: str) -> list[Pvc]:
     with catalog.session() as s:
         return list(s.scalars(select(Pvc).where(Pvc.account_id == account_id).order_by(Pvc.created_at)))
+
+
+def delete_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> Pvc:
+    """Delete a PVC that never trained and has no consent recording (its open prompts go with it).
+    Anything more is kept: a trained PVC's model and voices, and every consent recording, which is
+    the audit trail of who allowed the voice to be cloned."""
+    pvc = get_pvc(catalog, pvc_id, account_id)
+    try:
+        with catalog.account_transaction(pvc.account_id) as s:
+            row = s.get(Pvc, pvc_id)
+            if row.status != "draft" or row.attempts:
+                raise PvcRefused(f"PVC {pvc_id} cannot be deleted: it was started (status {row.status}) and its "
+                                 "model, voices and charges are kept")
+            if s.scalar(select(exists().where(ConsentAttempt.pvc_id == pvc_id))):
+                raise PvcRefused(f"PVC {pvc_id} cannot be deleted: its speaker's consent recordings are kept as "
+                                 "the record of who allowed the voice to be cloned")
+            s.execute(delete(ConsentPrompt).where(ConsentPrompt.pvc_id == pvc_id))
+            s.delete(row)
+    except IntegrityError as exc:  # a consent prompt or recording arrived at the same moment (PostgreSQL)
+        raise PvcRefused(f"PVC {pvc_id} changed while it was being deleted; look at it again") from exc
+    return pvc
+
+
+def delete_dataset(catalog: Catalog, dataset_id: str, account_id: str | None = None) -> Dataset:
+    """Delete a dataset with its files' records and preparations, unless a PVC was made from it
+    (its training data and consent checks need the files) or a preparation is running. The stored
+    audio stays: it is content-addressed and may belong to other datasets too."""
+    dataset = catalog.owned(Dataset, dataset_id, account_id, f"no dataset with id {dataset_id!r}")
+    try:
+        with catalog.account_transaction(dataset.account_id) as s:
+            _refuse_if_used(s, dataset_id)
+            for table in (DatasetFile, PreparationRun):
+                s.execute(delete(table).where(table.dataset_id == dataset_id))
+            s.execute(delete(Dataset).where(Dataset.id == dataset_id))
+    except IntegrityError as exc:  # a PVC made from it at the same moment (PostgreSQL)
+        raise DatasetInUse(f"dataset {dataset_id} cannot be deleted: a PVC was just made from it") from exc
+    return dataset
+
+
+def _refuse_if_used(s, dataset_id: str) -> None:
+    pvcs = list(s.scalars(select(Pvc.id).where(Pvc.dataset_id == dataset_id).order_by(Pvc.created_at)))
+    if pvcs:
+        made = f"PVC {pvcs[0]} was" if len(pvcs) == 1 else f"PVCs {', '.join(pvcs)} were"
+        raise DatasetInUse(f"dataset {dataset_id} cannot be deleted: {made} made from it and needs its files "
+                           "(training data and consent checks)")
+    if s.scalar(select(exists().where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == "running"))):
+        raise DatasetInUse(f"dataset {dataset_id} cannot be deleted while it is being prepared; try again when the "
+                           "preparation has finished")
 
 
 def set_auto_retrain(catalog: Catalog, pvc_id: str, on: bool, account_id: str | None = None) -> Pvc:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from provoice.tts.formats.base_meta import BaseModelMeta
-from provoice.tts.model.inference import condition, infer_ids
+from provoice.tts.model.inference import condition, infer_ids, infer_ids_timed
 from provoice.tts.model.synthesizer import SynthesizerTrn
-from provoice.tts.sentences import SENTENCE_PAUSE_S, spoken_sentences
+from provoice.tts.sentences import SENTENCE_PAUSE_S, SpokenSentence, spoken_sentences, timed_sentences
 
 
 def synthesize(
@@ -73,3 +73,16 @@ def synthesize_sentences(
                               noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
                               length_scale=scales.length_scale if length_scale is None else length_scale,
                               noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng))
+
+
+def synthesize_timed(generator: SynthesizerTrn, meta: BaseModelMeta, text: str,
+                     embedding: np.ndarray | torch.Tensor | None = None, *, length_scale: float | None = None,
+                     sentence_pause_s: float = SENTENCE_PAUSE_S) -> Iterator[SpokenSentence]:
+    """`synthesize_sentences` with each sentence's word timestamps, at the model's noise scales."""
+    scales = meta.inference
+    g = condition(generator, embedding, next(generator.parameters()).device)
+    ls = scales.length_scale if length_scale is None else length_scale
+    yield from timed_sentences(
+        meta, text, sentence_pause_s,
+        lambda ids: infer_ids_timed(generator, ids, g, noise_scale=scales.noise_scale, length_scale=ls,
+                                    noise_w=scales.noise_w))

@@ -130,6 +130,7 @@ def export_onnx_voice(
     base_voice_config: Mapping[str, Any] | None = None,
     dataset: str | None = None,
     verify: bool = True,
+    timed: bool = False,
 ) -> ExportedVoice:
     """Write `<name>.onnx` and `<name>.onnx.json` under the model's prefix.
 
@@ -145,7 +146,7 @@ def export_onnx_voice(
     onnx_key, voice_key = f"{base}/{name}.onnx", f"{base}/{name}.onnx.json"
     correlation = None
     with storage.staged_output(onnx_key) as path:
-        wrapper = export_onnx_file(generator, path, speaker_embedding)
+        wrapper = export_onnx_file(generator, path, speaker_embedding, timed=timed)
         if verify:
             correlation = verify_onnx(path, generator, speaker_embedding)
     voice = piper_voice_config(

@@ -217,14 +217,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:
-    """A Piper-compatible ONNX + JSON of a fine-tuned model (a voice's embedding frozen in, if given)."""
+    """A Piper-compatible ONNX + JSON of a fine-tuned model (a voice's embedding frozen in, if given),
+    with the phoneme durations output that serving reads word timestamps from."""
     storage = Storage.from_settings(settings)
     onnx_key = f"{MODELS_PREFIX}/{model_id}/model.onnx"
     if storage.exists(f"{onnx_key}.json"):
         return storage.uri(onnx_key)
     generator, meta = load_for_inference(settings, model_id)
     voice = export_onnx_voice(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map,
-                              espeak_voice=meta.espeak_voice, speaker_embedding=embedding, scales=meta.inference)
+                              espeak_voice=meta.espeak_voice, speaker_embedding=embedding, scales=meta.inference,
+                              timed=True)
     return storage.uri(voice.onnx_key)
 
 

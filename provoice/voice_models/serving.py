@@ -19,6 +19,7 @@ from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts.formats import BaseModelMeta
 from provoice.tts.onnx_voice import OnnxVoice
+from provoice.tts.sentences import SpokenSentence
 from provoice.voice_models.model_store import (
     CACHE_SIZE,
     MODELS_PREFIX,
@@ -47,21 +48,42 @@ class Synthesizer:
     def backend(self) -> str:
         return "onnxruntime" if self.onnx is not None else "torch"
 
-    def sentences(self, text: str, embedding: np.ndarray | None = None, *,
-                  seed: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
-        """(normalised sentence, audio) one sentence at a time; pieces joined are the whole audio."""
+    def sentences(self, text: str, embedding: np.ndarray | None = None, *, seed: int | None = None,
+                  speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
+        """(normalised sentence, audio) one sentence at a time; pieces joined are the whole audio.
+        `speed` scales the speaking rate (2 is twice as fast) through the model's length scale."""
+        length_scale = self.length_scale(speed)
         if self.onnx is not None and seed is None and (embedding is not None or not self.onnx.takes_g):
-            yield from self.onnx.sentences(text, embedding)
+            yield from self.onnx.sentences(text, embedding, length_scale=length_scale)
             return
         from provoice.tts import synthesize_sentences  # torch, only for this path
 
         generator, meta = load_for_inference(self.settings, self.model_id, self.device)
-        yield from synthesize_sentences(generator, meta, text, embedding, seed=seed)
+        yield from synthesize_sentences(generator, meta, text, embedding, seed=seed, length_scale=length_scale)
+
+    def timed_sentences(self, text: str, embedding: np.ndarray | None = None, *,
+                        speed: float = 1.0) -> Iterator[SpokenSentence]:
+        """As `sentences`, each with its words' times from the model's phoneme durations (on torch
+        where the served graph was exported without its durations output)."""
+        length_scale = self.length_scale(speed)
+        if self.onnx is not None and self.onnx.timed and (embedding is not None or not self.onnx.takes_g):
+            yield from self.onnx.timed_sentences(text, embedding, length_scale=length_scale)
+            return
+        from provoice.tts import synthesize_timed
+
+        generator, meta = load_for_inference(self.settings, self.model_id, self.device)
+        yield from synthesize_timed(generator, meta, text, embedding, length_scale=length_scale)
 
     def synthesize(self, text: str, embedding: np.ndarray | None = None, *,
-                   seed: int | None = None) -> tuple[np.ndarray, int]:
-        pieces = [audio for _, audio in self.sentences(text, embedding, seed=seed)]
+                   seed: int | None = None, speed: float = 1.0) -> tuple[np.ndarray, int]:
+        pieces = [audio for _, audio in self.sentences(text, embedding, seed=seed, speed=speed)]
         return np.concatenate(pieces), self.meta.sample_rate
+
+    def length_scale(self, speed: float) -> float:
+        """The model's own length scale at the speaking rate `speed` (refused outside 0.25 to 4)."""
+        from provoice.audio.output import length_scale_for
+
+        return length_scale_for(self.meta.inference.length_scale, speed)
 
     @property
     def conditioned(self) -> bool:

@@ -245,7 +245,7 @@ function tts(form) {
       const r = await fetch("/tts", { method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
         body: JSON.stringify({ model_id: form.dataset.model, voice_id: form.elements.voice_id.value,
-          text: form.elements.text.value, stream: true }) });
+          text: form.elements.text.value, speed: Number(form.elements.speed.value), stream: true }) });
       if (!r.ok) throw new Error((await r.json()).detail);
       const sampleRate = Number(r.headers.get("X-Sample-Rate"));
       try { ctx = new AudioContext({ sampleRate }); } catch (e) { ctx = null; }
@@ -293,7 +293,9 @@ function tts(form) {
 }
 
 // Forms inside live fragments are bound when they appear.
-const BINDERS = [["[data-uploader]", uploader], ["[data-new-pvc]", newPvc], ["[data-consent]", consent], ["[data-tts]", tts]];
+const origin = (el) => { el.textContent = location.origin; };
+const BINDERS = [["[data-uploader]", uploader], ["[data-new-pvc]", newPvc], ["[data-consent]", consent], ["[data-tts]", tts],
+  ["[data-origin]", origin]];
 
 function bind(root) {
   for (const [selector, fn] of BINDERS) {

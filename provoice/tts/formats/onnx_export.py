@@ -3,7 +3,9 @@
 Inputs `input` (int64 [B, T] phoneme ids), `input_lengths` (int64 [B]) and `scales` (float32 [3]:
 noise_scale, length_scale, noise_w); a conditioned model exported without a fixed voice also takes
 `g` (float32 [B, speaker_embedding_dim]). Output `output` (float32 [B, 1, 1, samples]), the shape
-Piper's runtimes squeeze. The sampling noise of the duration predictor and the prior is drawn
+Piper's runtimes squeeze; a `timed` graph (the one ProVoice serves) also outputs `durations`
+(float32 [B, phonemes], frames per phoneme id), which word timestamps are read from. Piper's
+runtimes read the first output only. The sampling noise of the duration predictor and the prior is drawn
 inside the graph (RandomNormalLike), so noise scales of 0 make the graph deterministic.
 
 The graph is traced (torch's TorchScript-based exporter, as Piper does): data-dependent lengths
@@ -39,8 +41,10 @@ class PiperInterface(nn.Module):
     the graph (a plain Piper voice); without it a conditioned model takes `g` as a fourth input.
     """
 
-    def __init__(self, generator: SynthesizerTrn, speaker_embedding: torch.Tensor | None = None) -> None:
+    def __init__(self, generator: SynthesizerTrn, speaker_embedding: torch.Tensor | None = None,
+                 timed: bool = False) -> None:
         super().__init__()
+        self.timed = timed
         self.config = generator.config
         # Registered under the generator's own names, so graph weights carry Piper's names.
         self.enc_p, self.dp, self.flow, self.dec = generator.enc_p, generator.dp, generator.flow, generator.dec
@@ -62,7 +66,7 @@ class PiperInterface(nn.Module):
         input_lengths: torch.Tensor,
         scales: torch.Tensor,
         g: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         noise_scale, length_scale, noise_w = scales[0], scales[1], scales[2]
         biases = self.voice(g) if g is not None and self.voice is not None else self.fixed
         h, m_p, logs_p, x_mask = self.enc_p(input, input_lengths, cond=biases.enc_p if biases else None)
@@ -81,6 +85,8 @@ class PiperInterface(nn.Module):
         z_p = m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale
         z = self.flow(z_p, y_mask, conds=biases.flow if biases else None, reverse=True)
         audio = self.dec(z * y_mask, cond=biases.dec if biases else None)
+        if self.timed:
+            return audio.unsqueeze(1), w_ceil.squeeze(1)
         return audio.unsqueeze(1)
 
 
@@ -89,6 +95,7 @@ def export_onnx_file(
     path: str | Path,
     speaker_embedding: np.ndarray | torch.Tensor | None = None,
     opset: int = OPSET,
+    timed: bool = False,
 ) -> PiperInterface:
     """Write the ONNX graph to a local `path`; the caller's model is neither moved nor changed."""
     model = copy.deepcopy(generator).cpu().float().eval()
@@ -98,7 +105,7 @@ def export_onnx_file(
     embedding = None if speaker_embedding is None else torch.as_tensor(np.asarray(speaker_embedding, np.float32))
     if embedding is not None and embedding.numel() != model.config.speaker_embedding_dim:
         raise ValueError(f"speaker embedding must have {model.config.speaker_embedding_dim} values")
-    wrapper = PiperInterface(model, embedding).eval()
+    wrapper = PiperInterface(model, embedding, timed).eval()
     ids = sample_phoneme_ids(model.config.n_vocab)
     args: tuple[torch.Tensor, ...] = (ids, torch.tensor([ids.size(1)]), torch.tensor([0.667, 1.0, 0.8]))
     names = ["input", "input_lengths", "scales"]
@@ -107,6 +114,10 @@ def export_onnx_file(
         "input_lengths": {0: "batch_size"},
         "output": {0: "batch_size", 3: "time"},
     }
+    outputs = ["output"]
+    if timed:
+        outputs.append("durations")
+        axes["durations"] = {0: "batch_size", 1: "phonemes"}
     if wrapper.takes_g:
         args += (torch.zeros(1, model.config.speaker_embedding_dim),)
         names.append("g")
@@ -121,7 +132,7 @@ def export_onnx_file(
             str(path),
             dynamo=False,
             input_names=names,
-            output_names=["output"],
+            output_names=outputs,
             dynamic_axes=axes,
             opset_version=opset,
             do_constant_folding=True,

@@ -43,10 +43,12 @@ class VitsOutput:
 
 
 class Synthesis(NamedTuple):
-    """Audio [B, 1, T] in [-1, 1] and the valid length in samples of each item."""
+    """Audio [B, 1, T] in [-1, 1], the valid length in samples of each item, and the frames each
+    phoneme id was given [B, T_x] (word timestamps are read from them)."""
 
     audio: torch.Tensor
     lengths: torch.Tensor
+    durations: torch.Tensor | None = None
 
 
 class SynthesizerTrn(nn.Module):
@@ -224,7 +226,7 @@ class SynthesizerTrn(nn.Module):
         z = (z * y_mask)[:, :, :max_frames]
         audio = self.dec(z, cond=biases.dec if biases else None)
         hop = self.config.hop_length
-        return Synthesis(audio, torch.clamp_max(y_lengths, z.size(2)) * hop)
+        return Synthesis(audio, torch.clamp_max(y_lengths, z.size(2)) * hop, w_ceil.squeeze(1))
 
 
 def build_discriminator(config: VitsConfig) -> MultiPeriodDiscriminator:

@@ -14,6 +14,8 @@ from provoice.accounts import create_account, create_api_key
 from provoice.catalog import Voice
 from provoice.pvc.service import create_pvc
 from interfaces.api.app import create_app
+from interfaces.api.runner import Runner
+from provoice.tts.onnx_voice import OnnxVoice
 from tests.conftest import _free_port
 
 
@@ -57,6 +59,35 @@ def base(settings) -> str:
     from provoice.voice_models.registry import BaseModelRegistry
 
     return BaseModelRegistry(settings).create_random("tiny-base", tiny=True).id
+
+
+@pytest.fixture
+def launches(app) -> list[dict]:
+    """Served mode with a recording Prefect: deployment starts are kept instead of run."""
+    calls: list[dict] = []
+
+    def start(name, parameters):
+        calls.append({"deployment": name, **parameters})
+        return f"run-{len(calls)}"
+
+    app.state.runner = Runner(start)
+    return calls
+
+
+@pytest.fixture
+def slow_renders(monkeypatch) -> list[float]:
+    """Each sentence the served graph renders, slowed to 0.3 s so chunks leave one by one; the
+    times each render started."""
+    calls: list[float] = []
+    real = OnnxVoice.render
+
+    def slow(self, *args, **kwargs):
+        calls.append(time.monotonic())
+        time.sleep(0.3)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(OnnxVoice, "render", slow)
+    return calls
 
 
 def new_fine_tune(client, caller, **fields) -> dict:

@@ -27,3 +27,26 @@ def test_credits_balance(client, app, alice):
     assert client.get("/credits/balance", headers=alice.headers).json()["balance"] == 0.0
     grant(app.state.catalog, alice.account_id, "12.5")
     assert client.get("/credits/balance", headers=alice.headers).json()["available"] == 12.5
+
+
+def test_the_key_comes_the_way_each_client_sends_it(client, alice):
+    key = alice.headers["X-API-Key"]
+    for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}, {"xi-api-key": key}):
+        assert client.get("/credits/balance", headers=headers).status_code == 200
+    for headers in ({"Authorization": "Bearer wrong"}, {"xi-api-key": "wrong"}, {"Authorization": f"Basic {key}"}):
+        r = client.get("/credits/balance", headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "AuthError"
+
+
+def test_the_playground_cookie_opens_only_provoices_own_routes(client, alice):
+    """The hosted services' routes take a key: a page of another site cannot use a signed-in
+    browser's cookie on them (some of their GETs change something)."""
+    import re
+
+    login = re.search(r'name="login" value="([^"]+)"', client.get("/ui/sign-in").text).group(1)
+    client.post("/ui/sign-in", data={"api_key": alice.headers["X-API-Key"], "login": login, "next": "/"},
+                follow_redirects=False)
+    assert client.get("/voices").status_code == 200
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/cartesia/voices").status_code == 401
+    assert client.get("/elevenlabs/v1/voices").status_code == 401

@@ -1,7 +1,5 @@
 import threading
 
-import pytest
-
 import flows.pvc  # imported before caplog attaches: importing Prefect reconfigures the root logger
 from interfaces.api.runner import PVC_DEPLOYMENT, Runner
 from provoice.credits import PVC_TRAINING_CREDITS, account_balance, grant
@@ -10,18 +8,6 @@ from provoice.pvc.service import PvcRefused, finish
 from provoice.settings import Settings
 from tests.interfaces.api.conftest import new_fine_tune
 
-
-@pytest.fixture
-def launches(app) -> list[dict]:
-    """Served mode with a recording Prefect: deployment starts are kept instead of run."""
-    calls: list[dict] = []
-
-    def start(name, parameters):
-        calls.append({"deployment": name, **parameters})
-        return f"run-{len(calls)}"
-
-    app.state.runner = Runner(start)
-    return calls
 
 
 def start_training(catalog, pvc_id):

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from provoice.credits import balance, grant, tts_cost
-from provoice.tts.onnx_voice import OnnxVoice
 from tests.conftest import served_model
 from tests.interfaces.api.conftest import live, make_voice
 
@@ -28,27 +27,13 @@ def served(app, alice, settings):
     return make_voice(app.state.catalog, alice.account_id, model_id)
 
 
-@pytest.fixture
-def renders(monkeypatch):
-    """Each sentence the served graph renders, slowed to 0.3 s so chunks leave one by one."""
-    calls = []
-    real = OnnxVoice.render
-
-    def slow(self, *args, **kwargs):
-        calls.append(time.monotonic())
-        time.sleep(0.3)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(OnnxVoice, "render", slow)
-    return calls
-
 
 def _pcm(wav: bytes) -> bytes:
     with wave.open(io.BytesIO(wav)) as w:
         return w.readframes(w.getnframes())
 
 
-def test_the_stream_sends_each_sentence_as_it_is_made_and_equals_the_whole(app, alice, served, renders):
+def test_the_stream_sends_each_sentence_as_it_is_made_and_equals_the_whole(app, alice, served, slow_renders):
     catalog = app.state.catalog
     request = {"model_id": served.model_id, "voice_id": served.id, "text": THREE}
     with live(app) as url:
@@ -69,7 +54,7 @@ def test_the_stream_sends_each_sentence_as_it_is_made_and_equals_the_whole(app, 
     assert balance(catalog, alice.account_id) == 1000 - 2 * tts_cost(THREE)
 
 
-def test_a_client_that_goes_away_stops_the_synthesis_and_pays_for_what_was_sent(app, alice, served, renders):
+def test_a_client_that_goes_away_stops_the_synthesis_and_pays_for_what_was_sent(app, alice, served, slow_renders):
     catalog = app.state.catalog
     request = {"model_id": served.model_id, "voice_id": served.id, "text": EIGHT, "stream": True}
     with live(app) as url:
@@ -82,9 +67,9 @@ def test_a_client_that_goes_away_stops_the_synthesis_and_pays_for_what_was_sent(
         deadline = time.monotonic() + 20
         while catalog_holds(catalog, alice.account_id) and time.monotonic() < deadline:
             time.sleep(0.1)
-        made = len(renders)
+        made = len(slow_renders)
         time.sleep(1.0)
-    assert len(renders) == made < 8  # synthesis stopped
+    assert len(slow_renders) == made < 8  # synthesis stopped
     paid = Decimal(1000) - balance(catalog, alice.account_id)
     from provoice.voice_models import load_synthesizer
 
@@ -106,7 +91,8 @@ def test_the_websocket_streams_sentences_then_says_what_it_charged(client, app, 
     whole = client.post("/tts", json=request, headers=alice.headers)
     with client.websocket_connect("/tts/ws", headers=alice.headers) as ws:
         ws.send_json(request)
-        assert ws.receive_json() == {"format": "pcm_s16le", "sample_rate": 22050, "channels": 1}
+        assert ws.receive_json() == {"format": "pcm_s16le", "container": "raw", "encoding": "pcm_s16le",
+                                        "sample_rate": 22050, "channels": 1}
         pcm, sentences = b"", []
         while True:
             message = ws.receive()

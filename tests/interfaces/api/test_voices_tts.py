@@ -48,3 +48,31 @@ def test_tts_returns_a_wav_and_charges_one_and_a_half_credits_a_character(client
 def test_tts_validation_is_422(client, alice):
     r = client.post("/tts", json={"model_id": "m", "voice_id": "v", "text": ""}, headers=alice.headers)
     assert r.status_code == 422
+
+
+def test_tts_speaks_in_the_asked_format_and_the_key_binds_it(client, app, alice, settings):
+    from tests.conftest import served_model
+    from tests.interfaces.api.compat.conftest import decode
+
+    catalog = app.state.catalog
+    voice = make_voice(catalog, alice.account_id, served_model(settings, quiet=True))
+    grant(catalog, alice.account_id, 1000)
+    request = {"model_id": voice.model_id, "voice_id": voice.id, "text": "Hello there.",
+               "output_format": {"container": "mp3", "sample_rate": 44100, "bit_rate": 64000}}
+    headers = {**alice.headers, "Idempotency-Key": "req-mp3"}
+    r = client.post("/tts", json=request, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/mpeg"
+    rate, seconds, codec = decode(r.content)
+    assert (rate, codec[:3]) == (44100, "mp3") and seconds > 0.3
+    assert client.post("/tts", json=request, headers=headers).content == r.content  # kept, not redone
+    assert balance(catalog, alice.account_id) == 982
+    other = {**request, "output_format": {"container": "wav", "encoding": "pcm_mulaw", "sample_rate": 8000}}
+    assert client.post("/tts", json=other, headers=headers).status_code == 409  # the key binds the format
+    r = client.post("/tts", json=other, headers=alice.headers)
+    assert r.status_code == 200 and decode(r.content)[:3:2] == (8000, "pcm_mulaw")
+    r = client.post("/tts", json={**request, "output_format": {"container": "opus", "sample_rate": 44100}},
+                    headers=alice.headers)
+    assert r.status_code == 422 and "opus cannot be encoded at 44100 Hz" in r.json()["detail"]
+    r = client.post("/tts", json={**request, "speed": 5}, headers=alice.headers)
+    assert r.status_code == 422
+    assert balance(catalog, alice.account_id) == 964

@@ -125,3 +125,29 @@ def test_tts_to_stdout_streams_the_same_speech(settings, speech_dir, tmp_path):
     assert streamed[44:] == (tmp_path / "whole.wav").read_bytes()[44:]
     r = run("tts", "--model-id", model_id, "--text", text, "-o", "-", "--json")
     assert r.exit_code == 1 and "use one of them" in r.stderr
+
+
+def test_tts_writes_any_format_at_any_rate_and_speed(settings, speech_dir, tmp_path):
+    from tests.conftest import served_model
+    from tests.interfaces.api.compat.conftest import decode
+
+    model_id = served_model(settings)  # noise in its durations: a tiny quiet model gives every phoneme 1 frame
+    text = "The first sentence is here. And a second one follows it."
+    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "speech.mp3", "--sample-rate", "44100",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    spoken = json.loads(r.stdout)
+    assert (spoken["format"], spoken["encoding"], spoken["sample_rate"]) == ("mp3", None, 44100)
+    rate, seconds, codec = decode((tmp_path / "speech.mp3").read_bytes())
+    assert rate == 44100 and codec.startswith("mp3") and seconds == pytest.approx(spoken["duration_s"], abs=0.1)
+    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "phone.wav", "--encoding", "pcm_mulaw",
+            "--sample-rate", "8000", "--reference", speech_dir / "main.wav", "--json")
+    normal = json.loads(r.stdout)
+    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "phone.wav", "--encoding", "pcm_mulaw",
+            "--sample-rate", "8000", "--speed", "2", "--reference", speech_dir / "main.wav", "--json")
+    fast = json.loads(r.stdout)
+    assert (fast["format"], fast["encoding"], fast["sample_rate"]) == ("wav", "pcm_mulaw", 8000)
+    assert decode((tmp_path / "phone.wav").read_bytes())[2] == "pcm_mulaw"
+    assert fast["duration_s"] < 0.75 * normal["duration_s"]
+    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "x.ogg", "--sample-rate", "22050")
+    assert r.exit_code == 1 and "opus cannot be encoded at 22050 Hz" in r.stderr

@@ -68,3 +68,55 @@ def test_clip_score_prefers_clean_confident_on_speaker_clips():
     short = {"duration": 1.2, "metrics": {"speaker_similarity": 0.95, "snr_db": 40, "avg_logprob": -0.1}}
     assert clip_score(good) > clip_score(noisy) and clip_score(good) > clip_score(short)
     assert np.isfinite(clip_score({"duration": 3.0, "metrics": {}}))
+
+
+def test_a_dataset_a_pvc_was_made_from_is_not_deleted(pvc):
+    from provoice.catalog import DatasetFile
+    from provoice.pvc.service import DatasetInUse, delete_dataset
+
+    catalog, p = pvc
+    account = default_account(catalog).id
+    catalog.add_file(dataset_id=p.dataset_id, original_name="a.wav", sha256="a" * 64, size=10)
+    with pytest.raises(DatasetInUse, match=f"PVC {p.id} was made from it"):
+        delete_dataset(catalog, p.dataset_id, account)
+    assert [f.original_name for f in catalog.files(p.dataset_id)] == ["a.wav"]
+
+    spare = catalog.create_dataset("spare", description="takes")
+    catalog.add_file(dataset_id=spare.id, original_name="b.wav", sha256="b" * 64, size=10)
+    catalog.start_run(spare.id, "v1", {}, 1)
+    with pytest.raises(DatasetInUse, match="while it is being prepared"):
+        delete_dataset(catalog, spare.id, account)
+    catalog.update_run(catalog.latest_run(spare.id, status="running").id, status="completed")
+    with pytest.raises(NotFound):
+        delete_dataset(catalog, spare.id, "acct_other")
+    assert delete_dataset(catalog, spare.id, account).description == "takes"
+    with pytest.raises(NotFound):
+        catalog.get_dataset(spare.id)
+    with catalog.session() as s:
+        assert s.query(DatasetFile).filter_by(dataset_id=spare.id).count() == 0
+
+
+def test_only_a_pvc_never_started_and_without_consent_recordings_is_deleted(pvc, settings):
+    from provoice.catalog import ConsentAttempt
+    from provoice.catalog.models import utcnow
+    from provoice.consent import new_prompt
+    from provoice.pvc.service import delete_pvc
+
+    catalog, p = pvc
+    account = default_account(catalog).id
+    prompt = new_prompt(catalog, settings, p.id)
+    with catalog.session() as s:
+        s.add(ConsentAttempt(prompt_id=prompt.id, pvc_id=p.id, account_id=account, created_at=utcnow(),
+                             original_name="c.wav", recording_key="k", sha256="c" * 64, size_bytes=1, verified=False))
+    with pytest.raises(PvcRefused, match="consent recordings are kept"):
+        delete_pvc(catalog, p.id, account)
+    claim(catalog, p.id)
+    with pytest.raises(PvcRefused, match="it was started"):
+        delete_pvc(catalog, p.id, account)
+
+    draft = create_pvc(catalog, account, p.dataset_id, "Draft", "base", train_on_consent=True)
+    assert get_pvc(catalog, draft.id).train_on_consent is True and p.train_on_consent is False
+    new_prompt(catalog, settings, draft.id)
+    delete_pvc(catalog, draft.id, account)
+    with pytest.raises(NotFound):
+        get_pvc(catalog, draft.id)

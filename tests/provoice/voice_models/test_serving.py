@@ -47,3 +47,24 @@ def test_what_onnxruntime_cannot_honour_goes_to_torch(settings):
     unvoiced, _ = synth.synthesize(TEXT, seed=None)  # no voice: torch skips the conditioning
     assert unvoiced.size > 0
     assert load_synthesizer(settings, "tiny-base").backend == "torch"  # a base model without a graph
+
+
+def test_word_times_come_from_the_same_durations_on_onnxruntime_and_torch(settings, monkeypatch):
+    """The served graph outputs its phoneme durations; torch gives the same, so both time words alike."""
+    from provoice.tts import synthesize_timed
+
+    model_id = served_model(settings, quiet=True)
+    synth = load_synthesizer(settings, model_id)
+    assert synth.onnx.timed
+    voice = np.random.default_rng(2).standard_normal(256).astype(np.float32)
+    ours = list(synth.timed_sentences(TEXT, voice, speed=0.5))
+    generator, meta = load_for_inference(settings, model_id)
+    theirs = list(synthesize_timed(generator, meta, TEXT, voice, length_scale=synth.length_scale(0.5)))
+    assert [p.text for p in ours] == [p.text for p in theirs] == ["The first sentence is here.",
+                                                                    "And a second one follows it."]
+    for a, b in zip(ours, theirs):
+        assert [w.word for w in a.words] == a.text.split()
+        assert [(w.start, w.end) for w in a.words] == [(w.start, w.end) for w in b.words]
+        assert all(w.start < w.end <= a.audio.size / meta.sample_rate + 1e-3 for w in a.words)
+        assert all(x.end <= y.start + 1e-9 for x, y in zip(a.words, a.words[1:]))
+    assert ours[1].words[0].start >= 0.25  # after the pause that leads every sentence but the first
