@@ -56,11 +56,11 @@ class Speech:
             self.synth: Synthesizer = load_synthesizer(settings, voice.model_id)
             self.synth.length_scale(speed)  # a speed out of range is refused before anything is made
             units = self.synth.meta.front_end().sentence_units(text)
-            self.encoder = AudioEncoder(fmt, self.synth.meta.sample_rate, streamed=streamed)
         except BaseException:
             self.metered.release()
             raise
-        self.text, self.speed, self.timed = text, speed, timed
+        self.text, self.speed, self.timed, self.streamed = text, speed, timed, streamed
+        self._encoder: AudioEncoder | None = None
         self.embedding = np.asarray(voice.embedding, dtype=np.float32)
         self.total_chars = sum(len(sentence) for sentence, _ in units)
         self.sent_chars = 0
@@ -70,7 +70,14 @@ class Speech:
 
     @property
     def rate(self) -> int:
-        return self.encoder.rate
+        return self.format.rate_for(self.synth.meta.sample_rate)
+
+    @property
+    def encoder(self) -> AudioEncoder:
+        """The stream's encoder, opened with the first sentence (a whole response encodes at once)."""
+        if self._encoder is None:
+            self._encoder = AudioEncoder(self.format, self.synth.meta.sample_rate, streamed=self.streamed)
+        return self._encoder
 
     def describe(self) -> dict:
         return self.format.describe(self.synth.meta.sample_rate)
