@@ -83,7 +83,7 @@ class Speech:
         return self.format.describe(self.synth.meta.sample_rate)
 
     def render_whole(self) -> bytes:
-        """All of the audio at once (run it off the event loop)."""
+        """All of the audio at once (run it off the event loop; `whole_response` does)."""
         audio, rate = self.synth.synthesize(self.text, self.embedding, speed=self.speed)
         return encode_whole(audio, rate, self.format)
 
@@ -184,10 +184,16 @@ def audio_headers(speech: Speech) -> dict[str, str]:
     return headers
 
 
-def whole_response(speech: Speech, data: bytes, recorder: Recorder | None = None,
+def whole_response(speech: Speech, recorder: Recorder | None = None,
                    media_type: str | None = None) -> StreamingResponse:
-    """A finished audio file, charged once its last byte was handed to the client (a client gone
-    before then is charged nothing and may retry)."""
+    """All of the audio made first (in the caller's thread: a sync route's), then sent as one file,
+    charged once its last byte was handed to the client (a client gone before then is charged
+    nothing and may retry). A failure while it is made releases the hold."""
+    try:
+        data = speech.render_whole()
+    except BaseException:
+        speech.release()
+        raise
 
     async def body() -> AsyncIterator[bytes]:
         delivered = False

@@ -84,15 +84,10 @@ def tts(body: TtsRequest, account: AccountId, catalog: CatalogDep, settings: Set
                         request_id=request_id)
         if body.stream:
             return streamed_response(speech, recorder)
-        try:
-            data = speech.render_whole()
-        except BaseException:
-            speech.release()
-            raise
+        return whole_response(speech, recorder)
     except BaseException:
         recorder.abandon()
         raise
-    return whole_response(speech, data, recorder)
 
 
 @router.websocket("/tts/ws")

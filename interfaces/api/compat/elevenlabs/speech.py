@@ -73,14 +73,7 @@ def speak(catalog: Catalog, settings: Settings, account: str, voice_id: str, bod
     fmt = audio_format(output_format)
     whole = whole_wav and fmt.container is Container.WAV
     speech = Speech(catalog, settings, voice, body.text, fmt, speed=body.speed, streamed=not whole)
-    if not whole:
-        return streamed_response(speech)
-    try:
-        data = speech.render_whole()
-    except BaseException:
-        speech.release()
-        raise
-    return whole_response(speech, data)
+    return whole_response(speech) if whole else streamed_response(speech)
 
 
 @router.post("/v1/text-to-speech/{voice_id}", response_class=Response, responses=AUDIO)
