@@ -8,6 +8,7 @@ like "exe.jpg"). Names are only ever shown: storage keys never come from them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from provoice.errors import InvalidSource
@@ -47,3 +48,16 @@ def file_name(text: str) -> str:
 
 def description(text: str) -> str:
     return clean_text(text, MAX_DESCRIPTION_CHARS, keep_newlines=True)
+
+
+SAFE_STEM_CHARS = 100
+
+
+def safe_file_stem(text: str, fallback: str = "voice") -> str:
+    """A file name stem made from a name people gave: ASCII letters, digits, '_', '-' and '.', starting
+    with a letter or digit, so no name (`../x`, `a/b`, control characters) can reach outside a folder."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_text)
+    stem = re.sub(r"\.{2,}", ".", stem)
+    stem = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", stem)[:SAFE_STEM_CHARS].rstrip("._-")
+    return stem or fallback

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
 from sqlalchemy import func, select
 
 from provoice.catalog import Catalog, Dataset, DatasetFile, PreparationRun, Pvc, PvcRetrain, Voice
@@ -281,6 +281,26 @@ class VoiceView(View):
     @property
     def preview_url(self) -> str | None:
         return f"/voices/{self.id}/preview" if self.preview_uri else None
+
+
+class PiperExportView(View):
+    """A voice (or a model's voices) written as a standard Piper voice: its files and how closely each
+    speaker reproduced ProVoice's own synthesis."""
+
+    name: str
+    model_id: str
+    pvc_id: str
+    onnx_path: str
+    config_path: str
+    card_path: str
+    num_speakers: int
+    speaker_id_map: dict[str, int]
+    correlations: list[float]
+
+    @field_validator("onnx_path", "config_path", "card_path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> str:
+        return str(value)
 
 
 class BalanceView(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -179,3 +180,76 @@ def served_model(settings, model_id: str = "tiny-base/served", quiet: bool = Fal
                      meta.phoneme_id_map, metadata=metadata)
     export_voice_onnx(settings, model_id)
     return model_id
+
+
+PIPER_TTS = "piper-tts==1.8.0"
+
+
+def _piper_venv() -> Path:
+    """A virtual environment outside the project's with only piper-tts in it (GPL-3: never a
+    ProVoice dependency), made once per machine under the user's cache and reused while it works."""
+    import fcntl
+    import shutil
+    import subprocess
+    import sys
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "provoice-tests"
+    venv = cache / PIPER_TTS.replace("==", "-")
+    python = venv / "bin" / "python"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test session may be making it right now
+        check = [str(python), "-c", "import piper, piper.espeakbridge"]
+        if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+            return venv
+        building = cache / f"{venv.name}.building"
+        shutil.rmtree(building, ignore_errors=True)
+        base_python = getattr(sys, "_base_executable", None) or sys.executable
+        steps = [[base_python, "-m", "venv", str(building)],
+                 [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                  PIPER_TTS]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                pytest.fail(f"could not install {PIPER_TTS} into a throwaway environment at {building} "
+                            f"(is the package index reachable?): `{' '.join(step)}` exited {done.returncode}\n"
+                            f"{done.stderr[-3000:]}", pytrace=False)
+        shutil.rmtree(venv, ignore_errors=True)
+        building.rename(venv)
+        if subprocess.run(check, capture_output=True).returncode != 0:
+            pytest.fail(f"{PIPER_TTS} installed at {venv} but `import piper` fails there", pytrace=False)
+        return venv
+
+
+@pytest.fixture(scope="session")
+def piper_runtime():
+    """`speak(onnx_path, text, out_wav, speaker=None) -> out_wav`: the real Piper runtime
+    (piper-tts 1.8.0, its own onnxruntime and espeak-ng data) reading `text` with a Piper voice
+    (`.onnx` with its `.onnx.json` beside it), as a user runs it: `python -m piper -m voice.onnx
+    -c voice.onnx.json -f out.wav [--speaker N]`, the text on stdin. A non-zero exit or an empty WAV
+    fails the test with Piper's stderr."""
+    import subprocess
+    import wave
+
+    python = _piper_venv() / "bin" / "python"
+
+    def speak(onnx_path, text: str, out_wav, speaker: int | None = None) -> Path:
+        onnx_path, out_wav = Path(onnx_path), Path(out_wav)
+        cmd = [str(python), "-m", "piper", "-m", str(onnx_path), "-c", f"{onnx_path}.json", "-f", str(out_wav)]
+        if speaker is not None:
+            cmd += ["--speaker", str(speaker)]
+        # A clean environment: nothing of ProVoice's (PYTHONPATH, its venv) reaches Piper.
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+        done = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=300, env=env,
+                              cwd=out_wav.parent)
+        if done.returncode != 0:
+            pytest.fail(f"piper exited {done.returncode} on {onnx_path.name}:\n{done.stderr[-4000:]}", pytrace=False)
+        frames = 0
+        if out_wav.is_file() and out_wav.stat().st_size > 44:
+            with wave.open(str(out_wav)) as w:
+                frames = w.getnframes()
+        if frames == 0:
+            pytest.fail(f"piper wrote no audio for {onnx_path.name}:\n{done.stderr[-4000:]}", pytrace=False)
+        return out_wav
+
+    return speak

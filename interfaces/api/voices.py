@@ -1,4 +1,4 @@
-"""`/voices`: the caller's "My Voices", and each voice's preview."""
+"""`/voices`: the caller's "My Voices", each voice's preview, and each voice as a standard Piper voice."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from provoice.errors import NotFound
 from provoice.pvc.service import account_voices, get_voice
 from provoice.storage import Storage
 from provoice.views import VoiceView
+from provoice.voice_models import piper_voice_zip
 
 router = APIRouter(prefix="/voices", tags=["voices"])
 
@@ -33,3 +34,14 @@ def voice_preview(voice_id: str, account: AccountId, catalog: CatalogDep, settin
         raise NotFound(f"voice {voice_id} has no preview")
     storage = Storage.from_settings(settings)
     return Response(storage.read_bytes(storage.key_of(voice.preview_uri)), media_type="audio/wav")
+
+
+@router.get("/{voice_id}/piper", response_class=Response,
+            responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "the voice as a Piper voice: `<name>.onnx`, `<name>.onnx.json` "
+                                            "and a model card `<name>.md`"}})
+def voice_piper(voice_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    """A sync route, so the export (seconds of CPU) runs in the thread pool, off the event loop."""
+    filename, data = piper_voice_zip(settings, catalog, voice_id, account)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})

@@ -6,10 +6,11 @@ from typing import Optional
 
 import typer
 
-from interfaces.cli.context import open_catalog, run_flow
+from interfaces.cli.context import local_account, open_catalog, run_flow
 from interfaces.cli.output import command, out, with_progress
+from interfaces.cli.voices import render_piper_export
 from provoice.settings import Settings
-from provoice.views import EvaluationView, FineTuneSummary, TrainingBundle
+from provoice.views import EvaluationView, FineTuneSummary, PiperExportView, TrainingBundle
 
 app = typer.Typer(help="Fine-tune and evaluate voice models.", no_args_is_help=True)
 
@@ -100,3 +101,16 @@ def bundle(dataset_id: str,
                           audio_seconds=info["audio_seconds"], files={n: len(d) for n, d in files.items()},
                           total_bytes=sum(len(d) for d in files.values()),
                           train_command=f"python -m provoice.tts.train.bundle {folder} OUT --max-minutes 30 --device cuda")
+
+
+@command(app, "export-piper", render=render_piper_export)
+def export_piper(model_id: str,
+                 dest: str = typer.Argument(..., help="local folder to write the voice into")) -> PiperExportView:
+    """Write a PVC's model with all its voices as one multi-speaker Piper voice (`sid` picks a voice)."""
+    from provoice.voice_models import export_piper_model
+
+    settings = Settings()
+    catalog = open_catalog(settings)
+    made = with_progress("exporting", lambda: export_piper_model(
+        settings, catalog, model_id, Path(dest).expanduser(), local_account(catalog)))
+    return PiperExportView.model_validate(made)

@@ -145,6 +145,15 @@ def voices_of(catalog: Catalog, pvc_id: str, model_id: str | None = None) -> lis
         return list(s.scalars(q.order_by(Voice.name)))
 
 
+def model_voices(catalog: Catalog, model_id: str, account_id: str | None = None) -> list[Voice]:
+    """The voices linked to one model (of `account_id` when given), by name: its speakers."""
+    with catalog.session() as s:
+        q = select(Voice).where(Voice.model_id == model_id)
+        if account_id is not None:
+            q = q.where(Voice.account_id == account_id)
+        return list(s.scalars(q.order_by(Voice.name, Voice.id)))
+
+
 def account_voices(catalog: Catalog, account_id: str) -> list[Voice]:
     """"My Voices": every voice of the account, newest PVC first."""
     with catalog.session() as s:

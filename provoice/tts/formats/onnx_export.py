@@ -2,11 +2,14 @@
 
 Inputs `input` (int64 [B, T] phoneme ids), `input_lengths` (int64 [B]) and `scales` (float32 [3]:
 noise_scale, length_scale, noise_w); a conditioned model exported without a fixed voice also takes
-`g` (float32 [B, speaker_embedding_dim]). Output `output` (float32 [B, 1, 1, samples]), the shape
-Piper's runtimes squeeze; a `timed` graph (the one ProVoice serves) also outputs `durations`
-(float32 [B, phonemes], frames per phoneme id), which word timestamps are read from. Piper's
-runtimes read the first output only. The sampling noise of the duration predictor and the prior is drawn
-inside the graph (RandomNormalLike), so noise scales of 0 make the graph deterministic.
+`g` (float32 [B, speaker_embedding_dim]), and one exported with several voices (their embeddings a
+table in the graph) takes Piper's `sid` (int64 [B]) instead. One fixed voice is folded into
+Piper's own biases, so that graph is a plain Piper voice. Output `output` (float32 [B, 1, 1,
+samples]), the shape Piper's runtimes squeeze; a `timed` graph (the one ProVoice serves) also
+outputs `durations` (float32 [B, phonemes], frames per phoneme id), which word timestamps are read
+from. Piper's runtimes read the first output only. The sampling noise of the duration predictor and
+the prior is drawn inside the graph (RandomNormalLike), so noise scales of 0 make the graph
+deterministic.
 
 The graph is traced (torch's TorchScript-based exporter, as Piper does): data-dependent lengths
 stay dynamic because every length is computed with tensor operations, never Python integers.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,8 @@ class PiperInterface(nn.Module):
     """`SynthesizerTrn.infer` with tensor-valued scales and lengths, traceable to ONNX.
 
     With `speaker_embedding`, a conditioned model's voice biases are computed once and frozen into
-    the graph (a plain Piper voice); without it a conditioned model takes `g` as a fourth input.
+    the graph (a plain Piper voice; `export_onnx_file` folds them into Piper's own biases where it
+    can); without it a conditioned model takes `g` as a fourth input.
     """
 
     def __init__(self, generator: SynthesizerTrn, speaker_embedding: torch.Tensor | None = None,
@@ -67,8 +72,17 @@ class PiperInterface(nn.Module):
         scales: torch.Tensor,
         g: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        noise_scale, length_scale, noise_w = scales[0], scales[1], scales[2]
         biases = self.voice(g) if g is not None and self.voice is not None else self.fixed
+        return self.speak(input, input_lengths, scales, biases)
+
+    def speak(
+        self,
+        input: torch.Tensor,
+        input_lengths: torch.Tensor,
+        scales: torch.Tensor,
+        biases: VoiceBiases | None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        noise_scale, length_scale, noise_w = scales[0], scales[1], scales[2]
         h, m_p, logs_p, x_mask = self.enc_p(input, input_lengths, cond=biases.enc_p if biases else None)
         dp_cond = biases.dp if biases else None
         if self.config.use_sdp:
@@ -90,14 +104,44 @@ class PiperInterface(nn.Module):
         return audio.unsqueeze(1)
 
 
+class MultiSpeakerInterface(PiperInterface):
+    """A conditioned model with several voices: Piper's `sid` picks a row of the embedding table
+    held in the graph, so a standard multi-speaker Piper host can speak every voice."""
+
+    def __init__(self, generator: SynthesizerTrn, speaker_embeddings: torch.Tensor, timed: bool = False) -> None:
+        if generator.voice is None:
+            raise ValueError("speaker embeddings were given but the model has no voice conditioning")
+        super().__init__(generator, None, timed)
+        self.register_buffer("speaker_table", speaker_embeddings.float())
+
+    @property
+    def takes_g(self) -> bool:
+        return False
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        input_lengths: torch.Tensor,
+        scales: torch.Tensor,
+        sid: torch.Tensor,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        g = torch.index_select(self.speaker_table, 0, sid)
+        return self.speak(input, input_lengths, scales, self.voice(g))
+
+
 def export_onnx_file(
     generator: SynthesizerTrn,
     path: str | Path,
     speaker_embedding: np.ndarray | torch.Tensor | None = None,
     opset: int = OPSET,
     timed: bool = False,
+    speaker_embeddings: Sequence[np.ndarray] | None = None,
 ) -> PiperInterface:
-    """Write the ONNX graph to a local `path`; the caller's model is neither moved nor changed."""
+    """Write the ONNX graph to a local `path`; the caller's model is neither moved nor changed.
+
+    `speaker_embeddings` (several voices of a conditioned model) make a multi-speaker graph with
+    input `sid`; it excludes `speaker_embedding`.
+    """
     model = copy.deepcopy(generator).cpu().float().eval()
     for module in model.modules():
         if isinstance(module, WeightNormed):
@@ -105,7 +149,18 @@ def export_onnx_file(
     embedding = None if speaker_embedding is None else torch.as_tensor(np.asarray(speaker_embedding, np.float32))
     if embedding is not None and embedding.numel() != model.config.speaker_embedding_dim:
         raise ValueError(f"speaker embedding must have {model.config.speaker_embedding_dim} values")
-    wrapper = PiperInterface(model, embedding, timed).eval()
+    dim = model.config.speaker_embedding_dim
+    if speaker_embeddings is not None:
+        if embedding is not None:
+            raise ValueError("give either one speaker embedding or several, not both")
+        table = torch.as_tensor(np.stack([np.asarray(e, np.float32).reshape(-1) for e in speaker_embeddings]))
+        if table.size(0) == 0 or table.size(1) != dim:
+            raise ValueError(f"speaker embeddings must be one or more rows of {dim} values")
+        wrapper: PiperInterface = MultiSpeakerInterface(model, table, timed).eval()
+    elif embedding is not None and fold_voice(model, embedding):
+        wrapper = PiperInterface(model, None, timed).eval()
+    else:
+        wrapper = PiperInterface(model, embedding, timed).eval()
     ids = sample_phoneme_ids(model.config.n_vocab)
     args: tuple[torch.Tensor, ...] = (ids, torch.tensor([ids.size(1)]), torch.tensor([0.667, 1.0, 0.8]))
     names = ["input", "input_lengths", "scales"]
@@ -119,9 +174,13 @@ def export_onnx_file(
         outputs.append("durations")
         axes["durations"] = {0: "batch_size", 1: "phonemes"}
     if wrapper.takes_g:
-        args += (torch.zeros(1, model.config.speaker_embedding_dim),)
+        args += (torch.zeros(1, dim),)
         names.append("g")
         axes["g"] = {0: "batch_size"}
+    elif isinstance(wrapper, MultiSpeakerInterface):
+        args += (torch.zeros(1, dtype=torch.long),)
+        names.append("sid")
+        axes["sid"] = {0: "batch_size"}
     with preserved_rng(), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -140,6 +199,29 @@ def export_onnx_file(
     return wrapper
 
 
+def fold_voice(model: SynthesizerTrn, embedding: torch.Tensor) -> bool:
+    """Add one voice's biases into the biases of the layers they follow and drop the conditioning, so
+    the graph is a plain Piper voice: Piper's weights under Piper's names and nothing else, which any
+    Piper tool reads (an importer gets the voice back). Exact: each bias is added right after a layer
+    with a bias (or the encoder's last LayerNorm). False, with `model` unchanged, where a voice bias
+    has no such place (a deterministic duration predictor's input): the caller keeps the biases."""
+    if model.voice is None:
+        raise ValueError("a speaker embedding was given but the model has no voice conditioning")
+    with torch.no_grad():
+        biases = model.voice(embedding.reshape(1, -1).float())
+        if not model.config.use_sdp and bool(biases.dp.abs().max() > 0):
+            return False
+        couplings = [flow for flow in model.flow.flows if hasattr(flow, "pre")]
+        model.enc_p.encoder.norm_layers_2[-1].beta += biases.enc_p.reshape(-1)
+        if model.config.use_sdp:
+            model.dp.pre.bias += biases.dp.reshape(-1)
+        for layer, bias in zip(couplings, biases.flow, strict=True):
+            layer.pre.bias += bias.reshape(-1)
+        model.dec.conv_pre.bias += biases.dec.reshape(-1)
+    model.voice = None
+    return True
+
+
 def sample_phoneme_ids(n_vocab: int, length: int = 12) -> torch.Tensor:
     """A fixed phoneme sequence ([1, length], ids 1..n_vocab-1) for tracing and checks."""
     return (torch.arange(length) * 7 % (n_vocab - 1) + 1).unsqueeze(0)
@@ -150,10 +232,12 @@ def verify_onnx(
     generator: SynthesizerTrn,
     speaker_embedding: np.ndarray | torch.Tensor | None = None,
     min_correlation: float = MIN_CORRELATION,
+    speaker_id: int | None = None,
 ) -> float:
     """Correlation of onnxruntime's output with the torch generator at noise scales 0.
 
-    A graph that takes `g` is fed `speaker_embedding` (or zeros); raises `ExportError` when the
+    A graph that takes `g` is fed `speaker_embedding` (or zeros), a multi-speaker graph `speaker_id`
+    (whose voice `speaker_embedding` must be); raises `ExportError` when the
     two disagree in length or correlate below `min_correlation`.
     """
     import onnxruntime as ort
@@ -173,8 +257,11 @@ def verify_onnx(
         dim = model.config.speaker_embedding_dim
         values = np.zeros(dim, np.float32) if speaker_embedding is None else speaker_embedding
         g = torch.as_tensor(np.asarray(values, np.float32)).reshape(1, -1)
-        if "g" in {i.name for i in session.get_inputs()}:
+        inputs = {i.name for i in session.get_inputs()}
+        if "g" in inputs:
             feeds["g"] = g.numpy()
+        if "sid" in inputs:
+            feeds["sid"] = np.array([speaker_id or 0], dtype=np.int64)
     theirs = session.run(["output"], feeds)[0].reshape(-1)
     with preserved_rng():
         ours = model.infer(ids, torch.tensor([ids.size(1)]), noise_scale=0.0, noise_w=0.0, g=g).audio

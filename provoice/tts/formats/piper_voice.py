@@ -55,8 +55,10 @@ def piper_voice_config(
     base: Mapping[str, Any] | None = None,
     dataset: str | None = None,
     provoice: Mapping[str, Any] | None = None,
+    speaker_id_map: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The voice JSON for a single-speaker export.
+    """The voice JSON of an export: single-speaker, or multi-speaker with `speaker_id_map`
+    (name -> the `sid` Piper feeds), whose size is `num_speakers`.
 
     `base` (the base model's own Piper JSON, when it has one) supplies what ProVoice does not
     decide (language names, phoneme type and map, quality); everything the model determines is
@@ -83,8 +85,8 @@ def piper_voice_config(
         phoneme_map=voice.get("phoneme_map", {}),
         phoneme_id_map={symbol: list(values) for symbol, values in phoneme_id_map.items()},
         num_symbols=config.n_vocab,
-        num_speakers=1,
-        speaker_id_map={},
+        num_speakers=max(1, len(speaker_id_map or {})),
+        speaker_id_map=dict(speaker_id_map or {}),
         piper_version=voice.get("piper_version", PIPER_VERSION),
         language=language,
     )
