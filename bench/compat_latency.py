@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import code_version, log, machine, machine_line, write_sections  # noqa: E402
-from serving_speed import MODEL_ID, PARAGRAPH, _Server, served_model  # noqa: E402
+from serving_speed import MODEL_ID, PARAGRAPH, _Server, bench_app, served_model  # noqa: E402
 
 
 def http_stream(url: str, path: str, headers: dict, body: dict, params: dict | None = None,
@@ -121,28 +121,13 @@ def routes(url: str, key: str, voice_id: str, model_id: str) -> dict[str, Callab
 def measure(rounds: int) -> dict:
     import numpy as np
 
-    from interfaces.api.app import create_app
-    from provoice.accounts import create_account, create_api_key
-    from provoice.catalog import Voice
-    from provoice.credits import grant
-    from provoice.pvc.service import create_pvc
     from provoice.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="provoice-compat-bench-"))
     settings = Settings(home=work / "home")
     served_model(settings)
-    app = create_app(settings)
-    catalog = app.state.catalog
-    account = create_account(catalog, "bench")
-    _, key = create_api_key(catalog, account.id)
-    grant(catalog, account.id, 10_000_000)
-    dataset = catalog.create_dataset("bench", account_id=account.id)
-    pvc = create_pvc(catalog, account.id, dataset.id, "Bench", MODEL_ID, settings=settings)
     embedding = np.random.default_rng(0).standard_normal(256).astype(np.float32) * 0.1
-    voice = Voice(account_id=account.id, pvc_id=pvc.id, model_id=MODEL_ID, name="Bench 1", source_file_id="f",
-                  clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0, embedding=embedding.tolist())
-    with catalog.session() as s:
-        s.add(voice)
+    app, key, voice = bench_app(settings, embedding)
     with _Server(app) as url:
         timed = routes(url, key, voice.id, MODEL_ID)
         for fn in timed.values():  # warm every path once (model load, encoders)

@@ -202,9 +202,9 @@ def one_request(url: str, headers: dict, body: dict) -> dict:
     return {"first_audio_s": first, "total_s": time.perf_counter() - start, "bytes": size}
 
 
-def api_figures(settings, embedding, clients: int, requests: int) -> dict:
-    import numpy as np
-
+def bench_app(settings, embedding):
+    """(the API app, an API key, a voice on the served model): an account with ample credits whose
+    one voice has `embedding`."""
     from interfaces.api.app import create_app
     from provoice.accounts import create_account, create_api_key
     from provoice.catalog import Voice
@@ -222,6 +222,13 @@ def api_figures(settings, embedding, clients: int, requests: int) -> dict:
                   clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0, embedding=[float(x) for x in embedding])
     with catalog.session() as s:
         s.add(voice)
+    return app, secret, voice
+
+
+def api_figures(settings, embedding, clients: int, requests: int) -> dict:
+    import numpy as np
+
+    app, secret, voice = bench_app(settings, embedding)
     headers = {"X-API-Key": secret}
     body = {"model_id": MODEL_ID, "voice_id": voice.id, "text": PARAGRAPH}
     out: dict = {}

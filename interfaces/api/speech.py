@@ -14,6 +14,8 @@ ElevenLabs routes cannot drift apart:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +25,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from provoice import idempotency
 from provoice.audio.output import AudioEncoder, AudioFormat, Container, encode_whole, wav_with_sizes
 from provoice.catalog import Catalog, Voice
 from provoice.pvc.tts import Meter, meter
@@ -150,10 +153,6 @@ class Recorder:
     def complete(self, data: bytes, fmt: AudioFormat) -> None:
         if not self.keeps:
             return
-        import hashlib
-
-        from provoice import idempotency
-
         digest = hashlib.sha256(idempotency.record_key(self.account, self.key).encode()).hexdigest()
         key = f"requests/{digest}.{fmt.extension}"
         self.storage.write_bytes(key, data)
@@ -161,8 +160,6 @@ class Recorder:
 
     def abandon(self) -> None:
         if self.key is not None:
-            from provoice import idempotency
-
             idempotency.abandon(self.catalog, self.account, self.key)
 
 
@@ -246,7 +243,6 @@ def streamed_response(speech: Speech, recorder: Recorder | None = None,
 def event_stream(speech: Speech, events, closing) -> StreamingResponse:
     """Server-sent events: `events(chunk)` gives the `data:` payloads of each chunk, `closing()`
     those after the last; charged for the sentences sent, like a byte stream."""
-    import json
 
     async def body() -> AsyncIterator[bytes]:
         try:
