@@ -6,8 +6,13 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PYTHONUNBUFFERED := 1
+# The suite runs on every core (pytest-xdist; `PYTEST_WORKERS=0` runs it in this process). A test file goes
+# to one worker whole, so its module-scoped fixtures are made once; files go out in collection order, which
+# starts with the slowest (deployments/, flows/), so no long test is left for the end.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS := -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10
 
-.PHONY: install system-deps demo test test-fast lint-imports bench clean
+.PHONY: install system-deps demo test test-fast lint lint-imports bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -24,20 +29,26 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION)
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[train,dev]"
 	touch $@
 
 demo: install
 	$(PY) -m interfaces.demo
 
-test: install lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider
+test: install lint-imports lint
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-imports: install
 	$(VENV)/bin/lint-imports
 
-test-fast: install lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider -m "not integration"
+# ruff's lint rules and formatting over everything, mypy over the core (rules in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-fast: install lint-imports lint
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not integration"
 
 bench: install
 	$(PY) bench/prepare_throughput.py --minutes 10 --update-docs

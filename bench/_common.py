@@ -32,23 +32,34 @@ def machine() -> dict:
     info = Path("/proc/cpuinfo")
     lines = info.read_text().splitlines() if info.exists() else []
     cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
-    out = {"arch": platform.machine(), "cpu": cpu, "cores": os.cpu_count(),
-           "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
-           "load_avg_at_start": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
+    out = {
+        "arch": platform.machine(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
-        out.update(torch=torch.__version__, threads=torch.get_num_threads(),
-                   gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+        out.update(
+            torch=torch.__version__,
+            threads=torch.get_num_threads(),
+            gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        )
     return out
 
 
 def machine_line(m: dict) -> str:
-    return (f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
-            f"load average at start {m['load_avg_at_start']} (shared machine)")
+    return (
+        f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
+        f"load average at start {m['load_avg_at_start']} (shared machine)"
+    )
 
 
 def code_version(paths: Sequence[str] = ()) -> str:
     """HEAD, and whether the measured code differs from it: the figures belong to that code."""
+
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
@@ -75,18 +86,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def prefect_server(work: Path) -> Iterator[tuple[str, Path]]:
-    """A private `prefect server start` (its own home and SQLite database, no UI) through the same
-    launcher `provoice serve` uses; yields the API URL and the server's log."""
-    from deployments.stack import Stack
+    """A private Prefect server (its own home and SQLite database under `work`) started by the
+    launcher every ProVoice command uses (`deployments.local_server`); yields the API URL and the
+    server's log, and stops it at the end."""
+    from deployments.local_server import LocalServer
+    from provoice.settings import Settings
 
-    home, server_log = work / "prefect-server", work / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
-    stack = Stack(say=log)
+    server = LocalServer(Settings(home=work / "prefect-server"), say=log)
     try:
-        yield stack.start_prefect_server(free_port(), env, timeout_s=180, ui=False, log=server_log), server_log
+        rec = server.ensure()
+        yield rec.api_url, Path(rec.prefect_home) / "server.log"
     finally:
-        stack.stop()
+        server.stop()
 
 
 def ingest(folder: Path, name: str = "bench") -> str:
@@ -111,6 +122,6 @@ def write_sections(sections: dict[str, str]) -> None:
     for key, body in sections.items():
         new = section(key, body)
         pattern = re.compile(rf"<!-- bench:{re.escape(key)} -->.*?<!-- /bench -->\n?", re.DOTALL)
-        text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
+        text = pattern.sub(lambda _, new=new: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text)

@@ -28,28 +28,82 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import code_version, ingest, log, machine, machine_line, prefect_server, set_env, write_sections  # noqa: E402
+from _common import code_version, ingest, log, machine, machine_line, prefect_server, set_env, write_sections
 
 ESPEAK_VOICE = "en-gb+f3"
-SUBJECTS = ["The old farmer", "My younger brother", "A tired nurse", "The new teacher", "Our quiet neighbour",
-            "The city council", "A young painter", "The head chef", "Her best friend", "The night guard",
-            "A local reporter", "The museum guide", "Two small children", "The factory manager"]
-VERBS = ["carried", "repaired", "described", "painted", "ordered", "collected", "delivered", "measured",
-         "borrowed", "cleaned", "discovered", "photographed", "returned", "opened"]
-OBJECTS = ["a heavy wooden chair", "the broken garden gate", "three baskets of apples", "a letter from Spain",
-           "the silver kettle", "a map of the northern coast", "the blue bicycle", "a box of old records",
-           "the kitchen window", "a bag of warm bread", "the station clock", "a pair of leather boots"]
-PLACES = ["near the harbour", "behind the school", "at the busy market", "in the small village",
-          "beside the frozen lake", "across the wide bridge", "inside the empty theatre", "along the railway"]
-TIMES = ["early on Monday", "before the storm", "late last night", "during the holidays", "after lunch",
-         "every autumn", "on a sunny morning", "just before dinner"]
+SUBJECTS = [
+    "The old farmer",
+    "My younger brother",
+    "A tired nurse",
+    "The new teacher",
+    "Our quiet neighbour",
+    "The city council",
+    "A young painter",
+    "The head chef",
+    "Her best friend",
+    "The night guard",
+    "A local reporter",
+    "The museum guide",
+    "Two small children",
+    "The factory manager",
+]
+VERBS = [
+    "carried",
+    "repaired",
+    "described",
+    "painted",
+    "ordered",
+    "collected",
+    "delivered",
+    "measured",
+    "borrowed",
+    "cleaned",
+    "discovered",
+    "photographed",
+    "returned",
+    "opened",
+]
+OBJECTS = [
+    "a heavy wooden chair",
+    "the broken garden gate",
+    "three baskets of apples",
+    "a letter from Spain",
+    "the silver kettle",
+    "a map of the northern coast",
+    "the blue bicycle",
+    "a box of old records",
+    "the kitchen window",
+    "a bag of warm bread",
+    "the station clock",
+    "a pair of leather boots",
+]
+PLACES = [
+    "near the harbour",
+    "behind the school",
+    "at the busy market",
+    "in the small village",
+    "beside the frozen lake",
+    "across the wide bridge",
+    "inside the empty theatre",
+    "along the railway",
+]
+TIMES = [
+    "early on Monday",
+    "before the storm",
+    "late last night",
+    "during the holidays",
+    "after lunch",
+    "every autumn",
+    "on a sunny morning",
+    "just before dinner",
+]
 
 
 def sentences(count: int, seed: int = 7) -> list[str]:
     """Varied, grammatical and reproducible: no sentence repeats, no evaluation sentence appears."""
     rng, out, seen = random.Random(seed), [], set()
     while len(out) < count:
-        s = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(PLACES)} {rng.choice(TIMES)}."
+        s = " ".join(rng.choice(words) for words in (SUBJECTS, VERBS, OBJECTS, PLACES, TIMES)) + "."
         if s not in seen:
             seen.add(s)
             out.append(s)
@@ -59,18 +113,28 @@ def sentences(count: int, seed: int = 7) -> list[str]:
 #: name -> (what it tests, TrainConfig overrides on top of the product recipe's config). Every
 #: variant trains the same model from the same bundle for the same number of steps.
 VARIANTS: dict[str, tuple[str, dict]] = {
-    "text-locked": ("the product recipe (`RECIPE`): text encoder, duration predictor and the voice's biases on them "
-                    "frozen, learning rate 2e-4, batch 8", {"module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0,
-                                                                          "voice.dp": 0.0}, "learning_rate": 2e-4}),
-    "dec-slow": ("text-locked with the decoder's own weights at a tenth of the rate (its voice bias at the full "
-                 "rate): trained on the mel loss alone, a fine-tuned decoder buzzes at the frame rate (86 Hz)",
-                 {"module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0, "voice.dp": 0.0, "dec": 0.1,
-                                "voice.dec": 1.0}, "learning_rate": 2e-4}),
-    "text-prior": ("text-locked, but the text encoder and the voice's bias on it train at a quarter of the rate, so "
-                   "the prior can move to the new voice while the durations stay the base's",
-                   {"module_lr": {"enc_p": 0.25, "voice.enc_p": 0.25, "dp": 0.0, "voice.dp": 0.0}, "learning_rate": 2e-4}),
-    "lr-x2": ("text-locked at twice the learning rate (4e-4)", {"module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0,
-                                                                              "voice.dp": 0.0}, "learning_rate": 4e-4}),
+    "text-locked": (
+        "the product recipe (`RECIPE`): text encoder, duration predictor and the voice's biases on them "
+        "frozen, learning rate 2e-4, batch 8",
+        {"module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0, "voice.dp": 0.0}, "learning_rate": 2e-4},
+    ),
+    "dec-slow": (
+        "text-locked with the decoder's own weights at a tenth of the rate (its voice bias at the full "
+        "rate): trained on the mel loss alone, a fine-tuned decoder buzzes at the frame rate (86 Hz)",
+        {
+            "module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0, "voice.dp": 0.0, "dec": 0.1, "voice.dec": 1.0},
+            "learning_rate": 2e-4,
+        },
+    ),
+    "text-prior": (
+        "text-locked, but the text encoder and the voice's bias on it train at a quarter of the rate, so "
+        "the prior can move to the new voice while the durations stay the base's",
+        {"module_lr": {"enc_p": 0.25, "voice.enc_p": 0.25, "dp": 0.0, "voice.dp": 0.0}, "learning_rate": 2e-4},
+    ),
+    "lr-x2": (
+        "text-locked at twice the learning rate (4e-4)",
+        {"module_lr": {"enc_p": 0.0, "dp": 0.0, "voice.enc_p": 0.0, "voice.dp": 0.0}, "learning_rate": 4e-4},
+    ),
 }
 VOICES = ("far", "espeak")
 
@@ -87,7 +151,9 @@ def make_speaker(voice: str, work: Path, files: int, per_file: int) -> tuple[lis
 
     (work / "speaker").mkdir(parents=True, exist_ok=True)
     for i in range(files):
-        synthetic.speech_file(work / "speaker" / f"take-{i:02d}.wav", texts[i * per_file:(i + 1) * per_file], ESPEAK_VOICE)
+        synthetic.speech_file(
+            work / "speaker" / f"take-{i:02d}.wav", texts[i * per_file : (i + 1) * per_file], ESPEAK_VOICE
+        )
     return texts, f"espeak-ng `{ESPEAK_VOICE}` (formant synthesis, rule prosody)"
 
 
@@ -100,7 +166,9 @@ def real_readings(voice: str, work: Path) -> list[Path]:
         import far_voice
 
         return far_voice.held_out(far_voice.praat_python(work), work / "held-out", list(HELD_OUT_SENTENCES))
-    return [synthetic.speak(text, work / f"real-{i:02d}.wav", ESPEAK_VOICE) for i, text in enumerate(HELD_OUT_SENTENCES)]
+    return [
+        synthetic.speak(text, work / f"real-{i:02d}.wav", ESPEAK_VOICE) for i, text in enumerate(HELD_OUT_SENTENCES)
+    ]
 
 
 def real_speaker(voice: str, work: Path, manifest_uri: str) -> dict:
@@ -142,30 +210,47 @@ def resume_from(earlier: str, run_id: str) -> None:
         shutil.copytree(store / earlier, store / run_id, ignore=shutil.ignore_patterns("result.json"))
 
 
-def train_and_score(run_id: str, base_id: str, ds: dict, config, seeds: tuple[int, ...] = (0,),
-                    references: bool = False) -> dict:
+def train_and_score(
+    run_id: str, base_id: str, ds: dict, config, seeds: tuple[int, ...] = (0,), references: bool = False
+) -> dict:
     from provoice.settings import Settings
-    from provoice.voice_models.pipeline import FineTuneInputs, evaluate_model, fine_tune_here
+    from provoice.voice_models.pipeline import FineTuneInputs, evaluate_model, fine_tune
 
     settings = Settings()
-    inputs = FineTuneInputs(run_id=run_id, base_model_id=base_id, manifest_uri=ds["manifest_uri"],
-                            dataset_id=ds["id"], dataset_version=ds["version"])
+    inputs = FineTuneInputs(
+        run_id=run_id,
+        base_model_id=base_id,
+        manifest_uri=ds["manifest_uri"],
+        dataset_id=ds["id"],
+        dataset_version=ds["version"],
+    )
     t0 = time.perf_counter()
-    result = fine_tune_here(settings, inputs, config)
+    result = fine_tune(settings, inputs, config)
     wall = time.perf_counter() - t0
     evals = []
     for i, seed in enumerate(seeds):
-        ev = evaluate_model(settings, inputs.model_id, ds["manifest_uri"], seed=seed,
-                            with_references=references and i == 0)
+        ev = evaluate_model(
+            settings, inputs.model_id, ds["manifest_uri"], seed=seed, with_references=references and i == 0
+        )
         evals.append({"seed": seed, **ev.summary(), "sentences": ev.sentences})
-    curve = [{k: r[k] for k in ("step", "val_wer", "val_speaker_similarity", "val_dnsmos", "val_mel") if k in r}
-             for r in result.validation]
+    curve = [
+        {k: r[k] for k in ("step", "val_wer", "val_speaker_similarity", "val_dnsmos", "val_mel") if k in r}
+        for r in result.validation
+    ]
     steps_per_s = [r["steps_per_s"] for r in _history(run_id) if "steps_per_s" in r]
-    return {"model_id": inputs.model_id, "steps": result.steps, "best_step": result.best_step,
-            "stopped_by": result.stopped_by, "trained_s": round(result.trained_s, 1),
-            "validation_s": result.validation_s, "wall_s": round(wall, 1), "evaluations": evals, "curve": curve,
-            "steps_per_s": round(sum(steps_per_s) / len(steps_per_s), 3) if steps_per_s else None,
-            "config": config.to_dict()}
+    return {
+        "model_id": inputs.model_id,
+        "steps": result.steps,
+        "best_step": result.best_step,
+        "stopped_by": result.stopped_by,
+        "trained_s": round(result.trained_s, 1),
+        "validation_s": result.validation_s,
+        "wall_s": round(wall, 1),
+        "evaluations": evals,
+        "curve": curve,
+        "steps_per_s": round(sum(steps_per_s) / len(steps_per_s), 3) if steps_per_s else None,
+        "config": config.to_dict(),
+    }
 
 
 def _history(run_id: str) -> list[dict]:
@@ -193,9 +278,15 @@ def setup(voice: str, work: Path, results: dict, save, files: int, per_file: int
 
             summary = prepare_dataset(dataset_id)
             prepared = Catalog(Settings()).prepared_run(dataset_id)
-            results["dataset"] = {"id": dataset_id, "version": prepared.version, "manifest_uri": prepared.manifest_uri,
-                                  "accepted_s": summary.model_dump().get("accepted_seconds"), "voice": voice,
-                                  "description": description, "sentences": len(texts)}
+            results["dataset"] = {
+                "id": dataset_id,
+                "version": prepared.version,
+                "manifest_uri": prepared.manifest_uri,
+                "accepted_s": summary.model_dump().get("accepted_seconds"),
+                "voice": voice,
+                "description": description,
+                "sentences": len(texts),
+            }
             save()
     ds = results["dataset"]
     log(f"dataset {ds['id']}: {ds['accepted_s']} s accepted")
@@ -209,8 +300,10 @@ def setup(voice: str, work: Path, results: dict, save, files: int, per_file: int
         ev = evaluate_model(Settings(), results["base_id"], ds["manifest_uri"])
         results["base"] = {**ev.summary(), "ceiling_similarity": ev.ceiling_similarity, "sentences": ev.sentences}
         save()
-    log(f"real speaker WER {results['real']['wer']:.3f}, base WER {results['base']['wer']:.3f}, "
-        f"base similarity {results['base']['speaker_similarity']:.3f}")
+    log(
+        f"real speaker WER {results['real']['wer']:.3f}, base WER {results['base']['wer']:.3f}, "
+        f"base similarity {results['base']['speaker_similarity']:.3f}"
+    )
 
 
 def run_name(variant: str, steps: int) -> str:
@@ -219,8 +312,12 @@ def run_name(variant: str, steps: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--voice", choices=VOICES, default="far", help="far: a British woman from a real voice "
-                    "(bench/far_voice.py); espeak: espeak-ng en-gb+f3")
+    ap.add_argument(
+        "--voice",
+        choices=VOICES,
+        default="far",
+        help="far: a British woman from a real voice (bench/far_voice.py); espeak: espeak-ng en-gb+f3",
+    )
     ap.add_argument("--work", type=Path, help="default /tmp/provoice-clone-<voice>")
     ap.add_argument("--variant", choices=tuple(VARIANTS), help="train and score this variant (after setup)")
     ap.add_argument("--steps", type=int, default=180, help="the run's total steps (180: 12 CPU minutes at batch 8)")
@@ -253,17 +350,28 @@ def main() -> None:
         out = runs / f"{name}.json"
         if not out.exists():
             from provoice.settings import Settings
-            from provoice.voice_models.pipeline import fine_tune_config
+            from provoice.voice_models.recipe import recipe_for
 
             if args.resume:
                 resume_from(run_name(args.variant, args.resume), name)
-            base = fine_tune_config(Settings(), max_steps=args.steps)
+            settings = Settings()
+            base = recipe_for(settings).train_config(settings, max_steps=args.steps)
             config = type(base).from_dict({**base.to_dict(), **VARIANTS[args.variant][1], "max_steps": args.steps})
             log(f"{name}: {args.steps} steps" + (f", resumed from step {args.resume}" if args.resume else ""))
             seeds = tuple(int(x) for x in args.seeds.split(","))
             record = train_and_score(name, results["base_id"], results["dataset"], config, seeds=seeds)
-            out.write_text(json.dumps({"variant": args.variant, "resumed_from": args.resume, "machine": machine(),
-                                       "code": code_version(["provoice", "bench"]), **record}, indent=1))
+            out.write_text(
+                json.dumps(
+                    {
+                        "variant": args.variant,
+                        "resumed_from": args.resume,
+                        "machine": machine(),
+                        "code": code_version(["provoice", "bench"]),
+                        **record,
+                    },
+                    indent=1,
+                )
+            )
         ev = json.loads(out.read_text())["evaluations"][0]
         log(f"{name}: WER {ev['wer']:.3f}, similarity {ev['speaker_similarity']:.3f}, DNSMOS {ev['dnsmos']:.2f}")
     if args.report:
@@ -277,36 +385,46 @@ def _fmt(v, spec: str = ".3f") -> str:
 
 
 def _curve(points: list[dict]) -> str:
-    return ", ".join(f"{p['step']}: {_fmt(p.get('val_wer'), '.2f')}/{_fmt(p.get('val_speaker_similarity'), '.2f')}"
-                     for p in points)
+    return ", ".join(
+        f"{p['step']}: {_fmt(p.get('val_wer'), '.2f')}/{_fmt(p.get('val_speaker_similarity'), '.2f')}" for p in points
+    )
 
 
 def markdown(r: dict, records: list[dict]) -> str:
     real, base, ds, m = r["real"], r["base"], r["dataset"], r["machine"]
-    lines = [f"### Clone quality on the {ds['voice']} voice ({date.today().isoformat()})", "",
-             f"- command: `python bench/clone_quality.py --voice {ds['voice']} --variant NAME --steps N "
-             "[--resume M]`, then `--report`",
-             machine_line(m) + f"; torch {m.get('torch')}",
-             f"- target speaker: {ds['description']}, reading {ds['sentences']} template sentences; "
-             f"{ds['accepted_s']} s accepted by `prepare`; base model `{r['base_id']}` (US male)",
-             "- evaluation: `provoice model evaluate` on its 16 held-out sentences (3 synthesis seeds each), Whisper "
-             "tiny.en beam 5 with Whisper's English normaliser, similarity to the dataset's held-out clips, DNSMOS",
-             "- steps, not minutes, are the budget, so two runs sharing the cores train the same amount: 180 steps "
-             "is 12 CPU minutes at batch 8 (0.25 steps/s on 2 cores)", "",
-             "| model | steps (best) | ≈ CPU min | WER | speaker similarity | DNSMOS |", "|---|---|---|---|---|---|",
-             f"| real speaker reading the sentences | — | — | {real['wer']:.3f} | {real['speaker_similarity']:.3f} "
-             f"(ceiling {_fmt(base.get('ceiling_similarity'))}: held-out clips, leave-one-out) | {real['dnsmos']:.2f} |",
-             f"| base model | 0 | 0 | {base['wer']:.3f} | {_fmt(base['speaker_similarity'])} | {base['dnsmos']:.2f} |"]
+    lines = [
+        f"### Clone quality on the {ds['voice']} voice ({date.today().isoformat()})",
+        "",
+        f"- command: `python bench/clone_quality.py --voice {ds['voice']} --variant NAME --steps N "
+        "[--resume M]`, then `--report`",
+        machine_line(m) + f"; torch {m.get('torch')}",
+        f"- target speaker: {ds['description']}, reading {ds['sentences']} template sentences; "
+        f"{ds['accepted_s']} s accepted by `prepare`; base model `{r['base_id']}` (US male)",
+        "- evaluation: `provoice model evaluate` on its 16 held-out sentences (3 synthesis seeds each), Whisper "
+        "tiny.en beam 5 with Whisper's English normaliser, similarity to the dataset's held-out clips, DNSMOS",
+        "- steps, not minutes, are the budget, so two runs sharing the cores train the same amount: 180 steps "
+        "is 12 CPU minutes at batch 8 (0.25 steps/s on 2 cores)",
+        "",
+        "| model | steps (best) | ≈ CPU min | WER | speaker similarity | DNSMOS |",
+        "|---|---|---|---|---|---|",
+        f"| real speaker reading the sentences | — | — | {real['wer']:.3f} | {real['speaker_similarity']:.3f} "
+        f"(ceiling {_fmt(base.get('ceiling_similarity'))}: held-out clips, leave-one-out) | {real['dnsmos']:.2f} |",
+        f"| base model | 0 | 0 | {base['wer']:.3f} | {_fmt(base['speaker_similarity'])} | {base['dnsmos']:.2f} |",
+    ]
     for v in sorted(records, key=lambda v: (v["variant"], v["steps"])):
         ev = v["evaluations"][0]
-        lines.append(f"| `{v['variant']}` | {v['steps']} ({v['best_step']}) | {v['steps'] / 15:.0f} | {ev['wer']:.3f} | "
-                     f"{_fmt(ev['speaker_similarity'])} | {ev['dnsmos']:.2f} |")
+        lines.append(
+            f"| `{v['variant']}` | {v['steps']} ({v['best_step']}) | {v['steps'] / 15:.0f} | {ev['wer']:.3f} | "
+            f"{_fmt(ev['speaker_similarity'])} | {ev['dnsmos']:.2f} |"
+        )
     lines += ["", "Runs (validation WER/similarity by step):"]
     for v in sorted(records, key=lambda v: (v["variant"], v["steps"])):
         resumed = f", resumed from step {v['resumed_from']}" if v.get("resumed_from") else ""
-        lines.append(f"- `{v['variant']}` to {v['steps']}{resumed}: {VARIANTS[v['variant']][0]}. "
-                     f"{_curve(v['curve'])}")
-    lines += ["", f"Targets (far voice, 12 CPU minutes): similarity ≥ 0.90, WER ≤ real + 0.03 = {real['wer'] + 0.03:.3f}."]
+        lines.append(f"- `{v['variant']}` to {v['steps']}{resumed}: {VARIANTS[v['variant']][0]}. {_curve(v['curve'])}")
+    lines += [
+        "",
+        f"Targets (far voice, 12 CPU minutes): similarity ≥ 0.90, WER ≤ real + 0.03 = {real['wer'] + 0.03:.3f}.",
+    ]
     return "\n".join(lines)
 
 

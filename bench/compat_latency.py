@@ -25,12 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import code_version, log, machine, machine_line, write_sections  # noqa: E402
-from serving_speed import MODEL_ID, PARAGRAPH, _Server, bench_app, served_model  # noqa: E402
+from _common import code_version, log, machine, machine_line, write_sections
+from serving_speed import MODEL_ID, PARAGRAPH, _Server, bench_app, served_model
 
 
-def http_stream(url: str, path: str, headers: dict, body: dict, params: dict | None = None,
-                events: bool = False) -> tuple[float, float]:
+def http_stream(
+    url: str, path: str, headers: dict, body: dict, params: dict | None = None, events: bool = False
+) -> tuple[float, float]:
     """(seconds to the first audio, seconds to the end) of one streamed HTTP response."""
     import httpx
 
@@ -71,9 +72,18 @@ def cartesia_ws(url: str, key: str, voice_id: str) -> tuple[float, float]:
     start = time.perf_counter()
     first = None
     with connect(url.replace("http", "ws") + f"/cartesia/tts/websocket?api_key={key}", max_size=None) as ws:
-        ws.send(json.dumps({"context_id": "bench", "model_id": "sonic-3", "transcript": PARAGRAPH,
-                            "voice": {"mode": "id", "id": voice_id}, "continue": False,
-                            "output_format": {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 44100}}))
+        ws.send(
+            json.dumps(
+                {
+                    "context_id": "bench",
+                    "model_id": "sonic-3",
+                    "transcript": PARAGRAPH,
+                    "voice": {"mode": "id", "id": voice_id},
+                    "continue": False,
+                    "output_format": {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 44100},
+                }
+            )
+        )
         while True:
             message = json.loads(ws.recv())
             if message.get("type") == "chunk" and message.get("data"):
@@ -89,32 +99,47 @@ def routes(url: str, key: str, voice_id: str, model_id: str) -> dict[str, Callab
     bearer = {"Authorization": f"Bearer {key}"}
     body = {"model_id": model_id, "voice_id": voice_id, "text": PARAGRAPH}
     cartesia = {**bearer, "Cartesia-Version": "2026-08-14"}
-    cartesia_body = {"model_id": "sonic-3", "transcript": PARAGRAPH, "voice": {"mode": "id", "id": voice_id},
-                     "output_format": {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 44100}}
+    cartesia_body = {
+        "model_id": "sonic-3",
+        "transcript": PARAGRAPH,
+        "voice": {"mode": "id", "id": voice_id},
+        "output_format": {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 44100},
+    }
     openai = {"model": "tts-1", "voice": voice_id, "input": PARAGRAPH}
     eleven = {"xi-api-key": key}
     return {
         "POST /tts (stream, wav)": lambda: http_stream(url, "/tts", native, {**body, "stream": True}),
         "POST /tts (whole, wav)": lambda: http_stream(url, "/tts", native, body),
-        "POST /tts (stream, mp3 44.1 kHz)": lambda: http_stream(url, "/tts", native, {
-            **body, "stream": True, "output_format": {"container": "mp3", "sample_rate": 44100}}),
+        "POST /tts (stream, mp3 44.1 kHz)": lambda: http_stream(
+            url, "/tts", native, {**body, "stream": True, "output_format": {"container": "mp3", "sample_rate": 44100}}
+        ),
         "WS /tts/ws (raw pcm)": lambda: native_ws(url, native, body),
         "OpenAI /v1/audio/speech (mp3)": lambda: http_stream(url, "/v1/audio/speech", bearer, openai),
-        "OpenAI /v1/audio/speech (pcm 24 kHz)": lambda: http_stream(url, "/v1/audio/speech", bearer,
-                                                                    {**openai, "response_format": "pcm"}),
-        "OpenAI /v1/audio/speech (sse)": lambda: http_stream(url, "/v1/audio/speech", bearer,
-                                                             {**openai, "response_format": "pcm",
-                                                              "stream_format": "sse"}, events=True),
+        "OpenAI /v1/audio/speech (pcm 24 kHz)": lambda: http_stream(
+            url, "/v1/audio/speech", bearer, {**openai, "response_format": "pcm"}
+        ),
+        "OpenAI /v1/audio/speech (sse)": lambda: http_stream(
+            url, "/v1/audio/speech", bearer, {**openai, "response_format": "pcm", "stream_format": "sse"}, events=True
+        ),
         "Cartesia /tts/bytes (f32 44.1 kHz)": lambda: http_stream(url, "/cartesia/tts/bytes", cartesia, cartesia_body),
-        "Cartesia /tts/sse (f32 44.1 kHz)": lambda: http_stream(url, "/cartesia/tts/sse", cartesia, cartesia_body,
-                                                                events=True),
+        "Cartesia /tts/sse (f32 44.1 kHz)": lambda: http_stream(
+            url, "/cartesia/tts/sse", cartesia, cartesia_body, events=True
+        ),
         "Cartesia /tts/websocket (f32 44.1 kHz)": lambda: cartesia_ws(url, key, voice_id),
         "ElevenLabs /stream (mp3_44100_128)": lambda: http_stream(
-            url, f"/elevenlabs/v1/text-to-speech/{voice_id}/stream", eleven, {"text": PARAGRAPH},
-            params={"output_format": "mp3_44100_128"}),
+            url,
+            f"/elevenlabs/v1/text-to-speech/{voice_id}/stream",
+            eleven,
+            {"text": PARAGRAPH},
+            params={"output_format": "mp3_44100_128"},
+        ),
         "ElevenLabs convert (pcm_24000)": lambda: http_stream(
-            url, f"/elevenlabs/v1/text-to-speech/{voice_id}", eleven, {"text": PARAGRAPH},
-            params={"output_format": "pcm_24000"}),
+            url,
+            f"/elevenlabs/v1/text-to-speech/{voice_id}",
+            eleven,
+            {"text": PARAGRAPH},
+            params={"output_format": "pcm_24000"},
+        ),
     }
 
 
@@ -142,20 +167,28 @@ def measure(rounds: int) -> dict:
     for name, values in results.items():
         first = statistics.median(v[0] for v in values)
         whole = statistics.median(v[1] for v in values)
-        table[name] = {"first_audio_s": round(first, 3), "whole_s": round(whole, 3),
-                       "first_over_tts_stream": round(first / base, 2)}
+        table[name] = {
+            "first_audio_s": round(first, 3),
+            "whole_s": round(whole, 3),
+            "first_over_tts_stream": round(first / base, 2),
+        }
     return {"rounds": rounds, "characters": len(PARAGRAPH), "routes": table}
 
 
 def markdown(result: dict, m: dict, command: str) -> str:
-    lines = [f"### Time to first audio by route ({date.today().isoformat()})", "",
-             f"Machine: {machine_line(m)}. Command: `{command}`. Code: {code_version()}.", "",
-             f"A medium fine-tuned model (Joe base with voice conditioning, ONNX-served) reads the same "
-             f"{result['characters']}-character, five-sentence paragraph through each route on a real uvicorn "
-             f"socket; medians of {result['rounds']} interleaved rounds. The ratio is against `POST /tts` "
-             "streamed.", "",
-             "| route | first audio (s) | whole (s) | first audio / POST /tts stream |",
-             "|---|---|---|---|"]
+    lines = [
+        f"### Time to first audio by route ({date.today().isoformat()})",
+        "",
+        f"Machine: {machine_line(m)}. Command: `{command}`. Code: {code_version()}.",
+        "",
+        f"A medium fine-tuned model (Joe base with voice conditioning, ONNX-served) reads the same "
+        f"{result['characters']}-character, five-sentence paragraph through each route on a real uvicorn "
+        f"socket; medians of {result['rounds']} interleaved rounds. The ratio is against `POST /tts` "
+        "streamed.",
+        "",
+        "| route | first audio (s) | whole (s) | first audio / POST /tts stream |",
+        "|---|---|---|---|",
+    ]
     for name, row in result["routes"].items():
         lines.append(f"| {name} | {row['first_audio_s']} | {row['whole_s']} | {row['first_over_tts_stream']} |")
     return "\n".join(lines) + "\n"

@@ -46,9 +46,11 @@ FORMANT_RATIO = 1.2
 PITCH_MEDIAN_HZ = 220.0
 PITCH_RANGE = 1.4
 RATE = 22050
-DESCRIPTION = (f"Joe's Piper voice reading espeak-ng {ACCENT} phonemes, moved by Praat's Change gender to a "
-               f"{PITCH_MEDIAN_HZ:.0f} Hz pitch median (range x{PITCH_RANGE}) and formants x{FORMANT_RATIO}: "
-               "a British-accented female voice")
+DESCRIPTION = (
+    f"Joe's Piper voice reading espeak-ng {ACCENT} phonemes, moved by Praat's Change gender to a "
+    f"{PITCH_MEDIAN_HZ:.0f} Hz pitch median (range x{PITCH_RANGE}) and formants x{FORMANT_RATIO}: "
+    "a British-accented female voice"
+)
 #: Runs in the throwaway environment: Change gender on each (source, destination) pair of argv.
 PRAAT_SCRIPT = """
 import sys, numpy as np, parselmouth
@@ -82,8 +84,10 @@ def _joe(text: str, rng: random.Random) -> np.ndarray:
     pieces = []
     for ids in front_end.sentence_ids(text):
         scales = np.array([rng.uniform(0.55, 0.75), rng.uniform(0.88, 1.05), rng.uniform(0.7, 0.9)], np.float32)
-        audio = session.run(None, {"input": np.array([ids], np.int64),
-                                   "input_lengths": np.array([len(ids)], np.int64), "scales": scales})[0]
+        audio = session.run(
+            None,
+            {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64), "scales": scales},
+        )[0]
         pieces.append(audio.reshape(-1))
         pieces.append(np.zeros(int(RATE * rng.uniform(0.25, 0.45)), np.float32))
     return np.concatenate(pieces[:-1]).astype(np.float64)
@@ -107,8 +111,10 @@ def to_female(python: Path, audios: list[np.ndarray]) -> list[np.ndarray]:
         for i, audio in enumerate(audios):
             src = write(Path(tmp) / f"{i}.wav", audio.astype(np.float32))
             pairs += [str(src), str(Path(tmp) / f"{i}.npy")]
-        subprocess.run([str(python), "-c", PRAAT_SCRIPT, str(FORMANT_RATIO), str(PITCH_MEDIAN_HZ), str(PITCH_RANGE),
-                        *pairs], check=True)
+        subprocess.run(
+            [str(python), "-c", PRAAT_SCRIPT, str(FORMANT_RATIO), str(PITCH_MEDIAN_HZ), str(PITCH_RANGE), *pairs],
+            check=True,
+        )
         return [np.load(Path(tmp) / f"{i}.npy") for i in range(len(audios))]
 
 
@@ -128,7 +134,7 @@ def make_takes(python: Path, folder: Path, texts: list[str], per_file: int, seed
     """Training takes of `per_file` sentences each, read with pauses between sentences."""
     folder.mkdir(parents=True, exist_ok=True)
     starts = range(0, len(texts), per_file)
-    audios = speak(python, [" ".join(texts[i:i + per_file]) for i in starts], [seed + i for i in starts])
+    audios = speak(python, [" ".join(texts[i : i + per_file]) for i in starts], [seed + i for i in starts])
     return [write(folder / f"take-{n:02d}.wav", audio) for n, audio in enumerate(audios)]
 
 
@@ -142,6 +148,7 @@ def held_out(python: Path, folder: Path, texts: list[str], seed: int = 10_000) -
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from clone_quality import sentences
+
     from provoice.voice_models.evaluate import HELD_OUT_SENTENCES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

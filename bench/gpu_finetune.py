@@ -36,11 +36,20 @@ def run(bundle_dir: Path, minutes: float, out: Path, batch_size: int | None, val
     bundle = read_bundle(LocalRunStore(bundle_dir))
     cuda = torch.cuda.is_available()
     suggested = dict(bundle.info.get("train_config", {}))
-    config = TrainConfig.from_dict({**suggested, "max_minutes": minutes, "max_steps": None,
-                                    "device": "cuda" if cuda else "cpu", "validate_every": validate_every,
-                                    "validate_at_start": True, "early_stop_patience": 0,
-                                    "checkpoint_every": 10_000, "log_every": 10,
-                                    "batch_size": batch_size or suggested.get("batch_size", 8)})
+    config = TrainConfig.from_dict(
+        {
+            **suggested,
+            "max_minutes": minutes,
+            "max_steps": None,
+            "device": "cuda" if cuda else "cpu",
+            "validate_every": validate_every,
+            "validate_at_start": True,
+            "early_stop_patience": 0,
+            "checkpoint_every": 10_000,
+            "log_every": 10,
+            "batch_size": batch_size or suggested.get("batch_size", 8),
+        }
+    )
     records: list[dict] = []
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -51,18 +60,28 @@ def run(bundle_dir: Path, minutes: float, out: Path, batch_size: int | None, val
     weights = [r["step"] for r in steps]
     return {
         "device": torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)",
-        "torch": torch.__version__, "python": platform.python_version(),
-        "bundle": {"items": bundle.info["items"], "audio_seconds": bundle.info["audio_seconds"],
-                   "weights": bundle.info["weights"],
-                   "megabytes": round(sum(p.stat().st_size for p in bundle_dir.iterdir()) / 1e6, 1)},
-        "minutes": minutes, "steps": result.step, "batch_size": result.batch_size,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "bundle": {
+            "items": bundle.info["items"],
+            "audio_seconds": bundle.info["audio_seconds"],
+            "weights": bundle.info["weights"],
+            "megabytes": round(sum(p.stat().st_size for p in bundle_dir.iterdir()) / 1e6, 1),
+        },
+        "minutes": minutes,
+        "steps": result.step,
+        "batch_size": result.batch_size,
         "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
         "steps_per_s": round(sum(r["steps_per_s"] for r in steps) / max(len(steps), 1), 3) if weights else None,
         "audio_s_per_s": round(sum(r["audio_s_per_s"] for r in steps) / max(len(steps), 1), 2) if weights else None,
         "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 1024**3, 2) if cuda else None,
-        "load_s": round(load_s, 1), "trained_s": round(result.trained_s, 1), "validation_s": result.validation_s,
+        "load_s": round(load_s, 1),
+        "trained_s": round(result.trained_s, 1),
+        "validation_s": result.validation_s,
         "best_step": result.best_step,
-        "validation": [{"step": int(r["step"]), "mel": round(r["val_mel"], 4)} for r in result.history if "val_mel" in r],
+        "validation": [
+            {"step": int(r["step"]), "mel": round(r["val_mel"], 4)} for r in result.history if "val_mel" in r
+        ],
         "wall_s": round(time.perf_counter() - started, 1),
     }
 
@@ -71,17 +90,20 @@ def markdown(r: dict, command: str) -> str:
     from datetime import date
 
     curve = ", ".join(f"{p['step']}: {p['mel']:.3f}" for p in r["validation"])
-    return "\n".join([
-        f"### GPU fine-tune from a bundle ({date.today().isoformat()})", "",
-        f"- command: `{command}`", f"- device: {r['device']}, torch {r['torch']}, Python {r['python']}, "
-        f"bf16 {r['bf16']}",
-        f"- bundle: {r['bundle']['items']} items, {r['bundle']['audio_seconds'] / 60:.1f} min of audio, "
-        f"{r['bundle']['weights']} weights, {r['bundle']['megabytes']} MB",
-        f"- {r['steps']} steps in {r['trained_s']:.0f} s at batch {r['batch_size']}: {r['steps_per_s']} steps/s, "
-        f"{r['audio_s_per_s']} s of audio per second; peak GPU memory {r['peak_gpu_gb']} GB; "
-        f"validation {r['validation_s']:.0f} s; wall {r['wall_s']:.0f} s including loading",
-        f"- held-out mel L1 by step: {curve}; best step {r['best_step']}",
-    ])
+    return "\n".join(
+        [
+            f"### GPU fine-tune from a bundle ({date.today().isoformat()})",
+            "",
+            f"- command: `{command}`",
+            f"- device: {r['device']}, torch {r['torch']}, Python {r['python']}, bf16 {r['bf16']}",
+            f"- bundle: {r['bundle']['items']} items, {r['bundle']['audio_seconds'] / 60:.1f} min of audio, "
+            f"{r['bundle']['weights']} weights, {r['bundle']['megabytes']} MB",
+            f"- {r['steps']} steps in {r['trained_s']:.0f} s at batch {r['batch_size']}: {r['steps_per_s']} steps/s, "
+            f"{r['audio_s_per_s']} s of audio per second; peak GPU memory {r['peak_gpu_gb']} GB; "
+            f"validation {r['validation_s']:.0f} s; wall {r['wall_s']:.0f} s including loading",
+            f"- held-out mel L1 by step: {curve}; best step {r['best_step']}",
+        ]
+    )
 
 
 def main() -> None:

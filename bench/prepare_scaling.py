@@ -40,7 +40,7 @@ import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     DOCS,
     ROOT,
     code_version,
@@ -50,7 +50,7 @@ from _common import (  # noqa: E402
     prefect_server,
     write_sections,
 )
-from prepare_throughput import PIPELINE_CODE, make_files, wer  # noqa: E402
+from prepare_throughput import PIPELINE_CODE, make_files, wer
 
 RUNNERS = {  # environment of the flow's process
     "threads": {},
@@ -70,9 +70,13 @@ LOCKED = re.compile(r"database is locked", re.IGNORECASE)
 
 def child_env(api_url: str, work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVOICE_")}
-    env.update(PREFECT_API_URL=api_url, PREFECT_HOME=str(work / "prefect-client"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
-               PROVOICE_MIN_SPEECH_SECONDS="60")
+    env.update(
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(work / "prefect-client"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PROVOICE_MIN_SPEECH_SECONDS="60",
+    )
     return env
 
 
@@ -80,8 +84,13 @@ def run_child(args: list[str], env: dict[str, str], output: Path) -> dict:
     """Run this script as a child; its output goes to `output` (scanned for lock errors later)."""
     result = output.with_suffix(".json")
     with output.open("wb") as out:
-        code = subprocess.run([sys.executable, __file__, "--_child", *args, str(result)], env=env,
-                              stdout=out, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        code = subprocess.run(
+            [sys.executable, __file__, "--_child", *args, str(result)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        ).returncode
     if code != 0:
         raise RuntimeError(f"child {args[0]} failed with exit code {code}; see {output}")
     return json.loads(result.read_text())
@@ -94,6 +103,7 @@ def count_locked(path: Path, start: int = 0) -> tuple[int, int]:
 
 
 # ---- children ---------------------------------------------------------------------------------
+
 
 def manifest_view(dataset_id: str, summary: dict) -> tuple[str, dict[str, str]]:
     """A digest of the manifest with ids and storage paths made neutral, and the kept text per file."""
@@ -112,8 +122,10 @@ def manifest_view(dataset_id: str, summary: dict) -> tuple[str, dict[str, str]]:
     kept = collections.defaultdict(list)
     for r in rows:
         kept[names[r["file_id"]]].append((r["start"], r["text"]))
-    return (hashlib.sha256(text.encode()).hexdigest()[:16],
-            {n: " ".join(t for _, t in sorted(kept.get(n, []))) for n in names.values()})
+    return (
+        hashlib.sha256(text.encode()).hexdigest()[:16],
+        {n: " ".join(t for _, t in sorted(kept.get(n, []))) for n in names.values()},
+    )
 
 
 def model_loads() -> tuple[int, int]:
@@ -145,8 +157,15 @@ def child_runner(spec: str, repeats: int, work: Path, src: Path, result: Path) -
             summary = flow(dataset_id)
             wall = time.perf_counter() - t0
             digest, kept = manifest_view(dataset_id, summary)
-            out["runs"].append({"wall_s": round(wall, 2), "digest": digest, "kept": kept,
-                                "accepted_seconds": summary["accepted_seconds"], "load_1min": round(load, 2)})
+            out["runs"].append(
+                {
+                    "wall_s": round(wall, 2),
+                    "digest": digest,
+                    "kept": kept,
+                    "accepted_seconds": summary["accepted_seconds"],
+                    "load_1min": round(load, 2),
+                }
+            )
         if cluster is not None:
             from distributed import Client
 
@@ -167,7 +186,7 @@ def phrases() -> list[str]:
     out = []
     for s in SENTENCES:
         words = s.rstrip(".").split()
-        out += [" ".join(words[: len(words) // 2]) + ".", " ".join(words[len(words) // 2:]) + "."]
+        out += [" ".join(words[: len(words) // 2]) + ".", " ".join(words[len(words) // 2 :]) + "."]
     return out
 
 
@@ -212,8 +231,9 @@ def recorded_task_runs(flow_run_id: str, settle_s: float = 5.0, limit_s: float =
         while True:
             runs, offset = [], 0
             while True:
-                page = client.read_task_runs(flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-                                             limit=200, offset=offset)
+                page = client.read_task_runs(
+                    flow_run_filter=flt, sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=offset
+                )
                 runs += page
                 offset += len(page)
                 if len(page) < 200:
@@ -243,23 +263,34 @@ def child_overhead(n: str, spec: str, work: Path, clips: Path, result: Path) -> 
     t0 = time.perf_counter()
     runs = recorded_task_runs(str(state.state_details.flow_run_id))
     step_s = sum(r.total_run_time.total_seconds() for r in runs)
-    result.write_text(json.dumps({
-        "files": int(n), "runner": spec, "ingest_s": round(ingest_s, 2), "flow_wall_s": round(wall, 2),
-        "task_runs": len(runs), "task_run_states": dict(collections.Counter(r.state_type.value for r in runs)),
-        "task_runs_retried": sum(1 for r in runs if r.run_count > 1),
-        "summed_step_s": round(step_s, 2), "overhead_s": round(wall - step_s, 2),
-        "overhead_per_file_s": round((wall - step_s) / int(n), 4),
-        "overhead_per_task_run_s": round((wall - step_s) / max(len(runs), 1), 4),
-        "accepted_files": sum(1 for f in summary["files"] if f["status"] == "accepted"),
-        "accepted_seconds": summary["accepted_seconds"],
-        "recording_wait_s": round(time.perf_counter() - t0, 1),
-    }))
+    result.write_text(
+        json.dumps(
+            {
+                "files": int(n),
+                "runner": spec,
+                "ingest_s": round(ingest_s, 2),
+                "flow_wall_s": round(wall, 2),
+                "task_runs": len(runs),
+                "task_run_states": dict(collections.Counter(r.state_type.value for r in runs)),
+                "task_runs_retried": sum(1 for r in runs if r.run_count > 1),
+                "summed_step_s": round(step_s, 2),
+                "overhead_s": round(wall - step_s, 2),
+                "overhead_per_file_s": round((wall - step_s) / int(n), 4),
+                "overhead_per_task_run_s": round((wall - step_s) / max(len(runs), 1), 4),
+                "accepted_files": sum(1 for f in summary["files"] if f["status"] == "accepted"),
+                "accepted_seconds": summary["accepted_seconds"],
+                "recording_wait_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 # ---- parent -----------------------------------------------------------------------------------
 
-def compare_runners(minutes: float, runners: list[str], repeats: int, work: Path, api_url: str,
-                    server_log: Path) -> dict:
+
+def compare_runners(
+    minutes: float, runners: list[str], repeats: int, work: Path, api_url: str, server_log: Path
+) -> dict:
     src = work / "src"
     texts, audio_s = make_files(src, minutes)
     log(f"generated {len(texts)} files, {audio_s:.0f} s of speech")
@@ -268,14 +299,16 @@ def compare_runners(minutes: float, runners: list[str], repeats: int, work: Path
     for spec in runners:
         log(f"runner {spec} ...")
         _, start = count_locked(server_log)
-        r = run_child(["runner", f"{spec}:{repeats}", str(work), str(src)], child_env(api_url, work),
-                      work / f"{spec}.log")
+        r = run_child(
+            ["runner", f"{spec}:{repeats}", str(work), str(src)], child_env(api_url, work), work / f"{spec}.log"
+        )
         locked_server, _ = count_locked(server_log, start)
         locked_flow, _ = count_locked(work / f"{spec}.log")
         cold, *others = r["runs"]
         warm = min(others, key=lambda run: run["wall_s"])
         out[spec] = {
-            "cold_wall_s": cold["wall_s"], "warm_wall_s": warm["wall_s"],
+            "cold_wall_s": cold["wall_s"],
+            "warm_wall_s": warm["wall_s"],
             "all_wall_s": [run["wall_s"] for run in r["runs"]],
             "load_1min_at_runs": [run["load_1min"] for run in r["runs"]],
             "cold_audio_s_per_s": round(audio_s / cold["wall_s"], 2),
@@ -294,13 +327,17 @@ def compare_runners(minutes: float, runners: list[str], repeats: int, work: Path
             v["cold_ratio_vs_threads"] = round(v["cold_audio_s_per_s"] / base["cold_audio_s_per_s"], 3)
             v["warm_ratio_vs_threads"] = round(v["warm_audio_s_per_s"] / base["warm_audio_s_per_s"], 3)
     digests = {d for v in out.values() for d in v["digests"]}
-    return {"minutes": minutes, "files": len(names), "audio_seconds": round(audio_s, 1), "repeats": repeats,
-            "runners": out,
-            "identical_manifests": len(digests) == 1}
+    return {
+        "minutes": minutes,
+        "files": len(names),
+        "audio_seconds": round(audio_s, 1),
+        "repeats": repeats,
+        "runners": out,
+        "identical_manifests": len(digests) == 1,
+    }
 
 
-def measure_overhead(sizes: list[int], stress: list[str], work: Path, api_url: str,
-                     server_log: Path) -> list[dict]:
+def measure_overhead(sizes: list[int], stress: list[str], work: Path, api_url: str, server_log: Path) -> list[dict]:
     out = []
     for n in sizes:
         clips = work / f"clips-{n}"
@@ -312,11 +349,14 @@ def measure_overhead(sizes: list[int], stress: list[str], work: Path, api_url: s
             r = run_child(["overhead", f"{n}:{spec}", str(work), str(clips)], child_env(api_url, work), output)
             locked_server, _ = count_locked(server_log, start)
             locked_flow, _ = count_locked(output)
-            r.update(audio_seconds=round(audio_s, 1), database_locked_server=locked_server,
-                     database_locked_flow=locked_flow)
+            r.update(
+                audio_seconds=round(audio_s, 1), database_locked_server=locked_server, database_locked_flow=locked_flow
+            )
             out.append(r)
-            log(f"overhead {n} {spec}: wall {r['flow_wall_s']} s, steps {r['summed_step_s']} s, "
-                f"states {r['task_run_states']}, locked {locked_server + locked_flow}")
+            log(
+                f"overhead {n} {spec}: wall {r['flow_wall_s']} s, steps {r['summed_step_s']} s, "
+                f"states {r['task_run_states']}, locked {locked_server + locked_flow}"
+            )
         shutil.rmtree(clips, ignore_errors=True)
     return out
 
@@ -324,54 +364,72 @@ def measure_overhead(sizes: list[int], stress: list[str], work: Path, api_url: s
 def sections(r: dict) -> dict[str, str]:
     """One dated docs section per part that ran, keyed by its marker."""
     m = r["machine"]
-    head = (f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
-            f"load average at start {m['load_avg_at_start']} (shared machine)\n"
-            f"- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n"
-            "- Prefect: a real `prefect server start` (SQLite, temporary PREFECT_HOME, free port)\n")
+    head = (
+        f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; "
+        f"load average at start {m['load_avg_at_start']} (shared machine)\n"
+        f"- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n"
+        "- Prefect: a real `prefect server start` (SQLite, temporary PREFECT_HOME, free port)\n"
+    )
     out = {}
     if r.get("runners"):
         c = r["runners"]
-        text = (f"### Scaling: thread pool and Dask runners, {c['minutes']:g} min in {c['files']} files "
-                f"— {r['date']}\n\n{head}\n"
-                f"Audio s / wall s and the ratio against the thread pool; cold = the first run in a fresh "
-                f"process, warm = the fastest of the next {c['repeats'] - 1}:\n\n"
-                "| runner | cold wall s | cold audio s/s | cold ratio | warm wall s | warm audio s/s "
-                "| warm ratio | WER | all walls s (1-min load at start) | model loads per process |\n"
-                "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+        text = (
+            f"### Scaling: thread pool and Dask runners, {c['minutes']:g} min in {c['files']} files "
+            f"— {r['date']}\n\n{head}\n"
+            f"Audio s / wall s and the ratio against the thread pool; cold = the first run in a fresh "
+            f"process, warm = the fastest of the next {c['repeats'] - 1}:\n\n"
+            "| runner | cold wall s | cold audio s/s | cold ratio | warm wall s | warm audio s/s "
+            "| warm ratio | WER | all walls s (1-min load at start) | model loads per process |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+        )
         for name, v in c["runners"].items():
-            text += (f"| {name} | {v['cold_wall_s']} | {v['cold_audio_s_per_s']} | "
-                     f"{v.get('cold_ratio_vs_threads', '–')}x | {v['warm_wall_s']} | "
-                     f"{v['warm_audio_s_per_s']} | {v.get('warm_ratio_vs_threads', '–')}x | "
-                     f"{v['wer']:.2%} | "
-                     + ", ".join(f"{w} ({ld})" for w, ld in zip(v["all_wall_s"], v["load_1min_at_runs"]))
-                     + f" | {v['model_loads_per_process'] or '–'} |\n")
+            text += (
+                f"| {name} | {v['cold_wall_s']} | {v['cold_audio_s_per_s']} | "
+                f"{v.get('cold_ratio_vs_threads', '–')}x | {v['warm_wall_s']} | "
+                f"{v['warm_audio_s_per_s']} | {v.get('warm_ratio_vs_threads', '–')}x | "
+                f"{v['wer']:.2%} | "
+                + ", ".join(f"{w} ({ld})" for w, ld in zip(v["all_wall_s"], v["load_1min_at_runs"]))
+                + f" | {v['model_loads_per_process'] or '–'} |\n"
+            )
         locked = sum(v["database_locked"] for v in c["runners"].values())
-        text += (f"\n- manifests identical across runners and runs: "
-                 f"**{'yes' if c['identical_manifests'] else 'NO'}**; \"database is locked\": {locked}\n")
+        text += (
+            f"\n- manifests identical across runners and runs: "
+            f'**{"yes" if c["identical_manifests"] else "NO"}**; "database is locked": {locked}\n'
+        )
         starts = {n: v["cluster_start_s"] for n, v in c["runners"].items() if v.get("cluster_start_s") is not None}
         if starts:
-            text += ("- standing clusters started in " + ", ".join(f"{s} s ({n})" for n, s in starts.items())
-                     + ", outside the wall times\n")
+            text += (
+                "- standing clusters started in "
+                + ", ".join(f"{s} s ({n})" for n, s in starts.items())
+                + ", outside the wall times\n"
+            )
         out[f"scaling-runners:{r['date']}"] = text
     if r.get("overhead"):
         serial = [o for o in r["overhead"] if o.get("runner", "serial") == "serial"]
-        text = (f"### Prefect overhead per file, {'/'.join(str(o['files']) for o in serial)} files "
-                f"— {r['date']}\n\n{head}\n"
-                "~2 s clips. On one task thread (`serial`, `PROVOICE_TASK_WORKERS=1`) overhead = flow wall "
-                "time − summed run time of its task runs; on concurrent runners the task runs overlap, so "
-                "only the wall time and the database errors count there:\n\n"
-                "| files | runner | ingest s | prepare wall s | Σ task run s | overhead s | per file s | "
-                "per task run s | task runs (states) | retried | \"database is locked\" server / flow |\n"
-                "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n")
+        text = (
+            f"### Prefect overhead per file, {'/'.join(str(o['files']) for o in serial)} files "
+            f"— {r['date']}\n\n{head}\n"
+            "~2 s clips. On one task thread (`serial`, `PROVOICE_TASK_WORKERS=1`) overhead = flow wall "
+            "time − summed run time of its task runs; on concurrent runners the task runs overlap, so "
+            "only the wall time and the database errors count there:\n\n"
+            "| files | runner | ingest s | prepare wall s | Σ task run s | overhead s | per file s | "
+            'per task run s | task runs (states) | retried | "database is locked" server / flow |\n'
+            "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|\n"
+        )
         for o in r["overhead"]:
             states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(o["task_run_states"].items()))
             overlap = o.get("runner", "serial") != "serial"
-            text += (f"| {o['files']} | {o.get('runner', 'serial')} | {o['ingest_s']} | {o['flow_wall_s']} | "
-                     f"{o['summed_step_s']} | "
-                     + ("– | – | – | " if overlap else
-                        f"{o['overhead_s']} | {o['overhead_per_file_s']} | {o['overhead_per_task_run_s']} | ")
-                     + f"{o['task_runs']} ({states}) | {o['task_runs_retried']} | "
-                     f"{o['database_locked_server']} / {o['database_locked_flow']} |\n")
+            text += (
+                f"| {o['files']} | {o.get('runner', 'serial')} | {o['ingest_s']} | {o['flow_wall_s']} | "
+                f"{o['summed_step_s']} | "
+                + (
+                    "– | – | – | "
+                    if overlap
+                    else f"{o['overhead_s']} | {o['overhead_per_file_s']} | {o['overhead_per_task_run_s']} | "
+                )
+                + f"{o['task_runs']} ({states}) | {o['task_runs_retried']} | "
+                f"{o['database_locked_server']} / {o['database_locked_flow']} |\n"
+            )
         out[f"scaling-overhead:{r['date']}"] = text
     return out
 
@@ -382,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runners", default=",".join(RUNNERS), help=f"comma-separated, of {', '.join(RUNNERS)}")
     p.add_argument("--repeats", type=int, default=3, help="runs per runner: one cold, the fastest other is warm")
     p.add_argument("--files", default="10,100,1000", help="clip counts for the overhead runs ('': skip)")
-    p.add_argument("--stress-runners", default="threads,dask-local-2",
-                   help="runners that prepare the largest clip count again ('': none)")
+    p.add_argument(
+        "--stress-runners",
+        default="threads,dask-local-2",
+        help="runners that prepare the largest clip count again ('': none)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--update-docs", action="store_true", help=f"write a dated section to {DOCS.name}")
     p.add_argument("--keep", action="store_true", help="keep the generated data and logs under .bench/")
@@ -410,8 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--repeats must be at least 2 (one cold run, one or more warm)")
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="scaling-", dir=ROOT / ".bench"))
-    result = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(PIPELINE_CODE),
-              "command": "python bench/prepare_scaling.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
+    result = {
+        "machine": machine(),
+        "date": dt.date.today().isoformat(),
+        "code": code_version(PIPELINE_CODE),
+        "command": "python bench/prepare_scaling.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+    }
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         with contextlib.redirect_stdout(sys.stderr), prefect_server(work) as (api_url, server_log):

@@ -32,15 +32,25 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, set_env, write_sections  # noqa: E402
+from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, set_env, write_sections
 
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
 TARGET_RATIO, TARGET_RSS_GB = 1.3, 1.5
 #: From the CLI, start-up included (create + prepare as a user runs them) against the naive script.
 CLI_TARGET_RATIO = 2.5
-PIPELINE_CODE = ["flows", "tasks", "provoice/asr", "provoice/audio", "provoice/dataset", "provoice/quality",
-                 "provoice/catalog", "provoice/settings.py", "provoice/storage.py", "provoice/synthetic.py"]
+PIPELINE_CODE = [
+    "flows",
+    "tasks",
+    "provoice/asr",
+    "provoice/audio",
+    "provoice/dataset",
+    "provoice/quality",
+    "provoice/catalog",
+    "provoice/settings.py",
+    "provoice/storage.py",
+    "provoice/synthetic.py",
+]
 
 
 def wav_seconds(path: Path) -> float:
@@ -88,8 +98,27 @@ def make_long(folder: Path, minutes: float) -> tuple[dict[str, str], float]:
     listing = parts / "list.txt"
     listing.write_text("".join(f"file '{c}'\n" for c in chunks))
     dest = folder / f"long{minutes:g}min.mp3"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
-                    str(listing), "-c:a", "libmp3lame", "-b:a", "64k", str(dest)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            str(dest),
+        ],
+        check=True,
+    )
     shutil.rmtree(parts)
     return {dest.name: " ".join(texts)}, total
 
@@ -98,8 +127,15 @@ def wer(refs: list[str], hyps: list[str]) -> float:
     """Corpus WER, case and punctuation normalised."""
     import jiwer
 
-    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                          jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    norm = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
     return float(jiwer.wer(refs, hyps, reference_transform=norm, hypothesis_transform=norm))
 
 
@@ -133,8 +169,7 @@ def decode16(src: Path, dest: Path) -> Path:
     """The naive decode: pydub, downmixed to 16 kHz mono 16-bit, written as a WAV."""
     from pydub import AudioSegment
 
-    AudioSegment.from_file(src).set_channels(1).set_frame_rate(16000).set_sample_width(2) \
-        .export(dest, format="wav")
+    AudioSegment.from_file(src).set_channels(1).set_frame_rate(16000).set_sample_width(2).export(dest, format="wav")
     return dest
 
 
@@ -149,8 +184,9 @@ def run_naive(files: list[Path], scratch: Path) -> dict[str, str]:
     for f in files:
         wav16 = decode16(f, scratch / f"{f.stem}.16k.wav")
         seg = segment(wav16, aggressiveness=2, frame_ms=30, padding_ms=200, min_s=1.0, max_s=15.0)
-        out[f.name] = " ".join(transcribe_one(model, read_slice(wav16, a, b), beam_size=1).text
-                               for a, b in seg.segments)
+        out[f.name] = " ".join(
+            transcribe_one(model, read_slice(wav16, a, b), beam_size=1).text for a, b in seg.segments
+        )
         wav16.unlink()
     return out
 
@@ -195,11 +231,15 @@ def flow_outputs(dataset_id: str, summary: dict) -> dict[str, Any]:
         everything[f.original_name] = " ".join(s["text"] for s in q["segments"])
         total_segments += len(q["segments"])
         reasons.update(s["reason"] for s in q["segments"] if s["reason"])
-    return {"kept": kept, "all": everything, "segments_total": total_segments,
-            "segments_accepted": sum(len(v) for v in rows.values()),
-            "accepted_seconds": summary["accepted_seconds"],
-            "rejected_files": {f["name"]: f["reason"] for f in summary["files"] if f["status"] != "accepted"},
-            "segment_rejections": dict(reasons.most_common(10))}
+    return {
+        "kept": kept,
+        "all": everything,
+        "segments_total": total_segments,
+        "segments_accepted": sum(len(v) for v in rows.values()),
+        "accepted_seconds": summary["accepted_seconds"],
+        "rejected_files": {f["name"]: f["reason"] for f in summary["files"] if f["status"] != "accepted"},
+        "segment_rejections": dict(reasons.most_common(10)),
+    }
 
 
 def cli_end_to_end(src: Path, work: Path) -> tuple[dict, str, dict]:
@@ -210,8 +250,10 @@ def cli_end_to_end(src: Path, work: Path) -> tuple[dict, str, dict]:
     `prepare`) runs in a second fresh home, so neither finds the other's cached work."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "PREFECT_HOME", "PROVOICE_HOME"))}
     cli = [sys.executable, "-m", "interfaces.cli"]
-    start = ("from deployments.local_server import LocalServer\nfrom provoice.settings import Settings\n"
-             "LocalServer(Settings(), say=lambda _: None).ensure()\n")
+    start = (
+        "from deployments.local_server import LocalServer\nfrom provoice.settings import Settings\n"
+        "LocalServer(Settings(), say=lambda _: None).ensure()\n"
+    )
     envs = [{**base, "PROVOICE_HOME": str(work / f"cli-home-{i}")} for i in (1, 2)]
     server_s = []
     for env in envs:
@@ -231,10 +273,17 @@ def cli_end_to_end(src: Path, work: Path) -> tuple[dict, str, dict]:
     finally:
         for env in envs:
             subprocess.run([*cli, "server", "stop"], env=env, cwd=ROOT, capture_output=True)
-    return ({"cli_total_s": round(one_s, 2), "cli_create_s": round(create_s, 2),
-             "cli_prepare_s": round(prepare_s, 2), "cli_two_commands_s": round(create_s + prepare_s, 2),
-             "cli_server_start_s": round(server_s[0], 2)},
-            summary["dataset_id"], summary)
+    return (
+        {
+            "cli_total_s": round(one_s, 2),
+            "cli_create_s": round(create_s, 2),
+            "cli_prepare_s": round(prepare_s, 2),
+            "cli_two_commands_s": round(create_s + prepare_s, 2),
+            "cli_server_start_s": round(server_s[0], 2),
+        },
+        summary["dataset_id"],
+        summary,
+    )
 
 
 def throughput(minutes: float, work: Path) -> dict:
@@ -281,24 +330,35 @@ def throughput(minutes: float, work: Path) -> dict:
     naive_x, flow_x = audio_s / naive_s, audio_s / flow_s
     naive_wer, flow_wer = wer(refs, [naive[n] for n in names]), wer(refs, [out["kept"][n] for n in names])
     return {
-        "mode": "throughput", "minutes": minutes, "files": len(names),
-        "formats": sorted({Path(n).suffix[1:] for n in names}), "audio_seconds": round(audio_s, 1),
-        "naive_wall_s": round(naive_s, 2), "flow_wall_s": round(flow_s, 2),
-        "prefect_server_start_s": round(server_s, 2), "warm_up_s": round(warm_s, 2),
-        "naive_audio_s_per_s": round(naive_x, 2), "flow_audio_s_per_s": round(flow_x, 2),
+        "mode": "throughput",
+        "minutes": minutes,
+        "files": len(names),
+        "formats": sorted({Path(n).suffix[1:] for n in names}),
+        "audio_seconds": round(audio_s, 1),
+        "naive_wall_s": round(naive_s, 2),
+        "flow_wall_s": round(flow_s, 2),
+        "prefect_server_start_s": round(server_s, 2),
+        "warm_up_s": round(warm_s, 2),
+        "naive_audio_s_per_s": round(naive_x, 2),
+        "flow_audio_s_per_s": round(flow_x, 2),
         "flow_incl_server_start_audio_s_per_s": round(audio_s / (flow_s + server_s), 2),
         "ratio_flow_over_naive": round(flow_x / naive_x, 3),
-        "naive_wer": round(naive_wer, 4), "flow_wer": round(flow_wer, 4),
+        "naive_wer": round(naive_wer, 4),
+        "flow_wer": round(flow_wer, 4),
         "flow_wer_before_quality_filter": round(wer(refs, [out["all"][n] for n in names]), 4),
         "flow_accepted_seconds": out["accepted_seconds"],
         "flow_segments": f"{out['segments_accepted']} accepted of {out['segments_total']}",
-        "rejected_files": out["rejected_files"], "segment_rejections": out["segment_rejections"],
+        "rejected_files": out["rejected_files"],
+        "segment_rejections": out["segment_rejections"],
         "target_met": flow_x / naive_x >= TARGET_RATIO and flow_wer <= naive_wer + 0.005,
-        **cli, "cli_audio_s_per_s": round(cli_x, 2), "cli_wer": round(cli_wer, 4),
+        **cli,
+        "cli_audio_s_per_s": round(cli_x, 2),
+        "cli_wer": round(cli_wer, 4),
         "ratio_cli_over_naive": round(cli_x / naive_x, 3),
         "ratio_cli_two_commands_over_naive": round(audio_s / cli["cli_two_commands_s"] / naive_x, 3),
-        "ratio_cli_incl_server_start_over_naive": round(audio_s / (cli["cli_total_s"] + cli["cli_server_start_s"])
-                                                        / naive_x, 3),
+        "ratio_cli_incl_server_start_over_naive": round(
+            audio_s / (cli["cli_total_s"] + cli["cli_server_start_s"]) / naive_x, 3
+        ),
         "cli_target_met": cli_x / naive_x >= CLI_TARGET_RATIO and cli_wer <= naive_wer + 0.005,
     }
 
@@ -320,13 +380,20 @@ def child(step: str, work: Path, arg: str, result: Path) -> None:
     summary = prepare_dataset(dataset_id).model_dump()
     wall = time.perf_counter() - t0
     out = flow_outputs(dataset_id, summary)
-    result.write_text(json.dumps({
-        "wall_s": wall, "kept": out["kept"], "rejected_files": out["rejected_files"],
-        "segment_rejections": out["segment_rejections"], "accepted_seconds": out["accepted_seconds"],
-        "segments": f"{out['segments_accepted']} accepted of {out['segments_total']}",
-        "self_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "children_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    }))
+    result.write_text(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "kept": out["kept"],
+                "rejected_files": out["rejected_files"],
+                "segment_rejections": out["segment_rejections"],
+                "accepted_seconds": out["accepted_seconds"],
+                "segments": f"{out['segments_accepted']} accepted of {out['segments_total']}",
+                "self_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "children_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            }
+        )
+    )
 
 
 def sample_tree_rss(pid: int, stop: threading.Event, peak: dict) -> None:
@@ -361,8 +428,12 @@ def long_rss(minutes: float, work: Path) -> dict:
     env = {**os.environ, "PREFECT_API_URL": server.api_url}
     try:
         result = work / "ingest.json"
-        subprocess.run([sys.executable, __file__, "--_child", "ingest", str(work), str(src), str(result)],
-                       env=env, stdout=sys.stderr, check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--_child", "ingest", str(work), str(src), str(result)],
+            env=env,
+            stdout=sys.stderr,
+            check=True,
+        )
         dataset_id = json.loads(result.read_text())["dataset_id"]
         result, peak, stop = work / "prepare.json", {}, threading.Event()
         cmd = [sys.executable, __file__, "--_child", "prepare", str(work), dataset_id, str(result)]
@@ -380,7 +451,10 @@ def long_rss(minutes: float, work: Path) -> dict:
     gb = 1024**3
     self_gb, ffmpeg_gb = child_out["self_peak_kb"] * 1024 / gb, child_out["children_peak_kb"] * 1024 / gb
     return {
-        "mode": "long", "minutes": minutes, "file": name, "audio_seconds": round(audio_s, 1),
+        "mode": "long",
+        "minutes": minutes,
+        "file": name,
+        "audio_seconds": round(audio_s, 1),
         "flow_wall_s": round(child_out["wall_s"], 2),
         "flow_audio_s_per_s": round(audio_s / child_out["wall_s"], 2),
         "peak_rss_flow_process_gb": round(self_gb, 3),
@@ -388,56 +462,70 @@ def long_rss(minutes: float, work: Path) -> dict:
         "peak_rss_tree_sampled_gb": round(peak.get("tree", 0) / gb, 3),
         "peak_rss_bound_gb": round(self_gb + ffmpeg_gb, 3),
         "flow_wer": round(wer([texts[name]], [child_out["kept"].get(name, "")]), 4),
-        "flow_accepted_seconds": child_out["accepted_seconds"], "flow_segments": child_out["segments"],
-        "rejected_files": child_out["rejected_files"], "segment_rejections": child_out["segment_rejections"],
+        "flow_accepted_seconds": child_out["accepted_seconds"],
+        "flow_segments": child_out["segments"],
+        "rejected_files": child_out["rejected_files"],
+        "segment_rejections": child_out["segment_rejections"],
         "target_met": self_gb + ffmpeg_gb <= TARGET_RSS_GB,
     }
 
 
 def section(result: dict) -> str:
     m, r = result["machine"], result
-    head = (f"{machine_line(m)}\n"
-            f"- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n")
+    head = f"{machine_line(m)}\n- command: `{r['command']}`\n- code: {r['code']}\n- date: {r['date']}\n"
     if r["mode"] == "throughput":
         title = f"Throughput, {r['minutes']:g} min in {r['files']} files ({', '.join(r['formats'])})"
-        body = ("| path | wall s | audio s / wall s | WER |\n|---|---:|---:|---:|\n"
-                f"| naive script | {r['naive_wall_s']} | {r['naive_audio_s_per_s']} | "
-                f"{r['naive_wer']:.2%} |\n"
-                f"| prepare flow | {r['flow_wall_s']} | {r['flow_audio_s_per_s']} | {r['flow_wer']:.2%} |\n"
-                + (f"| CLI `dataset create --from DIR --prepare` (a subprocess, start-up included) | "
-                   f"{r['cli_total_s']} | {r['cli_audio_s_per_s']} | {r['cli_wer']:.2%} |\n" if "cli_total_s" in r else "")
-                + "\n"
-                f"- ratio flow / naive: **{r['ratio_flow_over_naive']}x** (target {TARGET_RATIO}x at equal "
-                f"WER: {'met' if r['target_met'] else 'not met'})\n"
-                + (f"- ratio CLI / naive, start-up included: **{r['ratio_cli_over_naive']}x** (target "
-                   f"{CLI_TARGET_RATIO}x at equal WER: "
-                   f"{'met' if r['cli_target_met'] else 'not met'}); the first command after boot also starts the "
-                   f"local Prefect server ({r['cli_server_start_s']} s, once): "
-                   f"{r['ratio_cli_incl_server_start_over_naive']}x; as two commands (`create` {r['cli_create_s']} s, "
-                   f"then `prepare` {r['cli_prepare_s']} s): {r['ratio_cli_two_commands_over_naive']}x\n"
-                   if "cli_total_s" in r else "")
-                + f"- flow including Prefect server start-up ({r['prefect_server_start_s']} s): "
-                f"{r['flow_incl_server_start_audio_s_per_s']} audio s / wall s\n"
-                f"- flow WER before the quality filter: {r['flow_wer_before_quality_filter']:.2%}; "
-                f"segments {r['flow_segments']}; {r['flow_accepted_seconds']} of "
-                f"{r['audio_seconds']} s accepted\n")
+        body = (
+            "| path | wall s | audio s / wall s | WER |\n|---|---:|---:|---:|\n"
+            f"| naive script | {r['naive_wall_s']} | {r['naive_audio_s_per_s']} | "
+            f"{r['naive_wer']:.2%} |\n"
+            f"| prepare flow | {r['flow_wall_s']} | {r['flow_audio_s_per_s']} | {r['flow_wer']:.2%} |\n"
+            + (
+                f"| CLI `dataset create --from DIR --prepare` (a subprocess, start-up included) | "
+                f"{r['cli_total_s']} | {r['cli_audio_s_per_s']} | {r['cli_wer']:.2%} |\n"
+                if "cli_total_s" in r
+                else ""
+            )
+            + "\n"
+            f"- ratio flow / naive: **{r['ratio_flow_over_naive']}x** (target {TARGET_RATIO}x at equal "
+            f"WER: {'met' if r['target_met'] else 'not met'})\n"
+            + (
+                f"- ratio CLI / naive, start-up included: **{r['ratio_cli_over_naive']}x** (target "
+                f"{CLI_TARGET_RATIO}x at equal WER: "
+                f"{'met' if r['cli_target_met'] else 'not met'}); the first command after boot also starts the "
+                f"local Prefect server ({r['cli_server_start_s']} s, once): "
+                f"{r['ratio_cli_incl_server_start_over_naive']}x; as two commands (`create` {r['cli_create_s']} s, "
+                f"then `prepare` {r['cli_prepare_s']} s): {r['ratio_cli_two_commands_over_naive']}x\n"
+                if "cli_total_s" in r
+                else ""
+            )
+            + f"- flow including Prefect server start-up ({r['prefect_server_start_s']} s): "
+            f"{r['flow_incl_server_start_audio_s_per_s']} audio s / wall s\n"
+            f"- flow WER before the quality filter: {r['flow_wer_before_quality_filter']:.2%}; "
+            f"segments {r['flow_segments']}; {r['flow_accepted_seconds']} of "
+            f"{r['audio_seconds']} s accepted\n"
+        )
     else:
         title = f"Peak memory, one {r['minutes']:g}-minute file (`{r['file']}`)"
-        body = (f"- peak RSS, flow process: {r['peak_rss_flow_process_gb']} GB; largest subprocess "
-                f"(ffmpeg/ffprobe): {r['peak_rss_largest_subprocess_gb']} GB\n"
-                f"- peak RSS, process tree sampled every 50 ms: **{r['peak_rss_tree_sampled_gb']} GB**; "
-                f"upper bound (flow + largest subprocess): {r['peak_rss_bound_gb']} GB "
-                f"(target ≤ {TARGET_RSS_GB} GB for 60 min: {'met' if r['target_met'] else 'not met'} at "
-                f"{r['minutes']:g} min)\n"
-                f"- prepare wall time {r['flow_wall_s']} s including model loads "
-                f"({r['flow_audio_s_per_s']} audio s / wall s); WER {r['flow_wer']:.2%}; "
-                f"segments {r['flow_segments']}\n")
+        body = (
+            f"- peak RSS, flow process: {r['peak_rss_flow_process_gb']} GB; largest subprocess "
+            f"(ffmpeg/ffprobe): {r['peak_rss_largest_subprocess_gb']} GB\n"
+            f"- peak RSS, process tree sampled every 50 ms: **{r['peak_rss_tree_sampled_gb']} GB**; "
+            f"upper bound (flow + largest subprocess): {r['peak_rss_bound_gb']} GB "
+            f"(target ≤ {TARGET_RSS_GB} GB for 60 min: {'met' if r['target_met'] else 'not met'} at "
+            f"{r['minutes']:g} min)\n"
+            f"- prepare wall time {r['flow_wall_s']} s including model loads "
+            f"({r['flow_audio_s_per_s']} audio s / wall s); WER {r['flow_wer']:.2%}; "
+            f"segments {r['flow_segments']}\n"
+        )
     files = "; ".join(f"`{n}`: {why}" for n, why in r["rejected_files"].items()) or "none"
     kinds = collections.Counter()
     for why, n in r["segment_rejections"].items():
         kinds[why.split(" (", 1)[0]] += n
-    body += (f"- rejected files: {files}; rejected segments (top reasons): "
-             f"{', '.join(f'{k} ×{n}' for k, n in kinds.items()) or 'none'}\n")
+    body += (
+        f"- rejected files: {files}; rejected segments (top reasons): "
+        f"{', '.join(f'{k} ×{n}' for k, n in kinds.items()) or 'none'}\n"
+    )
     return f"### {title} — {r['date']}\n\n{head}\n{body}"
 
 
@@ -448,8 +536,7 @@ def marker(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, help="flow vs naive on this much speech (default 10)")
-    p.add_argument("--long-minutes", type=float,
-                   help="peak RSS of preparing one file this long (instead of --minutes)")
+    p.add_argument("--long-minutes", type=float, help="peak RSS of preparing one file this long (instead of --minutes)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--update-docs", action="store_true", help=f"write a dated section to {DOCS.name}")
     p.add_argument("--keep", action="store_true", help="keep the generated data under .bench/")
@@ -461,9 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
-    info = {"machine": machine(), "date": dt.date.today().isoformat(), "code": code_version(PIPELINE_CODE),
-            "command": "python bench/prepare_throughput.py "
-                       + shlex.join(sys.argv[1:] if argv is None else argv)}
+    info = {
+        "machine": machine(),
+        "date": dt.date.today().isoformat(),
+        "code": code_version(PIPELINE_CODE),
+        "command": "python bench/prepare_throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+    }
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json
             if args.long_minutes:

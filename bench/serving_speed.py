@@ -32,12 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, code_version, free_port, log, machine, machine_line, write_sections  # noqa: E402
+from _common import ROOT, code_version, free_port, log, machine, machine_line, write_sections
 
-PARAGRAPH = ("The committee met early on Monday to plan the new library. Everyone agreed that the "
-             "reading room needs more light. A local artist offered to paint the long wall by the "
-             "stairs. The budget will be shared with the school next door. Work should start before "
-             "the summer holidays begin.")
+PARAGRAPH = (
+    "The committee met early on Monday to plan the new library. Everyone agreed that the "
+    "reading room needs more light. A local artist offered to paint the long wall by the "
+    "stairs. The budget will be shared with the school next door. Work should start before "
+    "the summer holidays begin."
+)
 MODEL_ID = "piper-en_US-joe-medium-v1/bench-served"
 
 
@@ -71,8 +73,9 @@ def cli_timings(work: Path, rounds: int = 5) -> dict:
         out["daemon_ready_before_cold_end_s"] = round(time.time() - daemon.record().started_at, 2)
         for i in range(rounds):
             times["create_daemon"].append(timed("dataset", "create", f"d{i}", "--from", str(clip), "--json"))
-            times["create_in_process"].append(timed("dataset", "create", f"p{i}", "--from", str(clip), "--json",
-                                                    environ=in_process))
+            times["create_in_process"].append(
+                timed("dataset", "create", f"p{i}", "--from", str(clip), "--json", environ=in_process)
+            )
             times["list"].append(timed("dataset", "list", "--json"))
     finally:
         subprocess.run([*cli, "server", "stop"], env=env, cwd=ROOT, capture_output=True)
@@ -108,9 +111,17 @@ def served_model(settings) -> None:
         for name, p in conditioned.voice.named_parameters():
             if not name.startswith(("enc_p", "dp")):
                 p.normal_(0, 0.01)
-    export_generator(storage, MODELS_PREFIX, MODEL_ID, conditioned.eval(), meta.phoneme_id_map,
-                     metadata={"base_model": meta.to_json(), "inference": {"noise_scale": 0.333, "length_scale": 1.0,
-                                                                         "noise_w": 0.8}})
+    export_generator(
+        storage,
+        MODELS_PREFIX,
+        MODEL_ID,
+        conditioned.eval(),
+        meta.phoneme_id_map,
+        metadata={
+            "base_model": meta.to_json(),
+            "inference": {"noise_scale": 0.333, "length_scale": 1.0, "noise_w": 0.8},
+        },
+    )
     export_voice_onnx(settings, MODEL_ID)
 
 
@@ -119,14 +130,15 @@ def synthesis(settings, embedding, repeats: int) -> dict:
     import onnxruntime as ort
 
     from provoice.storage import Storage
-    from provoice.voice_models import load_for_inference, load_synthesizer
     from provoice.tts import synthesize
+    from provoice.voice_models import load_for_inference, load_synthesizer
 
     synth = load_synthesizer(settings, MODEL_ID)
     assert synth.backend == "onnxruntime"
     storage = Storage.from_settings(settings)
-    session = ort.InferenceSession(storage.read_bytes(f"models/{MODEL_ID}/model.onnx"), ort.SessionOptions(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        storage.read_bytes(f"models/{MODEL_ID}/model.onnx"), ort.SessionOptions(), providers=["CPUExecutionProvider"]
+    )
     units = synth.meta.front_end().sentence_units(PARAGRAPH)
     scales = synth.meta.inference
     feeds_scales = np.array([scales.noise_scale, scales.length_scale, scales.noise_w], dtype=np.float32)
@@ -135,8 +147,15 @@ def synthesis(settings, embedding, repeats: int) -> dict:
     def plain() -> int:
         n = 0
         for _, ids in units:
-            n += session.run(["output"], {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
-                                          "scales": feeds_scales, "g": g})[0].shape[-1]
+            n += session.run(
+                ["output"],
+                {
+                    "input": np.array([ids], np.int64),
+                    "input_lengths": np.array([len(ids)], np.int64),
+                    "scales": feeds_scales,
+                    "g": g,
+                },
+            )[0].shape[-1]
         return n
 
     def serving() -> int:
@@ -163,10 +182,13 @@ def synthesis(settings, embedding, repeats: int) -> dict:
         rounds["serving"].append(rtf(serving))
         rounds["torch"].append(rtf(torch_path))
     med = {k: float(np.median(v)) for k, v in rounds.items()}
-    return {"sentences": len(units), "characters": len(PARAGRAPH),
-            "rtf": {k: round(v, 4) for k, v in med.items()},
-            "serving_over_onnxruntime": round(med["serving"] / med["onnxruntime"], 3),
-            "torch_over_onnxruntime": round(med["torch"] / med["onnxruntime"], 3)}
+    return {
+        "sentences": len(units),
+        "characters": len(PARAGRAPH),
+        "rtf": {k: round(v, 4) for k, v in med.items()},
+        "serving_over_onnxruntime": round(med["serving"] / med["onnxruntime"], 3),
+        "torch_over_onnxruntime": round(med["torch"] / med["onnxruntime"], 3),
+    }
 
 
 class _Server:
@@ -217,9 +239,18 @@ def bench_app(settings, embedding):
     _, secret = create_api_key(catalog, account.id)
     grant(catalog, account.id, 10_000_000)
     ds = catalog.create_dataset("d", account_id=account.id)
-    pvc = create_pvc(catalog, account.id, ds.id, "Bench", MODEL_ID.split("/")[0])
-    voice = Voice(account_id=account.id, pvc_id=pvc.id, model_id=MODEL_ID, name="Bench 1", source_file_id="f",
-                  clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0, embedding=[float(x) for x in embedding])
+    pvc = create_pvc(catalog, account.id, ds.id, "Bench", MODEL_ID.split("/")[0], settings=settings)
+    voice = Voice(
+        account_id=account.id,
+        pvc_id=pvc.id,
+        model_id=MODEL_ID,
+        name="Bench 1",
+        source_file_id="f",
+        clip_uri="file:///clip.wav",
+        clip_start=0.0,
+        clip_end=2.0,
+        embedding=[float(x) for x in embedding],
+    )
     with catalog.session() as s:
         s.add(voice)
     return app, secret, voice
@@ -239,64 +270,94 @@ def api_figures(settings, embedding, clients: int, requests: int) -> dict:
             singles["whole"].append(one_request(url, headers, body)["total_s"])
             singles["stream"].append(one_request(url, headers, {**body, "stream": True})["first_audio_s"])
         whole_s, first_s = float(np.median(singles["whole"])), float(np.median(singles["stream"]))
-        out["streaming"] = {"whole_response_s": round(whole_s, 3), "first_audio_s": round(first_s, 3),
-                            "ratio": round(first_s / whole_s, 3)}
+        out["streaming"] = {
+            "whole_response_s": round(whole_s, 3),
+            "first_audio_s": round(first_s, 3),
+            "ratio": round(first_s / whole_s, 3),
+        }
         for mode in ("whole", "stream"):
             request = {**body, "stream": mode == "stream"}
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
-                results = list(pool.map(lambda _: [one_request(url, headers, request) for _ in range(requests)],
-                                        range(clients)))
+                results = list(
+                    pool.map(
+                        lambda _, request=request: [one_request(url, headers, request) for _ in range(requests)],
+                        range(clients),
+                    )
+                )
             wall = time.perf_counter() - start
             firsts = [r["first_audio_s"] for rs in results for r in rs]
             out[f"concurrent_{mode}"] = {
-                "clients": clients, "requests": clients * requests, "wall_s": round(wall, 2),
+                "clients": clients,
+                "requests": clients * requests,
+                "wall_s": round(wall, 2),
                 "chars_per_s": round(clients * requests * len(PARAGRAPH) / wall, 1),
                 "p95_first_audio_s": round(float(np.percentile(firsts, 95)), 2),
-                "median_first_audio_s": round(float(np.median(firsts)), 2)}
+                "median_first_audio_s": round(float(np.median(firsts)), 2),
+            }
     return out
 
 
 def markdown(r: dict, command: str) -> str:
     c, s, api = r["cli"], r["synthesis"], r["api"]
     st = api["streaming"]
-    lines = [f"### Speed a user feels: start-up, serving synthesis, streaming ({r['date']})", "",
-             f"- command: `{command}`", machine_line(r["machine"]), f"- code: {r['code']}", "",
-             f"| command (subprocess, fresh home; warm: median of {c['rounds']}, interleaved) | wall s | / list |",
-             "|---|---:|---:|",
-             f"| `dataset create` (one 3 s file), cold: starts the local Prefect server, runs its flow itself "
-             f"and starts the flow daemon | {c['create_cold_s']} | |",
-             f"| `dataset create`, warm, handed to the flow daemon | {c['create_daemon_s']} | "
-             f"{c['create_daemon_over_list']}× |",
-             f"| `dataset create`, warm, flow run in the command (`PROVOICE_FLOW_DAEMON=false`) | "
-             f"{c['create_in_process_s']} | {c['create_in_process_over_list']}× |",
-             f"| `dataset list`, warm | {c['list_s']} | 1× |", "",
-             f"- warm create / list: {c['create_daemon_over_list']}× (target ≤ 3×: "
-             f"{'met' if c['create_daemon_over_list'] <= 3 else 'not met'}); the daemon the cold command started "
-             f"was ready {c['daemon_ready_before_cold_end_s']} s before that command ended. Earlier figures, same "
-             "machine: 17.4 s a create "
-             "with a throwaway server (the issue's), 3.48 s warm with the shared server alone (4.19× list)", "",
-             f"Synthesis, medium fine-tuned model with a voice input, {s['sentences']} sentences "
-             f"({s['characters']} characters), real-time factor (lower is faster), median of interleaved rounds:", "",
-             "| path | RTF | vs plain onnxruntime |", "|---|---:|---:|",
-             f"| plain onnxruntime, same `model.onnx` and ids | {s['rtf']['onnxruntime']} | 1.00× |",
-             f"| serving path (`load_synthesizer`) | {s['rtf']['serving']} | {s['serving_over_onnxruntime']}× |",
-             f"| torch (the path before) | {s['rtf']['torch']} | {s['torch_over_onnxruntime']}× |", "",
-             f"- target serving ≤ 1.1× onnxruntime: {'met' if s['serving_over_onnxruntime'] <= 1.1 else 'not met'}",
-             f"- streaming, 5 sentences over HTTP: first audio after {st['first_audio_s']} s, whole response "
-             f"{st['whole_response_s']} s: ratio {st['ratio']} (target ≤ 0.35: {'met' if st['ratio'] <= 0.35 else 'not met'})",
-             "", "| concurrent `/tts` | clients | requests | characters/s | median first audio s | p95 first audio s |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### Speed a user feels: start-up, serving synthesis, streaming ({r['date']})",
+        "",
+        f"- command: `{command}`",
+        machine_line(r["machine"]),
+        f"- code: {r['code']}",
+        "",
+        f"| command (subprocess, fresh home; warm: median of {c['rounds']}, interleaved) | wall s | / list |",
+        "|---|---:|---:|",
+        f"| `dataset create` (one 3 s file), cold: starts the local Prefect server, runs its flow itself "
+        f"and starts the flow daemon | {c['create_cold_s']} | |",
+        f"| `dataset create`, warm, handed to the flow daemon | {c['create_daemon_s']} | "
+        f"{c['create_daemon_over_list']}× |",
+        f"| `dataset create`, warm, flow run in the command (`PROVOICE_FLOW_DAEMON=false`) | "
+        f"{c['create_in_process_s']} | {c['create_in_process_over_list']}× |",
+        f"| `dataset list`, warm | {c['list_s']} | 1× |",
+        "",
+        f"- warm create / list: {c['create_daemon_over_list']}× (target ≤ 3×: "
+        f"{'met' if c['create_daemon_over_list'] <= 3 else 'not met'}); the daemon the cold command started "
+        f"was ready {c['daemon_ready_before_cold_end_s']} s before that command ended. Earlier figures, same "
+        "machine: 17.4 s a create "
+        "with a throwaway server (the issue's), 3.48 s warm with the shared server alone (4.19× list)",
+        "",
+        f"Synthesis, medium fine-tuned model with a voice input, {s['sentences']} sentences "
+        f"({s['characters']} characters), real-time factor (lower is faster), median of interleaved rounds:",
+        "",
+        "| path | RTF | vs plain onnxruntime |",
+        "|---|---:|---:|",
+        f"| plain onnxruntime, same `model.onnx` and ids | {s['rtf']['onnxruntime']} | 1.00× |",
+        f"| serving path (`load_synthesizer`) | {s['rtf']['serving']} | {s['serving_over_onnxruntime']}× |",
+        f"| torch (the path before) | {s['rtf']['torch']} | {s['torch_over_onnxruntime']}× |",
+        "",
+        f"- target serving ≤ 1.1× onnxruntime: {'met' if s['serving_over_onnxruntime'] <= 1.1 else 'not met'}",
+        f"- streaming, 5 sentences over HTTP: first audio after {st['first_audio_s']} s, whole response "
+        f"{st['whole_response_s']} s: ratio {st['ratio']} "
+        f"(target ≤ 0.35: {'met' if st['ratio'] <= 0.35 else 'not met'})",
+        "",
+        "| concurrent `/tts` | clients | requests | characters/s | median first audio s | p95 first audio s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for mode in ("whole", "stream"):
         x = api[f"concurrent_{mode}"]
-        lines.append(f"| {'streaming' if mode == 'stream' else 'whole response'} | {x['clients']} | {x['requests']} | "
-                     f"{x['chars_per_s']} | {x['median_first_audio_s']} | {x['p95_first_audio_s']} |")
+        lines.append(
+            f"| {'streaming' if mode == 'stream' else 'whole response'} | {x['clients']} | {x['requests']} | "
+            f"{x['chars_per_s']} | {x['median_first_audio_s']} | {x['p95_first_audio_s']} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=25, help="interleaved rounds per synthesis path (the machine is shared: fewer rounds spread ±20 %)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=25,
+        help="interleaved rounds per synthesis path (the machine is shared: fewer rounds spread ±20 %)",
+    )
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=2, help="requests each client sends, one after another")
     ap.add_argument("--work", type=Path, default=None, help="keep the home here (default: a temporary folder)")
@@ -323,8 +384,14 @@ def main() -> None:
     log("API: streaming and concurrency")
     api = api_figures(settings, embedding, args.clients, args.requests)
     log(f"API: {api}")
-    result = {"cli": cli, "synthesis": synth, "api": api, "machine": machine(), "date": date.today().isoformat(),
-              "code": code_version()}
+    result = {
+        "cli": cli,
+        "synthesis": synth,
+        "api": api,
+        "machine": machine(),
+        "date": date.today().isoformat(),
+        "code": code_version(),
+    }
     command = "python bench/serving_speed.py" + (" --update-docs" if args.update_docs else "")
     if args.update_docs:
         write_sections({"serving-speed": markdown(result, command)})

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write_sections  # noqa: E402
-from provoice import synthetic  # noqa: E402
+from _common import machine, write_sections
+
+from provoice import synthetic
 from provoice.audio.wavio import read_slice
 from provoice.settings import Settings
 from provoice.storage import Storage
@@ -36,9 +37,9 @@ from provoice.tts import (
     VitsConfig,
     build_discriminator,
     for_inference,
-    train,
 )
 from provoice.tts.formats import default_voice_path, import_onnx_voice
+from provoice.tts.train import Trainer
 
 SENTENCES = synthetic.SENTENCES[:6]
 
@@ -59,14 +60,20 @@ def time_training(config: VitsConfig, items: list[TrainingItem], steps: int, dev
         seen: list[dict] = []
         cfg = TrainConfig(batch_size=batch, max_steps=steps, checkpoint_every=10**9, device=device, log_every=1)
         start = time.perf_counter()
-        train(items, generator, discriminator, cfg, storage, "bench", on_metrics=seen.append)
+        Trainer(items, generator, discriminator, cfg, storage, "bench", on_metrics=seen.append).run()
         wall = time.perf_counter() - start
     warm = [m for m in seen if m["step"] > 1]
     steps_per_s = len(warm) / sum(1 / m["steps_per_s"] for m in warm) if warm else steps / wall
     audio_per_s = float(np.mean([m["audio_s_per_s"] for m in warm])) if warm else 0.0
-    return {"config": "medium" if config.hidden_channels == 192 else "tiny", "device": device, "batch": batch,
-            "steps": steps, "steps_per_s": round(steps_per_s, 3), "audio_s_per_s": round(audio_per_s, 2),
-            "wall_s": round(wall, 1)}
+    return {
+        "config": "medium" if config.hidden_channels == 192 else "tiny",
+        "device": device,
+        "batch": batch,
+        "steps": steps,
+        "steps_per_s": round(steps_per_s, 3),
+        "audio_s_per_s": round(audio_per_s, 2),
+        "wall_s": round(wall, 1),
+    }
 
 
 def synthesis_rtf(repeats: int) -> dict:
@@ -87,8 +94,10 @@ def synthesis_rtf(repeats: int) -> dict:
     def run_onnx() -> float:
         total = 0
         for x in ids:
-            out = session.run(None, {"input": np.array([x], np.int64), "input_lengths": np.array([len(x)], np.int64),
-                                     "scales": scales})[0]
+            out = session.run(
+                None,
+                {"input": np.array([x], np.int64), "input_lengths": np.array([len(x)], np.int64), "scales": scales},
+            )[0]
             total += out.shape[-1]
         return total / rate
 
@@ -99,8 +108,13 @@ def synthesis_rtf(repeats: int) -> dict:
         total = 0
         with torch.inference_mode():
             for x in ids:
-                out = m.infer(torch.tensor([x]), torch.tensor([len(x)]), noise_scale=inf["noise_scale"],
-                              length_scale=inf["length_scale"], noise_w=inf["noise_w"])
+                out = m.infer(
+                    torch.tensor([x]),
+                    torch.tensor([len(x)]),
+                    noise_scale=inf["noise_scale"],
+                    length_scale=inf["length_scale"],
+                    noise_w=inf["noise_w"],
+                )
                 total += int(out.lengths[0])
         return total / rate
 
@@ -117,32 +131,55 @@ def synthesis_rtf(repeats: int) -> dict:
     torch_rtf = rtf(lambda: run_torch(model))
     for_inference(model)
     folded_rtf = rtf(lambda: run_torch(model))
-    return {"sentences": len(ids), "threads": threads, "onnxruntime_rtf": round(onnx_rtf, 4),
-            "torch_rtf": round(torch_rtf, 4), "torch_folded_rtf": round(folded_rtf, 4),
-            "torch_over_onnx": round(torch_rtf / onnx_rtf, 3), "torch_folded_over_onnx": round(folded_rtf / onnx_rtf, 3)}
+    return {
+        "sentences": len(ids),
+        "threads": threads,
+        "onnxruntime_rtf": round(onnx_rtf, 4),
+        "torch_rtf": round(torch_rtf, 4),
+        "torch_folded_rtf": round(folded_rtf, 4),
+        "torch_over_onnx": round(torch_rtf / onnx_rtf, 3),
+        "torch_folded_over_onnx": round(folded_rtf / onnx_rtf, 3),
+    }
 
 
 def markdown(result: dict, command: str) -> str:
     m = result["machine"]
-    lines = [f"### Voice model: training and synthesis — {result['date']}", "",
-             f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}; torch {m['torch']}, "
-             f"{m['threads']} threads", f"- command: `{command}`", f"- date: {result['date']}", "",
-             "| training | device | batch | steps | steps/s | audio s / s |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"### Voice model: training and synthesis — {result['date']}",
+        "",
+        f"- machine: `{m['arch']}`, {m['cpu']}, {m['cores']} cores, GPU: {m['gpu'] or 'none'}; torch {m['torch']}, "
+        f"{m['threads']} threads",
+        f"- command: `{command}`",
+        f"- date: {result['date']}",
+        "",
+        "| training | device | batch | steps | steps/s | audio s / s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for t in result["training"]:
-        lines.append(f"| {t['config']} | {t['device']} | {t['batch']} | {t['steps']} | {t['steps_per_s']} | "
-                     f"{t['audio_s_per_s']} |")
+        lines.append(
+            f"| {t['config']} | {t['device']} | {t['batch']} | {t['steps']} | {t['steps_per_s']} | "
+            f"{t['audio_s_per_s']} |"
+        )
     s = result["synthesis"]
-    lines += ["", f"Synthesis, medium model, {s['sentences']} sentences, {s['threads']} threads "
-              "(real-time factor: compute seconds per audio second, lower is faster):", "",
-              "| engine | RTF | vs onnxruntime |", "|---|---:|---:|",
-              f"| onnxruntime (Piper ONNX) | {s['onnxruntime_rtf']} | 1.00x |",
-              f"| torch, weight norm as stored | {s['torch_rtf']} | {s['torch_over_onnx']}x |",
-              f"| torch, weight norm folded | {s['torch_folded_rtf']} | {s['torch_folded_over_onnx']}x |", "",
-              f"- target: torch within 1.5x of onnxruntime: "
-              f"{'met' if s['torch_folded_over_onnx'] <= 1.5 else 'not met'} (folded weights, as inference loads them)"]
+    lines += [
+        "",
+        f"Synthesis, medium model, {s['sentences']} sentences, {s['threads']} threads "
+        "(real-time factor: compute seconds per audio second, lower is faster):",
+        "",
+        "| engine | RTF | vs onnxruntime |",
+        "|---|---:|---:|",
+        f"| onnxruntime (Piper ONNX) | {s['onnxruntime_rtf']} | 1.00x |",
+        f"| torch, weight norm as stored | {s['torch_rtf']} | {s['torch_over_onnx']}x |",
+        f"| torch, weight norm folded | {s['torch_folded_rtf']} | {s['torch_folded_over_onnx']}x |",
+        "",
+        f"- target: torch within 1.5x of onnxruntime: "
+        f"{'met' if s['torch_folded_over_onnx'] <= 1.5 else 'not met'} (folded weights, as inference loads them)",
+    ]
     if not any(t["device"] == "cuda" for t in result["training"]):
-        lines.append("- GPU: no GPU on this machine, so the medium-on-GPU figure and the 3-hour fine-tune "
-                     "quality target were not measured here")
+        lines.append(
+            "- GPU: no GPU on this machine, so the medium-on-GPU figure and the 3-hour fine-tune "
+            "quality target were not measured here"
+        )
     return "\n".join(lines)
 
 
@@ -158,12 +195,18 @@ def main() -> None:
     front = TextFrontEnd.from_voice_config(json.loads(Path(f"{default_voice_path()}.json").read_text()))
     with tempfile.TemporaryDirectory() as tmp:
         items = training_items(front, Path(tmp), 16)
-    training = [time_training(VitsConfig.tiny(), items, args.tiny_steps, "cpu", 8),
-                time_training(VitsConfig.medium(), items, args.medium_steps, "cpu", 4)]
+    training = [
+        time_training(VitsConfig.tiny(), items, args.tiny_steps, "cpu", 8),
+        time_training(VitsConfig.medium(), items, args.medium_steps, "cpu", 4),
+    ]
     if torch.cuda.is_available():
         training.append(time_training(VitsConfig.medium(), items * 4, 50, "cuda", 16))
-    result = {"training": training, "synthesis": synthesis_rtf(args.repeats), "machine": machine(),
-              "date": date.today().isoformat()}
+    result = {
+        "training": training,
+        "synthesis": synthesis_rtf(args.repeats),
+        "machine": machine(),
+        "date": date.today().isoformat(),
+    }
     command = "python bench/train_throughput.py" + (" --update-docs" if args.update_docs else "")
     if args.update_docs:
         write_sections({f"train:{result['date']}": markdown(result, command)})

@@ -95,8 +95,14 @@ class FlowDaemon(HomeProcess):
             self.stop(grace_s=5.0)
         self.home.mkdir(parents=True, exist_ok=True)
         with (self.home / LOG).open("ab") as log:
-            subprocess.Popen([sys.executable, "-m", "deployments.flow_daemon"], cwd=self.home,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "deployments.flow_daemon"],
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def call(self, rec: DaemonRecord, flow: str, args: dict[str, Any]) -> Any:
         """The flow's result as JSON, run by the daemon; its ProVoice error raised here."""
@@ -109,8 +115,10 @@ class FlowDaemon(HomeProcess):
             conn.sendall(json.dumps({"token": rec.token, "flow": flow, "args": args}).encode() + b"\n")
             line = conn.makefile("rb").readline()
         if not line:
-            raise FlowDaemonLost(f"the flow daemon (pid {rec.pid}) stopped while running {flow}; the run may "
-                                 "have done part of its work: run the command again")
+            raise FlowDaemonLost(
+                f"the flow daemon (pid {rec.pid}) stopped while running {flow}; the run may "
+                "have done part of its work: run the command again"
+            )
         reply = json.loads(line)
         if reply["ok"]:
             return reply["result"]
@@ -133,12 +141,12 @@ def rebuilt_error(reply: dict) -> ProVoiceError:
     return ProVoiceError(detail if module else f"the flow daemon failed: {detail}")
 
 
-def _run(flow: str, args: dict[str, Any]) -> Any:
+def _run(settings: Settings, flow: str, args: dict[str, Any]) -> Any:
     """The flows a daemon runs, by name, with their results as JSON."""
     from deployments.local_server import prefect_api, without_flow_heartbeats
     from provoice.views import stored
 
-    with prefect_api(Settings()):
+    with prefect_api(settings):
         if flow == "ingest":
             from flows.ingest import ingest_files
 
@@ -155,9 +163,10 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, settings: Settings):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.token = token
+        self.settings = settings
         self.busy = 0
         self.last = time.monotonic()
         self.lock = threading.Lock()
@@ -175,7 +184,7 @@ class _Handler(socketserver.StreamRequestHandler):
             self.server.busy += 1
         started = time.monotonic()
         try:
-            reply = {"ok": True, "result": _run(request["flow"], request.get("args", {}))}
+            reply = {"ok": True, "result": _run(self.server.settings, request["flow"], request.get("args", {}))}
         except ProVoiceError as exc:
             reply = {"ok": False, "module": type(exc).__module__, "error": type(exc).__name__, "detail": str(exc)}
         except Exception as exc:  # a bug or an outage: the command shows it as an error, the daemon lives on
@@ -184,8 +193,11 @@ class _Handler(socketserver.StreamRequestHandler):
             with self.server.lock:
                 self.server.busy -= 1
                 self.server.last = time.monotonic()
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {request['flow']} {json.dumps(request.get('args', {}))}: "
-              f"{'ok' if reply['ok'] else reply['error']} in {time.monotonic() - started:.2f} s", flush=True)
+        print(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} {request['flow']} {json.dumps(request.get('args', {}))}: "
+            f"{'ok' if reply['ok'] else reply['error']} in {time.monotonic() - started:.2f} s",
+            flush=True,
+        )
         with contextlib.suppress(OSError):
             self.wfile.write(json.dumps(reply).encode() + b"\n")
 
@@ -196,12 +208,20 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
     with daemon._locked():
         if daemon.running() is not None:
             return
-        import flows.ingest  # noqa: F401  (loaded before the daemon is announced, so no request waits for it)
+        import flows.ingest  # loaded before the daemon is announced, so no request waits for it
         import flows.prepare  # noqa: F401
 
-        server = _Server(secrets.token_urlsafe(24))
-        daemon.write_record(DaemonRecord(pid=os.getpid(), port=server.server_address[1], token=server.token,
-                                         env=env_fingerprint(), started_at=time.time()), mode=0o600)
+        server = _Server(secrets.token_urlsafe(24), settings)
+        daemon.write_record(
+            DaemonRecord(
+                pid=os.getpid(),
+                port=server.server_address[1],
+                token=server.token,
+                env=env_fingerprint(),
+                started_at=time.time(),
+            ),
+            mode=0o600,
+        )
 
     def watch_idle() -> None:
         while True:

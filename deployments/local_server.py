@@ -12,7 +12,6 @@ longer answers is replaced. `provoice server status|stop` shows and stops it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -23,6 +22,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
+from filelock import FileLock
 
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
@@ -60,29 +62,33 @@ def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return True
 
 
-def kill_group(pid: int, grace_s: float = 10.0) -> None:
-    """SIGTERM the process group `pid` leads, then SIGKILL what is left after `grace_s`."""
+def kill_group(pgid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM the process group `pgid`, then SIGKILL it if what is left of it after `grace_s`.
+
+    The group, not the tree: a child orphaned by a dead parent has left the tree but not the group
+    (psutil has no group call, so the signals are os.killpg's; psutil waits and reaps our children)."""
+    try:
+        leader = psutil.Process(pgid)
+        members = [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        members = []
     for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(pid, signum)
+            os.killpg(pgid, signum)
         except (ProcessLookupError, PermissionError):
             return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not alive(pid):
-                return
-            time.sleep(0.1)
+        _, members = psutil.wait_procs(members, timeout=wait_s)
+        if not members:
+            return
 
 
 def _free_port() -> int:
@@ -106,15 +112,10 @@ class HomeProcess:
     def record_path(self) -> Path:
         return self.home / self.record_file
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> FileLock:
+        """The home's lock for this process: held while its record is read, replaced or removed."""
         self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / self.lock_file, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return FileLock(self.home / self.lock_file)
 
     def record(self):
         try:
@@ -175,28 +176,41 @@ class LocalServer(HomeProcess):
         prefect_home.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
         env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-        self.say(f"starting the local Prefect server on 127.0.0.1:{port} (once; later commands reuse it; "
-                 "`provoice server stop` stops it)…")
+        self.say(
+            f"starting the local Prefect server on 127.0.0.1:{port} (once; later commands reuse it; "
+            "`provoice server stop` stops it)…"
+        )
         log = (prefect_home / "server.log").open("ab")
         with log:
-            proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                     "--port", str(port)], env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         api_url = f"http://127.0.0.1:{port}/api"
         deadline = time.monotonic() + START_TIMEOUT_S
         while not healthy(api_url):
             if proc.poll() is not None:
-                raise LocalServerError(f"the local Prefect server exited with code {proc.returncode} while "
-                                       f"starting; see {prefect_home / 'server.log'}")
+                raise LocalServerError(
+                    f"the local Prefect server exited with code {proc.returncode} while "
+                    f"starting; see {prefect_home / 'server.log'}"
+                )
             if time.monotonic() > deadline:
                 kill_group(proc.pid)
-                raise LocalServerError(f"the local Prefect server did not answer on {api_url} within "
-                                       f"{START_TIMEOUT_S:.0f} s; see {prefect_home / 'server.log'}")
+                raise LocalServerError(
+                    f"the local Prefect server did not answer on {api_url} within "
+                    f"{START_TIMEOUT_S:.0f} s; see {prefect_home / 'server.log'}"
+                )
             time.sleep(0.3)
-        rec = ServerRecord(pid=proc.pid, port=port, api_url=api_url, prefect_home=str(prefect_home),
-                           started_at=time.time())
+        rec = ServerRecord(
+            pid=proc.pid, port=port, api_url=api_url, prefect_home=str(prefect_home), started_at=time.time()
+        )
         self.write_record(rec)
         return rec
+
 
 def without_flow_heartbeats():
     """A block whose flow runs send no heartbeats: for runs of a few seconds (ingesting a file).
@@ -215,16 +229,20 @@ def prefect_api_configured() -> bool:
 
 
 @contextlib.contextmanager
-def prefect_api(settings: Settings | None = None, say: Callable[[str], None] | None = None) -> Iterator[str | None]:
-    """A block whose Prefect calls go to the configured API, or to the home's local server (started
-    if needed): never to a throwaway server."""
+def prefect_api(settings: Settings | None, say: Callable[[str], None] | None = None) -> Iterator[str | None]:
+    """A block whose Prefect calls go to the configured API, or to the local server of the home of
+    `settings` (started if needed): never to a throwaway server."""
     if prefect_api_configured():
         from prefect.settings import get_current_settings
 
         yield get_current_settings().api.url
         return
+    if settings is None:
+        raise LocalServerError(
+            "no Prefect API is configured (PREFECT_API_URL) and no ProVoice home was given to start the local server in"
+        )
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    rec = LocalServer(settings or Settings(), say).ensure()
+    rec = LocalServer(settings, say).ensure()
     with temporary_settings(updates={PREFECT_API_URL: rec.api_url}):
         yield rec.api_url

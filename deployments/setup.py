@@ -45,22 +45,25 @@ def ensure_pool(client, name: str, kind: str, template: dict) -> str:
         client.create_work_pool(WorkPoolCreate(name=name, type=kind, base_job_template=template))
         return f"created {kind} work pool {name!r}"
     if existing.type != kind:
-        return (f"kept work pool {name!r}: it is of type {existing.type}, not {kind} "
-                "(delete it first to change its type)")
+        return (
+            f"kept work pool {name!r}: it is of type {existing.type}, not {kind} (delete it first to change its type)"
+        )
     client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
     return f"updated {kind} work pool {name!r}"
 
 
-def setup(gpu_slots: int, gpu_pool_type: Literal["kubernetes", "process"] = "kubernetes",
-          gpu_template: Path | None = None) -> list[str]:
+def setup(
+    gpu_slots: int, gpu_pool_type: Literal["kubernetes", "process"] = "kubernetes", gpu_template: Path | None = None
+) -> list[str]:
     """Pools `cpu` and `gpu` plus the `gpu` limit on the configured Prefect API; returns what was done."""
     from prefect.client.orchestration import get_client
 
-    template = (read_template(gpu_template or GPU_TEMPLATE) if gpu_pool_type == "kubernetes"
-                else process_template())
+    template = read_template(gpu_template or GPU_TEMPLATE) if gpu_pool_type == "kubernetes" else process_template()
     with get_client(sync_client=True) as client:
-        done = [ensure_pool(client, CPU_POOL, "process", process_template()),
-                ensure_pool(client, GPU_POOL, gpu_pool_type, template)]
+        done = [
+            ensure_pool(client, CPU_POOL, "process", process_template()),
+            ensure_pool(client, GPU_POOL, gpu_pool_type, template),
+        ]
         ensure_gpu_limit(client, gpu_slots)
     return [*done, f"global concurrency limit {GPU_LIMIT!r}: {gpu_slots} slot(s)"]
 

@@ -17,9 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 from deployments.local_server import LocalServer, alive, healthy, kill_group
 from provoice.catalog import migrate_catalog
@@ -53,40 +52,19 @@ class Stack:
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     watchdog: subprocess.Popen | None = None
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-        """Start a child in its own process group; its output goes to `log` when given."""
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        """Start a child in its own process group."""
         if self.watched and self.watchdog is None:
-            self.watchdog = subprocess.Popen([sys.executable, "-m", "deployments.watchdog"], stdin=subprocess.PIPE,
-                                             start_new_session=True, env=env)
-        if log is None:
-            proc = subprocess.Popen(argv, env=env, start_new_session=True)
-        else:
-            with log.open("ab") as out:
-                proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+            self.watchdog = subprocess.Popen(
+                [sys.executable, "-m", "deployments.watchdog"], stdin=subprocess.PIPE, start_new_session=True, env=env
+            )
+        proc = subprocess.Popen(argv, env=env, start_new_session=True)
         self.children.append((name, proc))
         if self.watchdog is not None:
             self.watchdog.stdin.write(f"{proc.pid}\n".encode())
             self.watchdog.stdin.flush()
         self.say(f"started {name} (pid {proc.pid})")
         return proc
-
-    def start_prefect_server(self, port: int, env: dict[str, str], timeout_s: float = 120.0, *,
-                             ui: bool = True, log: Path | None = None) -> str:
-        """`prefect server start` on 127.0.0.1:`port`; returns its API URL once it answers /health."""
-        if not port_free("127.0.0.1", port):
-            raise StackError(f"port {port} on 127.0.0.1 is in use: pass --prefect-port, or set "
-                             "PREFECT_API_URL to use the server that is running there")
-        argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-        proc = self.start("Prefect server", argv + ([] if ui else ["--no-ui"]), env, log)
-        api_url = f"http://127.0.0.1:{port}/api"
-        deadline = time.monotonic() + timeout_s
-        while not healthy(api_url):
-            if proc.poll() is not None:
-                raise StackError(f"the Prefect server exited with code {proc.returncode} while starting")
-            if time.monotonic() > deadline:
-                raise StackError(f"the Prefect server did not answer on {api_url} within {timeout_s:.0f} s")
-            time.sleep(0.5)
-        return api_url
 
     def wait(self) -> int:
         """Block until a child exits (an error: the stack is incomplete) or a stop signal arrives."""
@@ -144,8 +122,7 @@ def replace_stale_stack(settings: Settings, say: Callable[[str], None]) -> None:
     except (OSError, ValueError):
         return
     if alive(record.get("pid", 0)) and record.get("pid") != os.getpid():
-        raise StackError(f"provoice serve is already running for {settings.home} (pid {record['pid']}); "
-                         "stop it first")
+        raise StackError(f"provoice serve is already running for {settings.home} (pid {record['pid']}); stop it first")
     for pgid in record.get("groups", []):
         if alive(pgid):
             say(f"stopping process group {pgid} left by a provoice serve that died")
@@ -156,14 +133,14 @@ def replace_stale_stack(settings: Settings, say: Callable[[str], None]) -> None:
 def _write_record(settings: Settings, stack: Stack, api_port: int | None) -> None:
     path = settings.home / STACK_RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": os.getpid(), "api_port": api_port,
-                                "groups": [proc.pid for _, proc in stack.children]}))
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "api_port": api_port, "groups": [proc.pid for _, proc in stack.children]})
+    )
 
 
-def run_stack(api_host: str, api_port: int | None, say: Callable[[str], None] = print) -> int:
+def run_stack(settings: Settings, api_host: str, api_port: int | None, say: Callable[[str], None] = print) -> int:
     """Migrate the catalog, start everything, wait for Ctrl-C or a failed part, stop everything; the
     exit code."""
-    settings = Settings()
     migrate_catalog(settings)
     replace_stale_stack(settings, say)
     env = dict(os.environ)
@@ -178,14 +155,18 @@ def run_stack(api_host: str, api_port: int | None, say: Callable[[str], None] = 
         else:
             api_url = LocalServer(settings, say).ensure().api_url
             env["PREFECT_API_URL"] = api_url
-            say(f"Prefect UI: {api_url.removesuffix('/api')} (the home's local server; `provoice server stop` "
-                "stops it)")
+            say(
+                f"Prefect UI: {api_url.removesuffix('/api')} (the home's local server; `provoice server stop` stops it)"
+            )
         stack.start("deployments", [sys.executable, "-m", "deployments.serve"], env)
         if api_port is not None:
             if not port_free(api_host, api_port):
                 raise StackError(f"port {api_port} on {api_host} is in use: pass --api-port")
-            stack.start("HTTP API", [sys.executable, "-m", "interfaces.cli", "api", "--host", api_host,
-                                     "--port", str(api_port)], env)
+            stack.start(
+                "HTTP API",
+                [sys.executable, "-m", "interfaces.cli", "api", "--host", api_host, "--port", str(api_port)],
+                env,
+            )
         _write_record(settings, stack, api_port)
         return stack.wait()
     finally:

@@ -2,8 +2,8 @@
 
 The stack starts this watchdog in a session of its own with a pipe on its stdin and writes the
 process group of every child it starts to the pipe. When the stack ends in any way, SIGKILL
-included, the kernel closes the pipe; the watchdog then stops every group it was told about
-(SIGTERM, then SIGKILL after a grace period) and exits.
+included, the kernel closes the pipe; the watchdog then stops every child it was told about, with
+everything that child started (SIGTERM, then SIGKILL after a grace period), and exits.
 """
 
 from __future__ import annotations

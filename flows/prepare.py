@@ -17,16 +17,16 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.run_names import prepare_files_run_name, prepare_run_name
-from tasks.events import emit
-from provoice.events import DATASET_PREPARED
 from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows, segment_decisions
 from provoice.dataset.version import dataset_version
 from provoice.errors import ConfigurationError, FileRejected, InfrastructureError, is_infrastructure_failure
+from provoice.events import DATASET_PREPARED
 from provoice.settings import Settings
 from provoice.views import PreparedFile, PrepareSummary
 from tasks.convert import convert_file
+from tasks.events import emit
 from tasks.manifest import write_manifest
 from tasks.quality import check_quality, check_speakers
 from tasks.segment import segment_file
@@ -53,12 +53,21 @@ class _Progress:
             update_progress_artifact(self.artifact, 100.0 * self.done / self.total)
 
 
-def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], settings: Settings,
-             reasons: dict[str, str], progress: _Progress) -> dict[str, dict]:
+def _fan_out(
+    step: str,
+    task,
+    inputs: dict[str, tuple],
+    names: dict[str, str],
+    settings: Settings,
+    reasons: dict[str, str],
+    progress: _Progress,
+) -> dict[str, dict]:
     """Submit one task per file, wait, and move failures into `reasons`; a file that drops out
     counts its later steps as done, so a finished run shows full progress."""
-    futures = {fid: task.with_options(task_run_name=f"{step} {names[fid]}").submit(settings, *args)
-               for fid, args in inputs.items()}
+    futures = {
+        fid: task.with_options(task_run_name=f"{step} {names[fid]}").submit(settings, *args)
+        for fid, args in inputs.items()
+    }
     results, broken = {}, {}
     for fid, fut in futures.items():
         try:
@@ -79,7 +88,8 @@ def _fan_out(step: str, task, inputs: dict[str, tuple], names: dict[str, str], s
         first = next(iter(broken.values()))
         raise InfrastructureError(
             f"{step} could not reach storage or another service for {len(broken)} file(s) after retries "
-            f"({type(first).__name__}: {first}); no file was rejected for it, prepare again when it is back")
+            f"({type(first).__name__}: {first}); no file was rejected for it, prepare again when it is back"
+        )
     return results
 
 
@@ -108,30 +118,50 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
     progress = _Progress(catalog, run.id, total)
     reasons: dict[str, str] = {}
     try:
-        conv = _fan_out("convert", convert_file, {f.id: (f.sha256, f.raw_uri) for f in todo},
-                        names, settings, reasons, progress)
-        segs = _fan_out("segment", segment_file, {k: (v,) for k, v in conv.items()},
-                        names, settings, reasons, progress)
-        trs = _fan_out("transcribe", transcribe_file, {k: (v,) for k, v in segs.items()},
-                       names, settings, reasons, progress)
-        quals = _fan_out("quality", check_quality, {k: (v,) for k, v in trs.items()},
-                         names, settings, reasons, progress)
+        conv = _fan_out(
+            "convert", convert_file, {f.id: (f.sha256, f.raw_uri) for f in todo}, names, settings, reasons, progress
+        )
+        segs = _fan_out("segment", segment_file, {k: (v,) for k, v in conv.items()}, names, settings, reasons, progress)
+        trs = _fan_out(
+            "transcribe", transcribe_file, {k: (v,) for k, v in segs.items()}, names, settings, reasons, progress
+        )
+        quals = _fan_out(
+            "quality", check_quality, {k: (v,) for k, v in trs.items()}, names, settings, reasons, progress
+        )
         quals, speakers = check_speakers(settings, quals)
         summaries, rows = [], []
         for f in files:
-            entry = {"id": f.id, "name": f.original_name, "format": f.format,
-                     "duration_s": f.duration_s, "accepted_s": 0.0, "segments": 0,
-                     "status": f.status, "reason": f.reason, "warnings": []}
+            entry = {
+                "id": f.id,
+                "name": f.original_name,
+                "format": f.format,
+                "duration_s": f.duration_s,
+                "accepted_s": 0.0,
+                "segments": 0,
+                "status": f.status,
+                "reason": f.reason,
+                "warnings": [],
+            }
             if f.id in quals:
                 q = quals[f.id]
-                entry.update(file_summary(q), duration_s=q["duration_s"], warnings=q["warnings"],
-                             segment_list=segment_decisions(q))
+                entry.update(
+                    file_summary(q),
+                    duration_s=q["duration_s"],
+                    warnings=q["warnings"],
+                    segment_list=segment_decisions(q),
+                )
                 rows.extend(manifest_rows(f.id, q))
             elif f.id in reasons:
                 entry.update(status="rejected", reason=reasons[f.id])
-            catalog.update_file(f.id, status=entry["status"], reason=entry["reason"],
-                                accepted_s=entry["accepted_s"], segments=entry["segments"],
-                                warnings=entry["warnings"], duration_s=entry["duration_s"])
+            catalog.update_file(
+                f.id,
+                status=entry["status"],
+                reason=entry["reason"],
+                accepted_s=entry["accepted_s"],
+                segments=entry["segments"],
+                warnings=entry["warnings"],
+                duration_s=entry["duration_s"],
+            )
             summaries.append(entry)
         report = write_manifest(settings, dataset_id, version, summaries, rows, speakers)
         progress.advance()
@@ -139,14 +169,29 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
         catalog.update_run(run.id, status="failed")
         raise
     summary = PrepareSummary(
-        dataset_id=dataset_id, version=version, accepted_seconds=report["accepted_seconds"],
-        min_seconds=report["min_seconds"], enough=report["enough"], manifest_uri=report["manifest_uri"],
-        report_uri=report["report_uri"], message=report["message"],
-        files=[PreparedFile.model_validate(s) for s in summaries])
-    catalog.update_run(run.id, status="completed", summary=summary.model_dump(mode="json"),
-                       manifest_uri=report["manifest_uri"], report_uri=report["report_uri"])
-    emit(DATASET_PREPARED, "dataset", dataset_id,
-         {"version": version, "accepted_seconds": report["accepted_seconds"], "enough": report["enough"]})
+        dataset_id=dataset_id,
+        version=version,
+        accepted_seconds=report["accepted_seconds"],
+        min_seconds=report["min_seconds"],
+        enough=report["enough"],
+        manifest_uri=report["manifest_uri"],
+        report_uri=report["report_uri"],
+        message=report["message"],
+        files=[PreparedFile.model_validate(s) for s in summaries],
+    )
+    catalog.update_run(
+        run.id,
+        status="completed",
+        summary=summary.model_dump(mode="json"),
+        manifest_uri=report["manifest_uri"],
+        report_uri=report["report_uri"],
+    )
+    emit(
+        DATASET_PREPARED,
+        "dataset",
+        dataset_id,
+        {"version": version, "accepted_seconds": report["accepted_seconds"], "enough": report["enough"]},
+    )
     return summary
 
 
@@ -164,12 +209,19 @@ def prepare_task_runner(settings: Settings) -> TaskRunner:
         if not PREFECT_API_URL.value():
             raise ConfigurationError(
                 f"PROVOICE_DASK_ADDRESS={settings.dask_address} needs a Prefect server its workers can "
-                "reach: set PREFECT_API_URL (a flow's temporary server is private to its machine)")
+                "reach: set PREFECT_API_URL (a flow's temporary server is private to its machine)"
+            )
         return DaskTaskRunner(address=settings.dask_address)
     if settings.dask_local_workers > 0:
-        return DaskTaskRunner(cluster_class=local_cluster, cluster_kwargs={
-            "n_workers": settings.dask_local_workers, "threads_per_worker": 1, "processes": True,
-            "dashboard_address": None})
+        return DaskTaskRunner(
+            cluster_class=local_cluster,
+            cluster_kwargs={
+                "n_workers": settings.dask_local_workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            },
+        )
     return ThreadPoolTaskRunner(max_workers=settings.task_workers)
 
 
@@ -203,8 +255,10 @@ def local_cluster(**kwargs) -> LocalCluster:
     url = str(ctx.client.api_url) if ctx is not None and ctx.client is not None else PREFECT_API_URL.value()
     env = {**kwargs.pop("env", {}), **({"PREFECT_API_URL": url.rstrip("/")} if url else {})}
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    pre_spawn = {**{f"{_PRE_SPAWN}.{name}": None for name in _THREAD_CAPS},
-                 f"{_PRE_SPAWN}.DASK_LOGGING__DISTRIBUTED": "warning"}  # read when a worker imports dask
+    pre_spawn = {
+        **{f"{_PRE_SPAWN}.{name}": None for name in _THREAD_CAPS},
+        f"{_PRE_SPAWN}.DASK_LOGGING__DISTRIBUTED": "warning",
+    }  # read when a worker imports dask
     before = dict(os.environ)
     try:
         with dask.config.set(pre_spawn):

@@ -13,7 +13,7 @@ from provoice.catalog.models import utcnow
 from provoice.catalog.pvc_models import RETRAIN_DECISIONS
 from provoice.consent import require_consent
 from provoice.errors import ProVoiceError
-from provoice.notify import Notification
+from provoice.notify import RETRAINED, Notification
 from provoice.pvc.retrain import (
     candidates,
     decide,
@@ -36,8 +36,12 @@ from tasks.voices import create_voices_task
 
 
 @flow(name="retrain-on-new-base-model", flow_run_name=retrain_run_name)
-def retrain_on_new_base_model(base_model_id: str | None = None, pvc_id: str | None = None,
-                              max_steps: int | None = None, max_minutes: float | None = None) -> dict:
+def retrain_on_new_base_model(
+    base_model_id: str | None = None,
+    pvc_id: str | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> dict:
     """Fine-tune each due PVC on the base model from its pinned dataset version, evaluate the old and
     the new model on the same held-out clips, and promote the new one only if it is not worse.
 
@@ -76,8 +80,15 @@ def retrain_on_new_base_model(base_model_id: str | None = None, pvc_id: str | No
     return {"base_model_id": base, "counts": counts, "results": results, "skipped": skipped}
 
 
-def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: str, *,
-                max_steps: int | None, max_minutes: float | None) -> dict:
+def retrain_pvc(
+    settings: Settings,
+    catalog: Catalog,
+    pvc: Pvc,
+    base_model_id: str,
+    *,
+    max_steps: int | None,
+    max_minutes: float | None,
+) -> dict:
     """One PVC: train, evaluate both models, decide, record; any error is recorded as `failed`."""
     logger = get_run_logger()
     started = utcnow()
@@ -85,40 +96,92 @@ def retrain_pvc(settings: Settings, catalog: Catalog, pvc: Pvc, base_model_id: s
     try:
         require_consent(catalog, settings, pvc)
         manifest_uri = pinned_manifest(catalog, pvc)
-        trained = train_model(settings, pvc.dataset_id, base_model_id=base_model_id,
-                              run_id=retrain_run_id(pvc.id, base_model_id), max_steps=max_steps,
-                              max_minutes=max_minutes, dataset_version=pvc.dataset_version)
+        trained = train_model(
+            settings,
+            pvc.dataset_id,
+            base_model_id=base_model_id,
+            run_id=retrain_run_id(pvc.id, base_model_id),
+            max_steps=max_steps,
+            max_minutes=max_minutes,
+            dataset_version=pvc.dataset_version,
+        )
         new_model_id = trained.model_id
         # Paired scores are all the decision reads: no ceiling or base floor to compute.
         old_full = evaluate_task(settings, pvc.model_id, manifest_uri, with_references=False)
         new_full = evaluate_task(settings, new_model_id, manifest_uri, with_references=False)
         old_evaluation, new_evaluation = scores(old_full), scores(new_full)
-        decision = decide(old_evaluation, new_evaluation, settings, old_sentences=old_full.sentences,
-                          new_sentences=new_full.sentences)
+        decision = decide(
+            old_evaluation, new_evaluation, settings, old_sentences=old_full.sentences, new_sentences=new_full.sentences
+        )
         if decision.promoted:
             voices = create_voices_task(settings, pvc.id, new_model_id, manifest_uri)
-            row = promote(catalog, pvc, base_model_id, new_model_id, reason=decision.reason, started_at=started,
-                          old_evaluation=old_evaluation, new_evaluation=new_evaluation)
+            row = promote(
+                catalog,
+                pvc,
+                base_model_id,
+                new_model_id,
+                reason=decision.reason,
+                started_at=started,
+                old_evaluation=old_evaluation,
+                new_evaluation=new_evaluation,
+            )
             promoted = True
         else:
-            row = record(catalog, pvc, base_model_id, "kept", decision.reason, started_at=started,
-                         new_model_id=new_model_id, old_evaluation=old_evaluation, new_evaluation=new_evaluation)
+            row = record(
+                catalog,
+                pvc,
+                base_model_id,
+                "kept",
+                decision.reason,
+                started_at=started,
+                new_model_id=new_model_id,
+                old_evaluation=old_evaluation,
+                new_evaluation=new_evaluation,
+            )
     except Exception as exc:  # one PVC's failure is its own record; the other PVCs go on
         reason = str(exc) if isinstance(exc, ProVoiceError) else f"internal error: {type(exc).__name__}: {exc}"
         logger.error("retraining PVC %s on %s failed: %s", pvc.id, base_model_id, reason)
-        row = _record_failure(catalog, pvc, base_model_id, reason, started_at=started, new_model_id=new_model_id,
-                              old_evaluation=old_evaluation, new_evaluation=new_evaluation)
+        row = _record_failure(
+            catalog,
+            pvc,
+            base_model_id,
+            reason,
+            started_at=started,
+            new_model_id=new_model_id,
+            old_evaluation=old_evaluation,
+            new_evaluation=new_evaluation,
+        )
     logger.info("PVC %s on base model %s: %s (%s)", pvc.id, base_model_id, row.decision, row.reason)
-    create_markdown_artifact(report_markdown(pvc, row), key=artifact_key("retrain", pvc.id),
-                             description=f"Retrain of PVC {pvc.id} on base model {base_model_id}")
+    create_markdown_artifact(
+        report_markdown(pvc, row),
+        key=artifact_key("retrain", pvc.id),
+        description=f"Retrain of PVC {pvc.id} on base model {base_model_id}",
+    )
     if promoted:
-        notify_task(settings, Notification(pvc_id=pvc.id, pvc_name=pvc.name, status="retrained",
-                                           model_id=row.new_model_id, voice_ids=[v.id for v in voices],
-                                           reason=row.reason, previous_model_id=row.old_model_id),
-                    [pvc.webhook_url] if pvc.webhook_url else [], settings.notify_blocks)
-    return {"pvc_id": pvc.id, "decision": row.decision, "reason": row.reason, "old_model_id": row.old_model_id,
-            "new_model_id": row.new_model_id, "old_evaluation": row.old_evaluation or None,
-            "new_evaluation": row.new_evaluation or None, "voices": [v.model_dump() for v in voices] if promoted else []}
+        notify_task(
+            settings,
+            Notification(
+                pvc_id=pvc.id,
+                pvc_name=pvc.name,
+                status=RETRAINED,
+                model_id=row.new_model_id,
+                voice_ids=[v.id for v in voices],
+                reason=row.reason,
+                previous_model_id=row.old_model_id,
+            ),
+            [pvc.webhook_url] if pvc.webhook_url else [],
+            settings.notify_blocks,
+        )
+    return {
+        "pvc_id": pvc.id,
+        "decision": row.decision,
+        "reason": row.reason,
+        "old_model_id": row.old_model_id,
+        "new_model_id": row.new_model_id,
+        "old_evaluation": row.old_evaluation or None,
+        "new_evaluation": row.new_evaluation or None,
+        "voices": [v.model_dump() for v in voices] if promoted else [],
+    }
 
 
 def _record_failure(catalog: Catalog, pvc: Pvc, base_model_id: str, reason: str, **fields) -> PvcRetrain:
@@ -131,8 +194,11 @@ def _record_failure(catalog: Catalog, pvc: Pvc, base_model_id: str, reason: str,
 
 
 def _run_table(base_model_id: str, results: list[dict]) -> str:
-    lines = [f"# Retrains on base model `{base_model_id}`", "", "| PVC | decision | new model | reason |",
-             "|---|---|---|---|"]
-    lines += [f"| `{r['pvc_id']}` | {r['decision']} | `{r['new_model_id'] or '—'}` | {r['reason']} |"
-              for r in results]
+    lines = [
+        f"# Retrains on base model `{base_model_id}`",
+        "",
+        "| PVC | decision | new model | reason |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{r['pvc_id']}` | {r['decision']} | `{r['new_model_id'] or '—'}` | {r['reason']} |" for r in results]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ def _named(build: Callable[[dict], str], fallback: Callable[[dict], str]) -> Cal
         except Exception as exc:  # a label must never fail the run it names
             log.debug("run name from the catalog failed: %s", exc)
             return fallback(params)
+
     return name
 
 
@@ -54,16 +55,25 @@ pvc_run_name = _named(_pvc, lambda p: f"pvc {p.get('pvc_id') or p.get('name') or
 
 
 def _about_dataset(label: str) -> Callable[[], str]:
-    """"<label> <dataset name>", or the dataset id when the name cannot be read."""
+    """ "<label> <dataset name>", or the dataset id when the name cannot be read."""
     return _named(lambda p: f"{label} {_dataset_name(p['dataset_id'])}", lambda p: f"{label} {p.get('dataset_id')}")
 
 
 prepare_run_name = _about_dataset("prepare")
 prepare_files_run_name = _about_dataset("prepare files of")
-ingest_run_name = _named(lambda p: f"upload into {_dataset_name(p['dataset_id'])} · {len(p.get('sources') or [])} source(s)",
-                         lambda p: f"upload into {p.get('dataset_id')}")
-fine_tune_run_name = _named(lambda p: f"fine-tune {p.get('run_id') or 'on ' + _dataset_name(p['dataset_id'])}",
-                            lambda p: f"fine-tune {p.get('run_id') or p.get('dataset_id')}")
-retrain_run_name = _named(lambda p: "retrain " + (f"pvc {p['pvc_id']}" if p.get("pvc_id") else "due PVCs")
-                          + f" on {p.get('base_model_id') or 'the latest base'}",
-                          lambda p: "retrain")
+ingest_run_name = _named(
+    lambda p: f"upload into {_dataset_name(p['dataset_id'])} · {len(p.get('sources') or [])} source(s)",
+    lambda p: f"upload into {p.get('dataset_id')}",
+)
+fine_tune_run_name = _named(
+    lambda p: f"fine-tune {p.get('run_id') or 'on ' + _dataset_name(p['dataset_id'])}",
+    lambda p: f"fine-tune {p.get('run_id') or p.get('dataset_id')}",
+)
+retrain_run_name = _named(
+    lambda p: (
+        "retrain "
+        + (f"pvc {p['pvc_id']}" if p.get("pvc_id") else "due PVCs")
+        + f" on {p.get('base_model_id') or 'the latest base'}"
+    ),
+    lambda p: "retrain",
+)

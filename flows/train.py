@@ -15,8 +15,8 @@ from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.views import FineTuneSummary, Scores, stored
-from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs, FineTuneResult, fine_tune_config
+from provoice.views import FineTuneResult, stored
+from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry, FineTuneInputs, recipe_for
 from tasks.manifest import artifact_key
 from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
 
@@ -42,23 +42,39 @@ class TrainingFailed(ProVoiceError):
     """The fine-tune deployment's run did not complete."""
 
 
-def resolve_inputs(settings: Settings, dataset_id: str, base_model_id: str | None, run_id: str | None,
-                   dataset_version: str | None = None) -> FineTuneInputs:
+def resolve_inputs(
+    settings: Settings,
+    dataset_id: str,
+    base_model_id: str | None,
+    run_id: str | None,
+    dataset_version: str | None = None,
+) -> FineTuneInputs:
     """The dataset's prepared version (the latest, or the pinned one) and the chosen (or latest) base model."""
     catalog = Catalog(settings)
     prepared = catalog.prepared_run(dataset_id)
     if dataset_version and prepared.version != dataset_version:
         prepared = catalog.prepared_version(dataset_id, dataset_version)
     base = BaseModelRegistry(settings, catalog).get(base_model_id or "latest")
-    return FineTuneInputs(run_id=run_id or new_id("ft").replace("_", "-"), base_model_id=base.id,
-                          manifest_uri=prepared.manifest_uri, dataset_id=dataset_id,
-                          dataset_version=prepared.version)
+    return FineTuneInputs(
+        run_id=run_id or new_id("ft").replace("_", "-"),
+        base_model_id=base.id,
+        manifest_uri=prepared.manifest_uri,
+        dataset_id=dataset_id,
+        dataset_version=prepared.version,
+    )
 
 
 @flow(name="fine-tune", flow_run_name=fine_tune_run_name)
-def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: str | None = None,
-                    max_steps: int | None = None, max_minutes: float | None = None, batch_size: int | None = None,
-                    checkpoint_every: int | None = None, dataset_version: str | None = None) -> FineTuneSummary:
+def fine_tune_model(
+    dataset_id: str,
+    base_model_id: str | None = None,
+    run_id: str | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    batch_size: int | None = None,
+    checkpoint_every: int | None = None,
+    dataset_version: str | None = None,
+) -> FineTuneResult:
     """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
 
     `batch_size` and `checkpoint_every` default to the recipe's (`provoice.voice_models.recipe`).
@@ -67,39 +83,43 @@ def fine_tune_model(dataset_id: str, base_model_id: str | None = None, run_id: s
     """
     settings = Settings()
     inputs = resolve_inputs(settings, dataset_id, base_model_id, run_id, dataset_version)
-    config = fine_tune_config(settings, batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes,
-                              checkpoint_every=checkpoint_every)
+    config = recipe_for(settings).train_config(
+        settings, batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes, checkpoint_every=checkpoint_every
+    )
     with gpu_slot():
         trained = fine_tune_task(settings, inputs, config.to_dict())
     evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
     onnx_uri = export_onnx_task(settings, inputs.model_id)
     storage = Storage.from_settings(settings)
     loss_curve = storage.uri(trained.loss_curve_key) if trained.loss_curve_key else None
-    summary = FineTuneSummary(model_id=inputs.model_id, base_model_id=inputs.base_model_id, run_id=inputs.run_id,
-                              dataset_id=dataset_id, dataset_version=inputs.dataset_version, steps=trained.steps,
-                              stopped_by=trained.stopped_by, best_step=trained.best_step, onnx_uri=onnx_uri,
-                              loss_curve_uri=loss_curve, evaluation=Scores(**evaluation.summary()))
-    create_markdown_artifact(summary_markdown(summary, trained, storage), key=artifact_key("model", inputs.run_id),
-                             description="Fine-tune summary")
-    storage.write_json(summary_key(inputs.model_id), stored(summary))
-    return summary
+    result = trained.model_copy(update={"evaluation": evaluation, "onnx_uri": onnx_uri, "loss_curve_uri": loss_curve})
+    create_markdown_artifact(
+        summary_markdown(result, storage), key=artifact_key("model", inputs.run_id), description="Fine-tune summary"
+    )
+    storage.write_json(summary_key(inputs.model_id), stored(result))
+    return result
 
 
-def summary_markdown(summary: FineTuneSummary, trained: FineTuneResult, storage: Storage) -> str:
+def summary_markdown(result: FineTuneResult, storage: Storage) -> str:
     """The summary an operator reads in the Prefect UI: scores next to their floor and ceiling, the
     loss curve itself (embedded, since a storage path means nothing to a browser) and the stored
     files by what they are."""
-    best = (f"; exported the best validated step, {trained.best_step}" if trained.best_step is not None
-            else "; exported the last step")
-    lines = [f"# Fine-tune `{summary.model_id}`",
-             f"- base model `{summary.base_model_id}`; dataset `{summary.dataset_id}` version `{summary.dataset_version}`",
-             f"- {trained.steps} steps in {trained.trained_s / 60:.1f} min, stopped by {trained.stopped_by}{best}",
-             f"- {summary.evaluation.line()}",
-             f"- stored with the model `{summary.model_id}`: the Piper ONNX voice `model.onnx` and its "
-             f"`model.onnx.json`; with the training run `{summary.run_id}`: the loss curve `loss_curve.png`, the "
-             f"metrics `history.json` and one preview WAV per validation (`previews/step-N.wav`)"]
-    if trained.loss_curve_key and storage.exists(trained.loss_curve_key):
-        encoded = base64.b64encode(storage.read_bytes(trained.loss_curve_key)).decode()
+    best = (
+        f"; exported the best validated step, {result.best_step}"
+        if result.best_step is not None
+        else "; exported the last step"
+    )
+    lines = [
+        f"# Fine-tune `{result.model_id}`",
+        f"- base model `{result.base_model_id}`; dataset `{result.dataset_id}` version `{result.dataset_version}`",
+        f"- {result.steps} steps in {result.trained_s / 60:.1f} min, stopped by {result.stopped_by}{best}",
+        f"- {result.evaluation.line()}",
+        f"- stored with the model `{result.model_id}`: the Piper ONNX voice `model.onnx` and its "
+        f"`model.onnx.json`; with the training run `{result.run_id}`: the loss curve `loss_curve.png`, the "
+        f"metrics `history.json` and one preview WAV per validation (`previews/step-N.wav`)",
+    ]
+    if result.loss_curve_key and storage.exists(result.loss_curve_key):
+        encoded = base64.b64encode(storage.read_bytes(result.loss_curve_key)).decode()
         lines += ["", f"![loss and validation curves](data:image/png;base64,{encoded})"]
     return "\n".join(lines)
 
@@ -108,14 +128,27 @@ def summary_key(model_id: str) -> str:
     return f"{MODELS_PREFIX}/{model_id}/{SUMMARY_FILE}"
 
 
-def train_model(settings: Settings, dataset_id: str, *, base_model_id: str, run_id: str,
-                max_steps: int | None = None, max_minutes: float | None = None,
-                dataset_version: str | None = None) -> FineTuneSummary:
+def train_model(
+    settings: Settings,
+    dataset_id: str,
+    *,
+    base_model_id: str,
+    run_id: str,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    dataset_version: str | None = None,
+) -> FineTuneResult:
     """Fine-tune as a subflow: on the GPU deployment `settings.train_deployment` when one is
     configured (its summary is read back from storage, which both sides share), in-process otherwise."""
     base = BaseModelRegistry(settings).get(base_model_id).id
-    params = {"dataset_id": dataset_id, "base_model_id": base, "run_id": run_id, "max_steps": max_steps,
-              "max_minutes": max_minutes, "dataset_version": dataset_version}
+    params = {
+        "dataset_id": dataset_id,
+        "base_model_id": base,
+        "run_id": run_id,
+        "max_steps": max_steps,
+        "max_minutes": max_minutes,
+        "dataset_version": dataset_version,
+    }
     if not settings.train_deployment:
         return fine_tune_model(**params)
     from prefect.deployments import run_deployment
@@ -124,11 +157,14 @@ def train_model(settings: Settings, dataset_id: str, *, base_model_id: str, run_
     if run.state is None or not run.state.is_completed():
         state = run.state.name if run.state else "unknown"
         message = (run.state.message if run.state else "") or ""
-        raise TrainingFailed(f"training run {run.name} on deployment {settings.train_deployment} ended "
-                             f"{state}: {message}".rstrip(": "))
+        raise TrainingFailed(
+            f"training run {run.name} on deployment {settings.train_deployment} ended {state}: {message}".rstrip(": ")
+        )
     storage = Storage.from_settings(settings)
     key = summary_key(f"{base}/{run_id}")
     if not storage.exists(key):
-        raise NotFound(f"training run {run.name} completed but wrote no summary at {storage.uri(key)}: "
-                       "do the worker and this flow share PROVOICE_STORAGE_URI and the catalog?")
-    return FineTuneSummary.model_validate(storage.read_json(key))
+        raise NotFound(
+            f"training run {run.name} completed but wrote no summary at {storage.uri(key)}: "
+            "do the worker and this flow share PROVOICE_STORAGE_URI and the catalog?"
+        )
+    return FineTuneResult.model_validate(storage.read_json(key))

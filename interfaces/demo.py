@@ -23,6 +23,7 @@ from rich.table import Table  # noqa: E402
 
 from provoice import synthetic  # noqa: E402
 from provoice.catalog import migrate_catalog  # noqa: E402
+from provoice.pvc.status import PvcStatus  # noqa: E402
 from provoice.settings import Settings  # noqa: E402
 
 DEMO_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus", "webm", "wma", "aac", "ac3"]
@@ -42,12 +43,17 @@ def generate(folder: Path) -> Path:
         synthetic.encode(wav, folder / f"chapter {i + 1:02d}.{fmt}", fmt)
         wav.unlink()
     bad = synthetic.bad_files(folder / "tmp", folder / "chapter 01.wav")
-    for case, name in [("truncated_mp3", "interview (cut off).mp3"), ("text_as_wav", "notes.wav"),
-                       ("noise", "room tone.wav"), ("aiff", "old export.aiff")]:
+    for case, name in [
+        ("truncated_mp3", "interview (cut off).mp3"),
+        ("text_as_wav", "notes.wav"),
+        ("noise", "room tone.wav"),
+        ("aiff", "old export.aiff"),
+    ]:
         shutil.move(bad[case], folder / name)
     shutil.rmtree(folder / "tmp")
-    synthetic.speech_file(folder / "guest speaker.wav", synthetic.corpus(8, start=5),
-                          voice=synthetic.OTHER_VOICE, pitch=70)
+    synthetic.speech_file(
+        folder / "guest speaker.wav", synthetic.corpus(8, start=5), voice=synthetic.OTHER_VOICE, pitch=70
+    )
     shutil.copy(folder / "chapter 01.wav", folder / "re-upload of chapter 01.wav")
     return folder
 
@@ -62,9 +68,12 @@ def consent(console: Console, catalog, settings: Settings, pvc_id: str, folder: 
         console.print(f"consent prompt for the speaker to read: [italic]{prompt.prompt}[/]")
         wav = synthetic.speak(prompt.prompt, folder / "consent reading.wav")
         a = submit_recording(catalog, settings, pvc_id, wav, wav.name).attempt
-        figures = (f"word error rate {a.prompt_wer:.0%} (at most {settings.consent_max_wer:.0%}), speaker similarity "
-                   f"{a.speaker_similarity:.2f} (at least {settings.consent_min_speaker_similarity:g})"
-                   if a.prompt_wer is not None and a.speaker_similarity is not None else "")
+        figures = (
+            f"word error rate {a.prompt_wer:.0%} (at most {settings.consent_max_wer:.0%}), speaker similarity "
+            f"{a.speaker_similarity:.2f} (at least {settings.consent_min_speaker_similarity:g})"
+            if a.prompt_wer is not None and a.speaker_similarity is not None
+            else ""
+        )
         console.print(f"heard: {a.transcript!r}", markup=False)
         if a.verified:
             console.print(f"[green]consent verified[/]: {figures}")
@@ -77,11 +86,13 @@ def main() -> None:
     """The demo, with its flows on the home's local Prefect server (left running for the UI)."""
     from deployments.local_server import prefect_api
 
-    with prefect_api(Settings()) as api_url:
-        run_demo(api_url)
+    os.environ.setdefault("PROVOICE_MIN_SPEECH_SECONDS", DEMO_MIN_SPEECH_SECONDS)  # its flows read it too
+    settings = Settings()
+    with prefect_api(settings) as api_url:
+        run_demo(settings, api_url)
 
 
-def run_demo(api_url: str | None) -> None:
+def run_demo(settings: Settings, api_url: str | None) -> None:
     from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
     from flows.pvc import pro_voice_clone
@@ -92,13 +103,13 @@ def run_demo(api_url: str | None) -> None:
 
     console = Console()
     synthetic.require_tools()
-    os.environ.setdefault("PROVOICE_MIN_SPEECH_SECONDS", DEMO_MIN_SPEECH_SECONDS)
-    settings = Settings()
     catalog = migrate_catalog(settings)
     folder = generate(settings.home / "demo-input")
     console.print(f"[bold]ProVoice demo[/] — home {settings.home}, storage {settings.storage_uri}")
-    console.print(f"generated {len(list(folder.iterdir()))} uploads in {folder}; the demo accepts "
-                  f"{settings.min_speech_seconds:g} s of speech instead of 3 h (PROVOICE_MIN_SPEECH_SECONDS)")
+    console.print(
+        f"generated {len(list(folder.iterdir()))} uploads in {folder}; the demo accepts "
+        f"{settings.min_speech_seconds:g} s of speech instead of 3 h (PROVOICE_MIN_SPEECH_SECONDS)"
+    )
     started = time.time()
     registry = BaseModelRegistry(settings, catalog)
     console.print(f"importing the offline base model {BASE_MODEL} (posterior-encoder distillation, ~1 min)…")
@@ -111,7 +122,7 @@ def run_demo(api_url: str | None) -> None:
     ingest_files(ds.id, [str(folder)])
     console.print("preparing the dataset (its main voice is what the consent recording is compared with)…")
     prepare_dataset(ds.id)
-    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id, speaker_name="Demo Narrator")
+    pvc = create_pvc(catalog, account, ds.id, "Demo narrator", base.id, speaker_name="Demo Narrator", settings=settings)
     if consent(console, catalog, settings, pvc.id, settings.home):
         console.print(f"training PVC {pvc.id} on {base.id} for {DEMO_TRAIN_STEPS} CPU steps…")
         try:
@@ -125,30 +136,43 @@ def run_demo(api_url: str | None) -> None:
         table.add_column(col, overflow="fold")
     for f in catalog.files(ds.id):
         colour = "green" if f.status == "accepted" else "red"
-        table.add_row(f.original_name, f"[{colour}]{f.status}[/]", f"{f.accepted_s:.1f} s",
-                      f.reason or "; ".join(f.warnings or []))
+        table.add_row(
+            f.original_name,
+            f"[{colour}]{f.status}[/]",
+            f"{f.accepted_s:.1f} s",
+            f.reason or "; ".join(f.warnings or []),
+        )
     console.print(table)
     console.print(f"[bold]{run.summary['message']}[/]\nreport: {run.report_uri}")
-    colour = "green" if pvc.status == "completed" else "red"
-    console.print(f"PVC [bold]{pvc.name}[/] ({pvc.id}): [{colour}]{pvc.status}[/]"
-                  + (f" — {pvc.reason}" if pvc.reason else ""))
+    colour = "green" if pvc.status == PvcStatus.COMPLETED else "red"
+    console.print(
+        f"PVC [bold]{pvc.name}[/] ({pvc.id}): [{colour}]{pvc.status}[/]" + (f" — {pvc.reason}" if pvc.reason else "")
+    )
     if pvc.model_id:
         console.print(f"model id: {pvc.model_id} (pinned to base {pvc.base_model_id}); evaluation {pvc.evaluation}")
         for v in voices_of(catalog, pvc.id, pvc.model_id):
             console.print(f"  voice {v.id} '{v.name}' from file {v.source_file_id}: preview {v.preview_uri}")
     from provoice.credits import charged_credits
 
-    console.print(f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
-                  f"balance {format_credits(balance(catalog, account))} (charged only on success)")
+    console.print(
+        f"credits charged: {format_credits(charged_credits(catalog, account, pvc.id))}; "
+        f"balance {format_credits(balance(catalog, account))} (charged only on success)"
+    )
     if api_url:
-        console.print(f"Prefect UI: {api_url.removesuffix('/api')} (flow runs with their logs, per-file tasks and "
-                      "the report artifacts; `provoice server stop` stops the server)")
+        console.print(
+            f"Prefect UI: {api_url.removesuffix('/api')} (flow runs with their logs, per-file tasks and "
+            "the report artifacts; `provoice server stop` stops the server)"
+        )
     _, key = create_api_key(catalog, account)
-    console.print(f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
-                  f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`")
-    console.print(f"[bold]Playground[/]: run `.venv/bin/provoice serve`, open http://127.0.0.1:8000/ and sign in "
-                  f"with the API key [bold]{key}[/] (shown once; `provoice account create-key` makes another)",
-                  soft_wrap=True)
+    console.print(
+        f"finished in {time.time() - started:.0f} s. Try: `.venv/bin/provoice voices list`, "
+        f"`.venv/bin/provoice tts --model-id {pvc.model_id} --voice-id VOICE --text 'Hello' -o hello.wav`"
+    )
+    console.print(
+        f"[bold]Playground[/]: run `.venv/bin/provoice serve`, open http://127.0.0.1:8000/ and sign in "
+        f"with the API key [bold]{key}[/] (shown once; `provoice account create-key` makes another)",
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":

@@ -69,11 +69,12 @@ def list_api_keys(catalog: Catalog, account_id: str) -> list[ApiKey]:
         return list(s.scalars(q))
 
 
-def revoke_api_key(catalog: Catalog, key_id: str) -> ApiKey:
-    """Revoking is permanent and keeps the row, so a revoked key is refused by name, not as unknown."""
+def revoke_api_key(catalog: Catalog, key_id: str, account_id: str | None = None) -> ApiKey:
+    """Revoking is permanent and keeps the row, so a revoked key is refused by name, not as unknown.
+    With `account_id`, only that account's key: another's is NotFound, as an unknown one."""
     with catalog.session() as s:
         key = s.get(ApiKey, key_id)
-        if key is None:
+        if key is None or (account_id is not None and key.account_id != account_id):
             raise NotFound(f"no API key with id {key_id!r}")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
@@ -95,7 +96,8 @@ def account_for_key(catalog: Catalog, secret: str) -> Account:
         if match is None:
             raise AuthError("invalid API key")
         if match.revoked_at is not None:
-            raise AuthError(f"API key {match.prefix}… ({match.id}) was revoked on "
-                            f"{match.revoked_at:%Y-%m-%d}; create a new one")
-        account = s.get(Account, match.account_id)
+            raise AuthError(
+                f"API key {match.prefix}… ({match.id}) was revoked on {match.revoked_at:%Y-%m-%d}; create a new one"
+            )
+        account = s.get_one(Account, match.account_id)
     return account

@@ -129,10 +129,10 @@ def _sns(doc: dict) -> Notification:
             raise BadNotification("SNS SubscriptionConfirmation without a SubscribeURL")
         return Notification(subscription=SubscriptionConfirmation(doc.get("TopicArn"), url))
     if kind == "UnsubscribeConfirmation":
-        return Notification(ignored=[Ignored(None, "SNS UnsubscribeConfirmation: the topic no longer "
-                                                   "sends here; nothing to ingest")])
-    raise BadNotification(f"unknown SNS message Type {kind!r} (expected Notification or "
-                          "SubscriptionConfirmation)")
+        return Notification(
+            ignored=[Ignored(None, "SNS UnsubscribeConfirmation: the topic no longer sends here; nothing to ingest")]
+        )
+    raise BadNotification(f"unknown SNS message Type {kind!r} (expected Notification or SubscriptionConfirmation)")
 
 
 def _s3_shapes(doc: dict, where: str) -> Notification:
@@ -148,10 +148,13 @@ def _s3_shapes(doc: dict, where: str) -> Notification:
     if doc.get("source") == "aws.s3" and "detail-type" in doc:
         return _eventbridge(doc, where)
     if doc.get("Event") == TEST_EVENT:
-        return Notification(ignored=[Ignored(None, f"{TEST_EVENT}: S3 checking that it can reach this "
-                                                   "endpoint; nothing to ingest")])
-    raise BadNotification(f"{where}not a bucket notification: expected S3 or MinIO 'Records', an SNS "
-                          "message or an EventBridge 'aws.s3' event")
+        return Notification(
+            ignored=[Ignored(None, f"{TEST_EVENT}: S3 checking that it can reach this endpoint; nothing to ingest")]
+        )
+    raise BadNotification(
+        f"{where}not a bucket notification: expected S3 or MinIO 'Records', an SNS "
+        "message or an EventBridge 'aws.s3' event"
+    )
 
 
 def _record(record: Any, where: str, out: Notification) -> None:
@@ -177,8 +180,11 @@ def _eventbridge(doc: dict, where: str) -> Notification:
     key = _decoded(_string(detail, ("object", "key"), f"{where}detail.object.key"), f"{where}detail.object.key")
     if detail_type == "Object Created":
         return Notification(created=[CreatedObject(bucket, key)])
-    return Notification(ignored=[Ignored(key, f"EventBridge {detail_type!r} is not an upload "
-                                              "(only 'Object Created' events are ingested)")])
+    return Notification(
+        ignored=[
+            Ignored(key, f"EventBridge {detail_type!r} is not an upload (only 'Object Created' events are ingested)")
+        ]
+    )
 
 
 def _string(doc: Any, path: tuple[str, ...], where: str) -> str:
@@ -199,8 +205,9 @@ def _decoded(key: str, where: str) -> str:
         raise BadNotification(f"{where} {key!r} does not decode to UTF-8: {exc}") from exc
 
 
-def plan_uploads(notification: Notification, upload_prefix: str,
-                 dataset_exists: Callable[[str], bool], buckets: Sequence[str] = ()) -> UploadPlan:
+def plan_uploads(
+    notification: Notification, upload_prefix: str, dataset_exists: Callable[[str], bool], buckets: Sequence[str] = ()
+) -> UploadPlan:
     """Group created objects by dataset, each URI once; everything that cannot be ingested gets a reason.
     Only objects in `buckets` are taken (a notification's bucket name is whatever its sender says);
     `dataset_exists` is asked once per dataset id."""
@@ -209,16 +216,22 @@ def plan_uploads(notification: Notification, upload_prefix: str,
     by_target: dict[tuple[str, str], DatasetUpload] = {}
     for obj in notification.created:
         if obj.bucket not in buckets:
-            plan.ignored.append(Ignored(obj.key, f"bucket {obj.bucket!r} is not one ProVoice takes uploads from "
-                                                 "(PROVOICE_BUCKET_EVENTS_BUCKETS)"))
+            plan.ignored.append(
+                Ignored(
+                    obj.key,
+                    f"bucket {obj.bucket!r} is not one ProVoice takes uploads from (PROVOICE_BUCKET_EVENTS_BUCKETS)",
+                )
+            )
             continue
         dataset_id, reason = _dataset_of(obj.key, upload_prefix)
         if dataset_id is not None and dataset_id not in known:
             known[dataset_id] = dataset_exists(dataset_id)
         if dataset_id is not None and not known[dataset_id]:
             reason = f"no dataset {dataset_id!r} in the catalog (create it first, then upload again)"
-        if reason:
-            plan.ignored.append(Ignored(obj.key, reason))
+        if reason or dataset_id is None:
+            plan.ignored.append(
+                Ignored(obj.key, reason or f"no dataset in the key (upload to {upload_prefix}<dataset_id>/<file>)")
+            )
             continue
         target = by_target.get((dataset_id, obj.bucket))
         if target is None:
@@ -238,7 +251,7 @@ def _dataset_of(key: str, prefix: str) -> tuple[str | None, str | None]:
         return None, "the key has '.' or '..' segments, a backslash or a NUL; such objects are not ingested"
     if not key.startswith(prefix):
         return None, f"not under the upload prefix {prefix!r} (upload to {layout})"
-    dataset_id, _, name = key[len(prefix):].partition("/")
+    dataset_id, _, name = key[len(prefix) :].partition("/")
     if not dataset_id or not name:
         return None, f"no dataset in the key (upload to {layout})"
     return dataset_id, None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 FILES_UPLOADED = "provoice.dataset.files-uploaded"
 DATASET_PREPARED = "provoice.dataset.prepared"
-PVC_COMPLETED = "provoice.pvc.completed"
 PVC_FAILED = "provoice.pvc.failed"
 PVC_RETRAINED = "provoice.pvc.retrained"
 BASE_MODEL_REGISTERED = "provoice.base-model.registered"

@@ -21,8 +21,9 @@ MAX_KEY_CHARS = 200
 
 
 def request_hash(account_id: str, route: str, body: Any) -> str:
-    canonical = json.dumps({"account": account_id, "route": route, "body": body}, sort_keys=True,
-                           ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        {"account": account_id, "route": route, "body": body}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -45,8 +46,9 @@ def begin(catalog: Catalog, account_id: str, key: str, digest: str) -> Idempoten
     if existing is None:  # abandoned in between: try once more
         return begin(catalog, account_id, key, digest)
     if existing.request_hash != digest:
-        raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used for a different request; "
-                                  "use a new key for a new request")
+        raise IdempotencyConflict(
+            f"Idempotency-Key {key!r} was already used for a different request; use a new key for a new request"
+        )
     if existing.status != "done":
         raise IdempotencyConflict(f"a request with Idempotency-Key {key!r} is still running; retry it later")
     return existing
@@ -54,7 +56,7 @@ def begin(catalog: Catalog, account_id: str, key: str, digest: str) -> Idempoten
 
 def complete(catalog: Catalog, account_id: str, key: str, result_key: str, media_type: str) -> None:
     with catalog.session() as s:
-        row = s.get(IdempotentRequest, record_key(account_id, key))
+        row = s.get_one(IdempotentRequest, record_key(account_id, key))
         row.status, row.result_key, row.media_type = "done", result_key, media_type
 
 

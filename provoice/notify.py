@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from provoice.outbound import DestinationRefused, check_destination
+from provoice.pvc.status import PvcStatus
 
-NOTIFY_STATUSES = ("completed", "failed", "retrained")
+RETRAINED = "retrained"  # a completed PVC moved to its model on a newer base model
+NOTIFY_STATUSES = (PvcStatus.COMPLETED, PvcStatus.FAILED, RETRAINED)
 USER_AGENT = "ProVoice-Notifications"
 
 
@@ -58,8 +60,7 @@ class Notification:
 
     def to_dict(self) -> dict:
         """The webhook body; `text` lets Slack- and Teams-style incoming webhooks show it as is."""
-        return {"event": self.event, **asdict(self), "voice_ids": list(self.voice_ids),
-                "text": self.body()}
+        return {"event": self.event, **asdict(self), "voice_ids": list(self.voice_ids), "text": self.body()}
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,14 @@ class DeliveryResult:
         return self.errors[-1] if self.errors else None
 
     def to_dict(self) -> dict:
-        return {"channel": self.channel, "target": self.target, "ok": self.ok,
-                "attempts": self.attempts, "status_code": self.status_code, "error": self.last_error}
+        return {
+            "channel": self.channel,
+            "target": self.target,
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "status_code": self.status_code,
+            "error": self.last_error,
+        }
 
 
 def display_url(url: str) -> str:
@@ -115,8 +122,7 @@ def _retryable(status_code: int) -> bool:
     return status_code >= 500 or status_code in (408, 429)
 
 
-def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0,
-                 allow_hosts: Sequence[str] = ()) -> int:
+def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0, allow_hosts: Sequence[str] = ()) -> int:
     """POST the notification as JSON once; the status code, or DeliveryFailed. Connection errors,
     timeouts, 5xx, 408 and 429 are retryable; other 4xx, malformed URLs and refused destinations
     are not. Retries are the caller's (the notify task retries with exponential backoff).
@@ -143,6 +149,9 @@ def post_webhook(url: str, notification: Notification, timeout_s: float = 10.0,
     except Exception as exc:  # anything else is reported, never raised as itself
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}", retryable=False) from None
     if not response.is_success:
-        raise DeliveryFailed(f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
-                             retryable=_retryable(response.status_code), status_code=response.status_code)
+        raise DeliveryFailed(
+            f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+            retryable=_retryable(response.status_code),
+            status_code=response.status_code,
+        )
     return response.status_code

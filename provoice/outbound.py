@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -35,10 +36,15 @@ class Destination:
 def _why_not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for test, name in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local (cloud metadata)"),
-                       (ip.is_multicast, "multicast"), (ip.is_unspecified, "unspecified"),
-                       (ip.is_private, "private"), (ip.is_reserved, "reserved"),
-                       (not ip.is_global, "not globally routable")):
+    for test, name in (
+        (ip.is_loopback, "loopback"),
+        (ip.is_link_local, "link-local (cloud metadata)"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_private, "private"),
+        (ip.is_reserved, "reserved"),
+        (not ip.is_global, "not globally routable"),
+    ):
         if test:
             return name
     return None
@@ -60,7 +66,7 @@ def parse_url(url: str) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname.lower().rstrip("."), port or (443 if parts.scheme == "https" else 80)
 
 
-def check_destination(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *, resolve: bool = True) -> Destination:
+def check_destination(url: str, allow_hosts: Sequence[str] = (), *, resolve: bool = True) -> Destination:
     """The URL's checked destination; DestinationRefused with the rule it breaks. Without `resolve`,
     only what the URL itself says is checked (a host name is checked when it is used)."""
     scheme, host, port = parse_url(url)
@@ -73,7 +79,9 @@ def check_destination(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *
         addresses = [str(literal)]
     elif host == "localhost" or host.endswith(".localhost"):
         if not allowed:
-            raise DestinationRefused(f"webhook host {host} is loopback; list it in PROVOICE_WEBHOOK_ALLOW_HOSTS to allow it")
+            raise DestinationRefused(
+                f"webhook host {host} is loopback; list it in PROVOICE_WEBHOOK_ALLOW_HOSTS to allow it"
+            )
         addresses = ["127.0.0.1"]
     elif not resolve:
         return Destination(url, scheme, host, port, host)
@@ -82,12 +90,14 @@ def check_destination(url: str, allow_hosts: list[str] | tuple[str, ...] = (), *
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise DestinationRefused(f"webhook host {host} does not resolve: {exc.strerror}") from None
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allowed:
         for address in addresses:
             why = _why_not_public(ipaddress.ip_address(address))
             if why:
                 shown = host if host == address else f"{host} ({address})"
-                raise DestinationRefused(f"webhook host {shown} is a {why} address; ProVoice only calls public "
-                                         "hosts (list it in PROVOICE_WEBHOOK_ALLOW_HOSTS to allow it)")
+                raise DestinationRefused(
+                    f"webhook host {shown} is a {why} address; ProVoice only calls public "
+                    "hosts (list it in PROVOICE_WEBHOOK_ALLOW_HOSTS to allow it)"
+                )
     return Destination(url, scheme, host, port, addresses[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from pathlib import Path
@@ -12,7 +11,18 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ACCEPTED_FORMATS: tuple[str, ...] = (
-    "wav", "mp3", "flac", "ogg", "oga", "ogx", "aac", "wma", "m4a", "opus", "ac3", "webm",
+    "wav",
+    "mp3",
+    "flac",
+    "ogg",
+    "oga",
+    "ogx",
+    "aac",
+    "wma",
+    "m4a",
+    "opus",
+    "ac3",
+    "webm",
 )
 
 
@@ -24,7 +34,8 @@ def packaged_whisper_model() -> str:
 
 
 class Settings(BaseSettings):
-    """Settings are passed down explicitly; nothing re-reads the environment later."""
+    """Read from the environment once, at an entry point (the CLI's callback, the API's caller, a flow
+    or worker process's entry), then passed down; the core never builds its own."""
 
     model_config = SettingsConfigDict(env_prefix="PROVOICE_", extra="ignore")
 
@@ -150,15 +161,15 @@ class Settings(BaseSettings):
     @field_validator("notify_blocks", "languages", "webhook_allow_hosts", "bucket_events_buckets", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
-        """Comma-separated names; a list literal too, which is how settings reach worker processes."""
+        """Comma-separated names, or a JSON list (as pydantic-settings reads every other list)."""
         if not isinstance(value, str):
             return value
         if value.strip().startswith("["):
-            return ast.literal_eval(value.strip())
+            return json.loads(value)
         return [name.strip() for name in value.split(",") if name.strip()]
 
     @model_validator(mode="after")
-    def _fill_defaults(self) -> "Settings":
+    def _fill_defaults(self) -> Settings:
         if self.vad_frame_ms not in (10, 20, 30):
             raise ValueError("vad_frame_ms must be 10, 20 or 30 (webrtcvad frame sizes)")
         self.home = self.home.expanduser()
@@ -177,18 +188,34 @@ class Settings(BaseSettings):
             return self.device
         if not Path("/proc/driver/nvidia/version").exists():
             return "cpu"
-        import torch
-
+        try:
+            import torch
+        except ModuleNotFoundError:  # a serving install (no `train` extra) speaks on onnxruntime's CPU
+            return "cpu"
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def preparation_settings(self) -> dict:
         """The settings that change preparation results; they enter the dataset version."""
         keys = [
-            "sample_rate", "loudness_target_dbfs", "vad_aggressiveness", "vad_frame_ms",
-            "vad_padding_ms", "min_segment_s", "max_segment_s", "max_clip_fraction", "min_snr_db",
-            "min_level_dbfs", "max_no_speech_prob", "min_avg_logprob", "max_compression_ratio",
-            "min_chars_per_second", "max_chars_per_second", "min_speaker_similarity",
-            "low_bandwidth_hz", "asr_beam_size", "asr_trim_window",
+            "sample_rate",
+            "loudness_target_dbfs",
+            "vad_aggressiveness",
+            "vad_frame_ms",
+            "vad_padding_ms",
+            "min_segment_s",
+            "max_segment_s",
+            "max_clip_fraction",
+            "min_snr_db",
+            "min_level_dbfs",
+            "max_no_speech_prob",
+            "min_avg_logprob",
+            "max_compression_ratio",
+            "min_chars_per_second",
+            "max_chars_per_second",
+            "min_speaker_similarity",
+            "low_bandwidth_hz",
+            "asr_beam_size",
+            "asr_trim_window",
         ]
         out = {k: getattr(self, k) for k in keys}
         out["asr_model"] = Path(self.asr_model).name

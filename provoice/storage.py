@@ -13,8 +13,9 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import fsspec
 
@@ -46,7 +47,7 @@ class Storage:
             self.fs.makedirs(self.root, exist_ok=True)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Storage":
+    def from_settings(cls, settings: Settings) -> Storage:
         return cls(settings.storage_uri, settings)
 
     def _path(self, key: str) -> str:
@@ -62,7 +63,7 @@ class Storage:
         prefix = self.root_uri + "/"
         if not uri.startswith(prefix):
             raise InvalidSource(f"{uri!r} is not inside storage {self.root_uri!r}")
-        return uri[len(prefix):]
+        return uri[len(prefix) :]
 
     def exists(self, key: str) -> bool:
         return self.fs.exists(self._path(key))
@@ -80,7 +81,7 @@ class Storage:
         if not self.fs.exists(path):
             return []
         base = self.root + "/"
-        return sorted(p[len(base):] if p.startswith(base) else p for p in self.fs.find(path))
+        return sorted(p[len(base) :] if p.startswith(base) else p for p in self.fs.find(path))
 
     def put_file(self, local_path: str | Path, key: str) -> str:
         """Copy a local file in atomically; returns its URI."""

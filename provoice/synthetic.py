@@ -55,7 +55,7 @@ def speak(text: str, dest: str | Path, voice: str = MAIN_VOICE, pitch: int | Non
     cmd = ["espeak-ng", "-v", voice, "-w", str(dest)]
     if pitch is not None:
         cmd += ["-p", str(pitch)]
-    subprocess.run(cmd + [text], check=True, capture_output=True)
+    subprocess.run([*cmd, text], check=True, capture_output=True)
     return Path(dest)
 
 

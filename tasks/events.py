@@ -9,10 +9,10 @@ from prefect.events import emit_event
 from provoice.events import resource
 
 
-def emit(event: str, resource_kind: str, resource_id: str, payload: dict | None = None,
-         labels: dict[str, str] | None = None) -> None:
+def emit(
+    event: str, resource_kind: str, resource_id: str, payload: dict | None = None, labels: dict[str, str] | None = None
+) -> None:
     try:
-        emit_event(event=event, resource=resource(resource_kind, resource_id, **(labels or {})),
-                   payload=payload or {})
+        emit_event(event=event, resource=resource(resource_kind, resource_id, **(labels or {})), payload=payload or {})
     except Exception as exc:  # an unreachable event bus must not fail a preparation
         logging.getLogger(__name__).warning("could not emit %s: %s", event, exc)

@@ -15,10 +15,10 @@ def artifact_key(*parts: str) -> str:
 
 
 @task(name="manifest", cache_policy=NO_CACHE, **STEP_OPTIONS)
-def write_manifest(settings: Settings, dataset_id: str, version: str, files: list[dict],
-                   rows: list[dict], speakers: SpeakerCheck) -> dict:
-    report = write_outputs(Storage.from_settings(settings), settings, dataset_id, version, files,
-                           rows, speakers)
+def write_manifest(
+    settings: Settings, dataset_id: str, version: str, files: list[dict], rows: list[dict], speakers: SpeakerCheck
+) -> dict:
+    report = write_outputs(Storage.from_settings(settings), settings, dataset_id, version, files, rows, speakers)
     accepted = sum(1 for f in files if f["status"] == "accepted")
     lines = [
         f"# Dataset {dataset_id} — version `{version}`",
@@ -31,14 +31,18 @@ def write_manifest(settings: Settings, dataset_id: str, version: str, files: lis
         f"- report: `{report['report_uri']}`",
     ]
     if report["rejection_reasons"]:
-        lines.append("\n## Rejections\n" + "\n".join(
-            f"- {reason}: {n} file(s)" for reason, n in report["rejection_reasons"].items()))
+        lines.append(
+            "\n## Rejections\n"
+            + "\n".join(f"- {reason}: {n} file(s)" for reason, n in report["rejection_reasons"].items())
+        )
     if report["warnings"]:
         lines.append("\n## Warnings\n" + "\n".join(f"- {w}" for w in report["warnings"]))
-    create_markdown_artifact("\n".join(lines), key=artifact_key("dataset", dataset_id, "report"),
-                             description="Dataset preparation summary")
+    create_markdown_artifact(
+        "\n".join(lines), key=artifact_key("dataset", dataset_id, "report"), description="Dataset preparation summary"
+    )
     create_table_artifact(
-        [{k: f.get(k) for k in ("name", "status", "reason", "duration_s", "accepted_s", "segments")}
-         for f in files],
-        key=artifact_key("dataset", dataset_id, "files"), description="Files with status and reason")
+        [{k: f.get(k) for k in ("name", "status", "reason", "duration_s", "accepted_s", "segments")} for f in files],
+        key=artifact_key("dataset", dataset_id, "files"),
+        description="Files with status and reason",
+    )
     return report

@@ -16,6 +16,7 @@ from prefect.exceptions import MissingContextError
 from prefect.tasks import exponential_backoff
 
 from provoice.notify import DeliveryFailed, DeliveryResult, Notification, display_url, post_webhook, scrub_urls
+from provoice.pvc.transitions import Notify
 from provoice.settings import Settings
 from tasks import events
 
@@ -64,20 +65,24 @@ def deliver(attempt: Callable[[], int | None], attempts: _Attempts) -> int | Non
     return code
 
 
-def deliver_with_retries(channel: str, target: str, attempt: Callable[[], int | None], tries: int,
-                         backoff_s: float) -> DeliveryResult:
+def deliver_with_retries(
+    channel: str, target: str, attempt: Callable[[], int | None], tries: int, backoff_s: float
+) -> DeliveryResult:
     """Up to `tries` attempts, waiting backoff_s, 2×backoff_s, … between them."""
     seen = _Attempts()
     retries = max(1, tries) - 1
-    run = deliver.with_options(task_run_name=f"notify {channel} {target}", retries=retries,
-                               retry_delay_seconds=exponential_backoff(backoff_factor=backoff_s)(retries)
-                               if retries else 0)
+    run = deliver.with_options(
+        task_run_name=f"notify {channel} {target}",
+        retries=retries,
+        retry_delay_seconds=exponential_backoff(backoff_factor=backoff_s)(retries) if retries else 0,
+    )
     state = run(attempt, seen, return_state=True)
     return DeliveryResult(channel, target, state.is_completed(), seen.count, seen.status_code, tuple(seen.errors))
 
 
-def webhook_attempt(url: str, notification: Notification, timeout_s: float,
-                    allow_hosts: Iterable[str] = ()) -> Callable[[], int]:
+def webhook_attempt(
+    url: str, notification: Notification, timeout_s: float, allow_hosts: Iterable[str] = ()
+) -> Callable[[], int]:
     return lambda: post_webhook(url, notification, timeout_s, tuple(allow_hosts))
 
 
@@ -101,8 +106,9 @@ def block_attempt(name: str, notification: Notification) -> Callable[[], None]:
 
 
 @task(name="notify", cache_policy=NO_CACHE)
-def notify_task(settings: Settings, notification: Notification, webhook_urls: Iterable[str] = (),
-                block_names: Iterable[str] = ()) -> dict:
+def notify_task(
+    settings: Settings, notification: Notification, webhook_urls: Iterable[str] = (), block_names: Iterable[str] = ()
+) -> dict:
     """Deliver to the settings' webhook and blocks plus the PVC's own, each once; returns a summary."""
     logger = _logger()
     try:
@@ -112,26 +118,57 @@ def notify_task(settings: Settings, notification: Notification, webhook_urls: It
         deliveries = [DeliveryResult("internal", "notify", False, 0, errors=(f"{type(exc).__name__}: {exc}",))]
     for d in deliveries:
         for attempt, error in enumerate(d.errors, start=1):
-            logger.warning("notification of PVC %s via %s %s, attempt %d: %s",
-                           notification.pvc_id, d.channel, d.target, attempt, error)
+            logger.warning(
+                "notification of PVC %s via %s %s, attempt %d: %s",
+                notification.pvc_id,
+                d.channel,
+                d.target,
+                attempt,
+                error,
+            )
         if not d.ok:
-            logger.error("could not notify %s %s about PVC %s after %d attempt(s): %s",
-                         d.channel, d.target, notification.pvc_id, d.attempts, d.last_error)
+            logger.error(
+                "could not notify %s %s about PVC %s after %d attempt(s): %s",
+                d.channel,
+                d.target,
+                notification.pvc_id,
+                d.attempts,
+                d.last_error,
+            )
     events.emit(notification.event, "pvc", notification.pvc_id, notification.to_dict())
     delivered = sum(d.ok for d in deliveries)
-    return {"event": notification.event, "delivered": delivered, "failed": len(deliveries) - delivered,
-            "deliveries": [d.to_dict() for d in deliveries]}
+    return {
+        "event": notification.event,
+        "delivered": delivered,
+        "failed": len(deliveries) - delivered,
+        "deliveries": [d.to_dict() for d in deliveries],
+    }
 
 
-def _deliver(settings: Settings, notification: Notification, webhook_urls: Iterable[str],
-             block_names: Iterable[str]) -> list[DeliveryResult]:
+def notifier(settings: Settings) -> Notify:
+    """How a PVC's transitions tell its owner from a flow: this task, with the PVC's own webhooks and
+    the settings' channels."""
+    return lambda notification, webhook_urls: notify_task(settings, notification, webhook_urls, settings.notify_blocks)
+
+
+def _deliver(
+    settings: Settings, notification: Notification, webhook_urls: Iterable[str], block_names: Iterable[str]
+) -> list[DeliveryResult]:
     deliveries = []
     for url in _unique([settings.notify_webhook_url, *webhook_urls]):
-        deliveries.append(deliver_with_retries("webhook", display_url(url),
-                                               webhook_attempt(url, notification, settings.notify_timeout_s,
-                                                               settings.webhook_allow_hosts),
-                                               settings.notify_attempts, settings.notify_backoff_s))
+        deliveries.append(
+            deliver_with_retries(
+                "webhook",
+                display_url(url),
+                webhook_attempt(url, notification, settings.notify_timeout_s, settings.webhook_allow_hosts),
+                settings.notify_attempts,
+                settings.notify_backoff_s,
+            )
+        )
     for name in _unique([*settings.notify_blocks, *block_names]):
-        deliveries.append(deliver_with_retries("block", name, block_attempt(name, notification),
-                                               settings.notify_attempts, settings.notify_backoff_s))
+        deliveries.append(
+            deliver_with_retries(
+                "block", name, block_attempt(name, notification), settings.notify_attempts, settings.notify_backoff_s
+            )
+        )
     return deliveries

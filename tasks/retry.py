@@ -22,5 +22,4 @@ def retry_transient(task, task_run, state) -> bool:
     return False
 
 
-STEP_OPTIONS = dict(retries=len(RETRY_DELAYS), retry_delay_seconds=RETRY_DELAYS,
-                    retry_condition_fn=retry_transient)
+STEP_OPTIONS = dict(retries=len(RETRY_DELAYS), retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=retry_transient)

@@ -7,13 +7,12 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.cache_policies import NO_CACHE
 
 from provoice.settings import Settings
+from provoice.storage import Storage
 from provoice.tts import TrainConfig
 from provoice.tts.train import best_step, preview_key
-from provoice.storage import Storage
+from provoice.views import Evaluation, FineTuneResult
 from provoice.voice_models import (
-    Evaluation,
     FineTuneInputs,
-    FineTuneResult,
     ProgressWriter,
     evaluate_model,
     export_voice_onnx,
@@ -31,7 +30,9 @@ class TrainingProgress:
     budget (steps and minutes) is left, and a table of every validation with the best so far, so
     an operator can follow (and listen to, from the previews) the clone getting better."""
 
-    def __init__(self, inputs: FineTuneInputs, config: TrainConfig, logger, writer: ProgressWriter | None = None) -> None:
+    def __init__(
+        self, inputs: FineTuneInputs, config: TrainConfig, logger, writer: ProgressWriter | None = None
+    ) -> None:
         self.inputs, self.config, self.logger, self.writer = inputs, config, logger, writer
         self.validations: list[dict] = []
         self.artifact = create_progress_artifact(0.0, description=f"Fine-tuning {inputs.model_id}: starting")
@@ -52,26 +53,52 @@ class TrainingProgress:
         record = progress_record(m, self.config.max_steps, self.config.max_minutes)
         if self.writer is not None:
             self.writer(record, force=m["step"] == 1)
-        update_progress_artifact(self.artifact, record["percent"] or 0.0,
-                                 description=f"Fine-tuning {self.inputs.model_id}: {', '.join(left) or 'running'}")
+        update_progress_artifact(
+            self.artifact,
+            record["percent"] or 0.0,
+            description=f"Fine-tuning {self.inputs.model_id}: {', '.join(left) or 'running'}",
+        )
         if m["step"] % LOG_EVERY == 0 or m["step"] == 1:
             disc = f"  loss_d {m['loss_d']:.3f}" if "loss_d" in m else ""
-            self.logger.info("step %d  loss_g %.3f%s  mel %.3f  kl %.3f  %.2f steps/s  lr %.2e",
-                             m["step"], m["loss_g"], disc, m["mel"], m["kl"], m["steps_per_s"], m["lr_g"])
+            self.logger.info(
+                "step %d  loss_g %.3f%s  mel %.3f  kl %.3f  %.2f steps/s  lr %.2e",
+                m["step"],
+                m["loss_g"],
+                disc,
+                m["mel"],
+                m["kl"],
+                m["steps_per_s"],
+                m["lr_g"],
+            )
 
     def validation(self, m: dict) -> None:
         self.validations.append(m)
         best = best_step(self.validations, self.config.selection_wer_margin)
-        rows = [{"step": v["step"], "WER": _rounded(v.get("val_wer")),
-                 "speaker similarity": _rounded(v.get("val_speaker_similarity")),
-                 "DNSMOS": _rounded(v.get("val_dnsmos"), 2), "held-out mel L1": _rounded(v.get("val_mel")),
-                 "best so far": "yes" if v["step"] == best else ("base model" if v["step"] == 0 else ""),
-                 "preview": preview_key(self.inputs.training_prefix, int(v["step"]))} for v in self.validations]
-        create_table_artifact(rows, key=artifact_key("validation", self.inputs.run_id),
-                              description=f"Validation of {self.inputs.model_id} (best so far: step {best})")
-        self.logger.info("validation at step %d: WER %s, similarity %s, DNSMOS %s (best so far: step %s)",
-                         m["step"], _rounded(m.get("val_wer")), _rounded(m.get("val_speaker_similarity")),
-                         _rounded(m.get("val_dnsmos"), 2), best)
+        rows = [
+            {
+                "step": v["step"],
+                "WER": _rounded(v.get("val_wer")),
+                "speaker similarity": _rounded(v.get("val_speaker_similarity")),
+                "DNSMOS": _rounded(v.get("val_dnsmos"), 2),
+                "held-out mel L1": _rounded(v.get("val_mel")),
+                "best so far": "yes" if v["step"] == best else ("base model" if v["step"] == 0 else ""),
+                "preview": preview_key(self.inputs.training_prefix, int(v["step"])),
+            }
+            for v in self.validations
+        ]
+        create_table_artifact(
+            rows,
+            key=artifact_key("validation", self.inputs.run_id),
+            description=f"Validation of {self.inputs.model_id} (best so far: step {best})",
+        )
+        self.logger.info(
+            "validation at step %d: WER %s, similarity %s, DNSMOS %s (best so far: step %s)",
+            m["step"],
+            _rounded(m.get("val_wer")),
+            _rounded(m.get("val_speaker_similarity")),
+            _rounded(m.get("val_dnsmos"), 2),
+            best,
+        )
 
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
@@ -85,9 +112,12 @@ def fine_tune_task(settings: Settings, inputs: FineTuneInputs, config: dict) -> 
     writer = ProgressWriter(Storage.from_settings(settings), inputs.run_id)
     progress = TrainingProgress(inputs, train_config, get_run_logger(), writer)
     result = fine_tune(settings, inputs, train_config, progress)
-    update_progress_artifact(progress.artifact, 100.0,
-                             description=f"Fine-tuned {inputs.model_id}: {result.steps} steps, "
-                                         f"stopped by {result.stopped_by}, best step {result.best_step}")
+    update_progress_artifact(
+        progress.artifact,
+        100.0,
+        description=f"Fine-tuned {inputs.model_id}: {result.steps} steps, "
+        f"stopped by {result.stopped_by}, best step {result.best_step}",
+    )
     return result
 
 

@@ -11,16 +11,30 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # CLI tests run their flows in-process; the flow daemon's own tests turn it on.
 os.environ.setdefault("PROVOICE_FLOW_DAEMON", "false")
 
-import pytest  # noqa: E402
+import pytest
 
-from provoice import synthetic  # noqa: E402
-from provoice.settings import Settings  # noqa: E402
+from provoice import synthetic
+from provoice.settings import Settings
 
 MAIN_TEXT = synthetic.SENTENCES[:3]
 #: Tests score random tiny models: evaluations read 4 sentences once each and validations 3 (the
 #: train-flow test checks several seeds); the product's defaults are 16 × 3 and 10.
 QUICK_SCORING = {"PROVOICE_EVAL_SEEDS": "1", "PROVOICE_EVAL_SENTENCES": "4", "PROVOICE_TRAIN_VALIDATION_SENTENCES": "3"}
 OTHER_TEXT = synthetic.SENTENCES[3:5]
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (`make test`) the workers share the cores: each worker's torch takes its share
+    of them, instead of every worker spinning a thread per core. OMP_NUM_THREADS stays as it is, for the
+    processes the tests start (and the Dask test that checks what reaches them)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is not None:
+            import torch
+
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // int(workers)))
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +88,11 @@ def s3_endpoint():
     """moto's S3 server on 127.0.0.1, the way s3fs tests itself."""
     from moto.server import ThreadedMotoServer
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         os.environ.setdefault(key, value)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
@@ -107,7 +124,9 @@ def wer(reference: str, hypothesis: str) -> float:
 
     import jiwer
 
-    norm = lambda t: re.sub(r"[^a-z0-9' ]+", " ", t.lower()).split()  # noqa: E731
+    def norm(text: str) -> list[str]:
+        return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
     return jiwer.wer(" ".join(norm(reference)), " ".join(norm(hypothesis)))
 
 
@@ -176,8 +195,14 @@ def served_model(settings, model_id: str = "tiny-base/served", quiet: bool = Fal
     metadata = {"base_model": meta.to_json()}
     if quiet:
         metadata["inference"] = {"noise_scale": 0.0, "length_scale": 1.0, "noise_w": 0.0}
-    export_generator(Storage.from_settings(settings), MODELS_PREFIX, model_id, conditioned.eval(),
-                     meta.phoneme_id_map, metadata=metadata)
+    export_generator(
+        Storage.from_settings(settings),
+        MODELS_PREFIX,
+        model_id,
+        conditioned.eval(),
+        meta.phoneme_id_map,
+        metadata=metadata,
+    )
     export_voice_onnx(settings, model_id)
     return model_id
 
@@ -205,15 +230,19 @@ def _piper_venv() -> Path:
         building = cache / f"{venv.name}.building"
         shutil.rmtree(building, ignore_errors=True)
         base_python = getattr(sys, "_base_executable", None) or sys.executable
-        steps = [[base_python, "-m", "venv", str(building)],
-                 [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  PIPER_TTS]]
+        steps = [
+            [base_python, "-m", "venv", str(building)],
+            [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", PIPER_TTS],
+        ]
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, timeout=600)
             if done.returncode != 0:
-                pytest.fail(f"could not install {PIPER_TTS} into a throwaway environment at {building} "
-                            f"(is the package index reachable?): `{' '.join(step)}` exited {done.returncode}\n"
-                            f"{done.stderr[-3000:]}", pytrace=False)
+                pytest.fail(
+                    f"could not install {PIPER_TTS} into a throwaway environment at {building} "
+                    f"(is the package index reachable?): `{' '.join(step)}` exited {done.returncode}\n"
+                    f"{done.stderr[-3000:]}",
+                    pytrace=False,
+                )
         shutil.rmtree(venv, ignore_errors=True)
         building.rename(venv)
         if subprocess.run(check, capture_output=True).returncode != 0:
@@ -240,8 +269,7 @@ def piper_runtime():
             cmd += ["--speaker", str(speaker)]
         # A clean environment: nothing of ProVoice's (PYTHONPATH, its venv) reaches Piper.
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-        done = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=300, env=env,
-                              cwd=out_wav.parent)
+        done = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=300, env=env, cwd=out_wav.parent)
         if done.returncode != 0:
             pytest.fail(f"piper exited {done.returncode} on {onnx_path.name}:\n{done.stderr[-4000:]}", pytrace=False)
         frames = 0

@@ -38,8 +38,9 @@ def receiver(statuses: Sequence[int] = (200,), delay_s: float = 0.0) -> Iterator
             raw = self.rfile.read(int(self.headers.get("content-length", 0)))
             with lock:
                 n = len(rec.requests)
-                rec.requests.append({"path": self.path, "headers": dict(self.headers),
-                                     "body": json.loads(raw) if raw else None})
+                rec.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(raw) if raw else None}
+                )
             time.sleep(rec.delay_s)
             status = rec.statuses[min(n, len(rec.statuses) - 1)]
             self.send_response(status)

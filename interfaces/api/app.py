@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
-from interfaces.api import bucket_events, credits, datasets, fine_tunes, tts, voices
+from interfaces.api import account, bucket_events, credits, datasets, fine_tunes, tts, voices
 from interfaces.api.compat import OPENAPI_TAGS as COMPATIBLE_TAGS
 from interfaces.api.compat import ROUTERS as COMPATIBLE_ROUTERS
-from interfaces.api.errors import ERROR_RESPONSES, domain_error
+from interfaces.api.errors import ERROR_RESPONSES, domain_error, missing_module
 from interfaces.api.limits import BodyLimits, validation_error
 from interfaces.api.runner import Runner
 from provoice import __version__
@@ -40,22 +40,22 @@ with the shared secret `PROVOICE_BUCKET_EVENTS_SECRET` instead of an API key.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The flows started from here (prepare, PVC training) read their settings from the
-    environment, so `settings` should be the environment's, as it is by default."""
-    settings = settings or Settings()
-    app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION,
-                         openapi_tags=COMPATIBLE_TAGS)
+def create_app(settings: Settings) -> FastAPI:
+    """The app for `settings`, which its caller (`provoice api`, a test) read. The flows started from
+    here (prepare, PVC training) read theirs from the environment at their entry, so `settings`
+    should be the environment's."""
+    app = FastAPIOffline(title="ProVoice", version=__version__, description=DESCRIPTION, openapi_tags=COMPATIBLE_TAGS)
     app.state.settings = settings
     app.state.catalog = Catalog(settings)
     # Where training and preparation run: Prefect deployments when an API is configured; tests swap it.
-    app.state.runner = Runner.for_environment()
+    app.state.runner = Runner.for_environment(settings)
     # How bucket uploads reach Prefect (`tasks.events.emit`, or None without a Prefect API); tests swap it.
     app.state.emit_event = bucket_events.prefect_emitter()
     app.add_exception_handler(ProVoiceError, domain_error)
+    app.add_exception_handler(ModuleNotFoundError, missing_module)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyLimits, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth)
-    for module in (datasets, fine_tunes, voices, tts, credits, bucket_events):
+    for module in (datasets, fine_tunes, voices, tts, credits, account, bucket_events):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     for router in COMPATIBLE_ROUTERS:
         app.include_router(router)

@@ -26,8 +26,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from interfaces.api.deps import CatalogDep, SettingsDep
@@ -51,10 +51,17 @@ EventEmitter = Callable[..., None]
 """`tasks.events.emit`'s signature: (event, resource_kind, resource_id, payload, labels=...)."""
 
 # Declared for the OpenAPI page only (they never refuse a request); the check reads the headers itself.
-_secret_header = APIKeyHeader(name=SECRET_HEADER, auto_error=False, scheme_name="BucketEventsSecret",
-                              description=f"the shared secret {SECRET_ENV}")
-_bearer = HTTPBearer(auto_error=False, scheme_name="BucketEventsBearer",
-                     description=f"`Authorization: Bearer <{SECRET_ENV}>` (MinIO's webhook auth_token)")
+_secret_header = APIKeyHeader(
+    name=SECRET_HEADER,
+    auto_error=False,
+    scheme_name="BucketEventsSecret",
+    description=f"the shared secret {SECRET_ENV}",
+)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="BucketEventsBearer",
+    description=f"`Authorization: Bearer <{SECRET_ENV}>` (MinIO's webhook auth_token)",
+)
 
 router = APIRouter(tags=["bucket events"])
 
@@ -111,21 +118,35 @@ def _refusal(exc: ProVoiceError, status: int, headers: dict[str, str] | None = N
 
 def _check_access(request: Request, secret: str | None) -> JSONResponse | None:
     if not secret:
-        return _refusal(BucketEventsDisabled(
-            f"bucket events are disabled: set {SECRET_ENV} on the API server to a shared secret and "
-            "configure the bucket notification to send it"), 503)
+        return _refusal(
+            BucketEventsDisabled(
+                f"bucket events are disabled: set {SECRET_ENV} on the API server to a shared secret and "
+                "configure the bucket notification to send it"
+            ),
+            503,
+        )
     presented = presented_secrets(request.headers.get("authorization"), request.headers.get(SECRET_HEADER))
     if not presented:
-        return _refusal(AuthError(
-            f"missing bucket events secret: send {SECRET_ENV} as `Authorization: Bearer <secret>` or in "
-            f"the {SECRET_HEADER} header (SNS: as the password in the subscription URL)"), 401, CHALLENGE)
+        return _refusal(
+            AuthError(
+                f"missing bucket events secret: send {SECRET_ENV} as `Authorization: Bearer <secret>` or in "
+                f"the {SECRET_HEADER} header (SNS: as the password in the subscription URL)"
+            ),
+            401,
+            CHALLENGE,
+        )
     if not secret_matches(presented, secret):
-        return _refusal(AuthError(f"invalid bucket events secret (it must equal {SECRET_ENV} on the API "
-                                  "server)"), 401, CHALLENGE)
+        return _refusal(
+            AuthError(f"invalid bucket events secret (it must equal {SECRET_ENV} on the API server)"), 401, CHALLENGE
+        )
     if request.app.state.emit_event is None:
-        return _refusal(BucketEventsDisabled(
-            "no Prefect API is configured (set PREFECT_API_URL on the API server), so upload events "
-            "could not reach the ingest-upload deployment"), 503)
+        return _refusal(
+            BucketEventsDisabled(
+                "no Prefect API is configured (set PREFECT_API_URL on the API server), so upload events "
+                "could not reach the ingest-upload deployment"
+            ),
+            503,
+        )
     return None
 
 
@@ -153,16 +174,21 @@ def _dataset_exists(catalog: Catalog) -> Callable[[str], bool]:
     return exists
 
 
-def forward(notification: Notification, upload_prefix: str, catalog: Catalog,
-            emit: EventEmitter, buckets: Sequence[str] = ()) -> UploadPlan:
+def forward(
+    notification: Notification, upload_prefix: str, catalog: Catalog, emit: EventEmitter, buckets: Sequence[str] = ()
+) -> UploadPlan:
     """Map the objects of the allowed buckets to datasets and emit one bucket-stage `files-uploaded`
     event per dataset."""
     plan = plan_uploads(notification, upload_prefix, _dataset_exists(catalog), buckets)
     for upload in plan.uploads:
-        emit(FILES_UPLOADED, "dataset", upload.dataset_id, {"objects": upload.uris, "bucket": upload.bucket},
-             labels={UPLOAD_STAGE: STAGE_BUCKET})
-        log.info("bucket upload: %d object(s) in %s for dataset %s", len(upload.uris), upload.bucket,
-                 upload.dataset_id)
+        emit(
+            FILES_UPLOADED,
+            "dataset",
+            upload.dataset_id,
+            {"objects": upload.uris, "bucket": upload.bucket},
+            labels={UPLOAD_STAGE: STAGE_BUCKET},
+        )
+        log.info("bucket upload: %d object(s) in %s for dataset %s", len(upload.uris), upload.bucket, upload.dataset_id)
     for ignored in plan.ignored:
         log.info("bucket event ignored: %s: %s", ignored.key or "-", ignored.reason)
     return plan
@@ -172,11 +198,23 @@ REQUEST_OPENAPI = {
     "requestBody": {
         "required": True,
         "description": "An S3 event notification (optionally inside an SNS HTTP notification), an "
-                       "EventBridge `aws.s3` event or MinIO's webhook body; any content type.",
-        "content": {"application/json": {"schema": {"type": "object"}, "example": {
-            "Records": [{"eventName": "ObjectCreated:Put", "s3": {
-                "bucket": {"name": "voices"}, "object": {"key": "uploads/ds_0123456789ab/take+1.wav", "size": 1024}}}],
-        }}},
+        "EventBridge `aws.s3` event or MinIO's webhook body; any content type.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "Records": [
+                        {
+                            "eventName": "ObjectCreated:Put",
+                            "s3": {
+                                "bucket": {"name": "voices"},
+                                "object": {"key": "uploads/ds_0123456789ab/take+1.wav", "size": 1024},
+                            },
+                        }
+                    ],
+                },
+            }
+        },
     },
 }
 
@@ -216,30 +254,55 @@ class SubscriptionPending(BaseModel):
     detail: str
 
 
-@router.post(ROUTE, status_code=202, response_model=ForwardedUploads, summary="Receive bucket upload notifications",
-             description=DESCRIPTION, openapi_extra=REQUEST_OPENAPI,
-             responses={200: {"model": SubscriptionPending,
-                              "description": "an SNS SubscriptionConfirmation: open `subscribe_url` to confirm"},
-                        400: {"description": "the body is not a readable bucket notification"},
-                        401: {"description": "missing or wrong secret"},
-                        413: {"description": f"the body is over {human_bytes(MAX_BODY_BYTES)}"},
-                        503: {"description": f"{SECRET_ENV} or PREFECT_API_URL is not set"}})
-async def bucket_events(request: Request, settings: SettingsDep, catalog: CatalogDep,
-                        _header: Annotated[str | None, Security(_secret_header)] = None,
-                        _bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
-                        ) -> ForwardedUploads | JSONResponse:
+@router.post(
+    ROUTE,
+    status_code=202,
+    response_model=ForwardedUploads,
+    summary="Receive bucket upload notifications",
+    description=DESCRIPTION,
+    openapi_extra=REQUEST_OPENAPI,
+    responses={
+        200: {
+            "model": SubscriptionPending,
+            "description": "an SNS SubscriptionConfirmation: open `subscribe_url` to confirm",
+        },
+        400: {"description": "the body is not a readable bucket notification"},
+        401: {"description": "missing or wrong secret"},
+        413: {"description": f"the body is over {human_bytes(MAX_BODY_BYTES)}"},
+        503: {"description": f"{SECRET_ENV} or PREFECT_API_URL is not set"},
+    },
+)
+async def bucket_events(
+    request: Request,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    _header: Annotated[str | None, Security(_secret_header)] = None,
+    _bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> ForwardedUploads | JSONResponse:
     refused = _check_access(request, settings.bucket_events_secret)
     if refused is not None:
         return refused
     notification = parse_body(await _read_body(request))
     if notification.subscription is not None:
         sub = notification.subscription
-        log.warning("SNS subscription of %s to %s is waiting for confirmation: open %s to confirm it",
-                    sub.topic_arn or "a topic", ROUTE, sub.subscribe_url)
-        pending = SubscriptionPending(subscribe_url=sub.subscribe_url, topic_arn=sub.topic_arn,
-                                      detail="SNS subscription not confirmed yet: open subscribe_url to confirm it "
-                                             "(ProVoice does not fetch it)")
+        log.warning(
+            "SNS subscription of %s to %s is waiting for confirmation: open %s to confirm it",
+            sub.topic_arn or "a topic",
+            ROUTE,
+            sub.subscribe_url,
+        )
+        pending = SubscriptionPending(
+            subscribe_url=sub.subscribe_url,
+            topic_arn=sub.topic_arn,
+            detail="SNS subscription not confirmed yet: open subscribe_url to confirm it (ProVoice does not fetch it)",
+        )
         return JSONResponse(pending.model_dump(), status_code=200)
-    plan = await run_in_threadpool(forward, notification, settings.upload_prefix, catalog,
-                                   request.app.state.emit_event, settings.bucket_events_buckets)
+    plan = await run_in_threadpool(
+        forward,
+        notification,
+        settings.upload_prefix,
+        catalog,
+        request.app.state.emit_event,
+        settings.bucket_events_buckets,
+    )
     return ForwardedUploads(datasets=plan.datasets(), ignored=[IgnoredObject(**i.to_json()) for i in plan.ignored])

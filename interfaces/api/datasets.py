@@ -11,20 +11,12 @@ from starlette.concurrency import run_in_threadpool
 
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.ingest import store_uploads
-from interfaces.api.scope import account_datasets, owned_dataset
 from interfaces.api.runner import Runner
+from interfaces.api.scope import account_datasets, owned_dataset
 from interfaces.api.uploads import UPLOAD_OPENAPI, Limits, receive_files
+from provoice.dataset.queries import dataset_rows, dataset_view, file_views
 from provoice.storage import Storage
-from provoice.views import (
-    DatasetFiles,
-    DatasetRow,
-    DatasetView,
-    PrepareStarted,
-    RemovedFile,
-    dataset_rows,
-    dataset_view,
-    file_views,
-)
+from provoice.views import DatasetFiles, DatasetReport, DatasetRow, DatasetView, PrepareStarted, RemovedFile
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -48,11 +40,23 @@ def show_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> Da
     return dataset_view(catalog, owned_dataset(catalog, dataset_id, account))
 
 
-@router.post("/{dataset_id}/files", status_code=201, openapi_extra=UPLOAD_OPENAPI,
-             responses={413: {"description": "over the limit per file, per request or per account"},
-                        415: {"description": "every file is in an unsupported format"}})
-async def upload_files(dataset_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                       settings: SettingsDep, keep_unsupported: bool = False) -> DatasetFiles:
+@router.post(
+    "/{dataset_id}/files",
+    status_code=201,
+    openapi_extra=UPLOAD_OPENAPI,
+    responses={
+        413: {"description": "over the limit per file, per request or per account"},
+        415: {"description": "every file is in an unsupported format"},
+    },
+)
+async def upload_files(
+    dataset_id: str,
+    request: Request,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    keep_unsupported: bool = False,
+) -> DatasetFiles:
     """Add files (multipart, one `files` part each). Each comes back with its status: `pending`
     (ready for prepare) or `rejected` with a reason (unreadable, unsupported format, duplicate).
 
@@ -86,13 +90,14 @@ def prepare_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep, re
     return PrepareStarted(dataset_id=dataset_id, flow_run_id=run_id, status="queued" if run_id else "running")
 
 
-@router.get("/{dataset_id}/versions/{version}/report")
-def dataset_report(dataset_id: str, version: str, account: AccountId, catalog: CatalogDep,
-                   settings: SettingsDep) -> dict:
+@router.get("/{dataset_id}/versions/{version}/report", response_model_exclude_unset=True)
+def dataset_report(
+    dataset_id: str, version: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> DatasetReport:
     """The quality report of a prepared version: accepted speech against the minimum, rejections by
     reason, warnings and every file with its status."""
     owned_dataset(catalog, dataset_id, account)
     run = catalog.prepared_version(dataset_id, version)
     storage = Storage.from_settings(settings)
     report = storage.read_json(storage.key_of(run.report_uri))
-    return {k: v for k, v in report.items() if not k.endswith("_uri")}
+    return DatasetReport.model_validate({k: v for k, v in report.items() if not k.endswith("_uri")})

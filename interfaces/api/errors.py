@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from provoice.consent import ConsentRefused, ConsentRequired
 from provoice.errors import (
     AuthError,
     CsrfRefused,
@@ -25,7 +26,7 @@ from provoice.errors import (
     TransientError,
     UnsupportedFormat,
 )
-from provoice.consent import ConsentRefused, ConsentRequired
+from provoice.extras import MissingExtra, missing_extra
 from provoice.pvc.service import PvcRefused
 from provoice.settings import ACCEPTED_FORMATS
 from provoice.tts import EmptyText, ModelMismatch
@@ -62,6 +63,7 @@ STATUS: dict[type[Exception], int] = {
     InvalidSource: 422,
     FileRejected: 422,
     EmptyText: 422,
+    MissingExtra: 501,
     TransientError: 503,
 }
 
@@ -76,8 +78,11 @@ class ErrorBody(BaseModel):
 #: Declared on every route, so `/openapi.json` shows the error body too.
 ERROR_RESPONSES: dict[int | str, dict] = {
     code: {"model": ErrorBody, "description": text}
-    for code, text in ((400, "the request cannot be carried out (the detail says why)"),
-                       (401, "missing or invalid API key"), (404, "no such id for this account"))
+    for code, text in (
+        (400, "the request cannot be carried out (the detail says why)"),
+        (401, "missing or invalid API key"),
+        (404, "no such id for this account"),
+    )
 }
 
 
@@ -116,3 +121,12 @@ async def domain_error(request: Request, exc: ProVoiceError) -> JSONResponse:
     if isinstance(exc, UnsupportedUpload):
         extra["files"] = exc.files
     return error_response(request, status_for(exc), type(exc).__name__, str(exc), extra)
+
+
+async def missing_module(request: Request, exc: ModuleNotFoundError) -> JSONResponse:
+    """A train-only package this serving install lacks answers 501 naming the extra; any other
+    missing module is a bug, and stays a 500."""
+    missing = missing_extra(exc)
+    if missing is None:
+        raise exc
+    return await domain_error(request, missing)

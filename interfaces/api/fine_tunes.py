@@ -13,32 +13,25 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_serializer
+from starlette.concurrency import run_in_threadpool
 
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
-from interfaces.api.runner import Runner
 from interfaces.api.errors import BadUpload
+from interfaces.api.runner import Runner
 from interfaces.api.scope import current_pvc, owned_dataset
 from interfaces.api.uploads import Limits, receive_files
 from provoice.catalog import Catalog, Pvc
-from provoice.consent import new_prompt, submit_recording
+from provoice.consent import consent_prompt_view, consent_result_view, new_prompt, submit_recording
 from provoice.errors import NotFound, ProVoiceError
-from provoice.storage import Storage
-from provoice.pvc.lifecycle import Budget
+from provoice.pvc.budget import Budget
+from provoice.pvc.queries import pvc_view, pvc_views
 from provoice.pvc.retrain import decisions
 from provoice.pvc.service import create_pvc, get_pvc, list_pvcs, set_auto_retrain
+from provoice.pvc.status import PvcStatus
 from provoice.settings import Settings
-from provoice.views import (
-    ConsentPromptView,
-    ConsentResultView,
-    PvcView,
-    RetrainView,
-    consent_prompt_view,
-    consent_result_view,
-    pvc_view,
-    pvc_views,
-)
+from provoice.storage import Storage
+from provoice.views import ConsentPromptView, ConsentResultView, PvcView, RetrainView
 from provoice.voice_models import MODELS_PREFIX, BaseModelRegistry
 
 router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
@@ -47,14 +40,18 @@ router = APIRouter(prefix="/fine-tunes", tags=["fine-tunes"])
 class NewFineTune(BaseModel):
     dataset_id: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=200)
-    speaker_name: str | None = Field(None, min_length=1, max_length=200,
-                                     description="whose voice it is, named by the consent prompt (default: name)")
+    speaker_name: str | None = Field(
+        None, min_length=1, max_length=200, description="whose voice it is, named by the consent prompt (default: name)"
+    )
     base_model_id: str | None = Field(None, description="default: the latest base model")
     language: str = Field("en", min_length=2, max_length=16)
     description: str = Field("", max_length=5000)
     webhook_url: AnyHttpUrl | None = Field(None, description="told when the PVC completes or fails")
-    auto_retrain: bool = Field(False, description="retrain on each new base model; the new model replaces "
-                                                  "the old one only if it is not worse (no credits charged)")
+    auto_retrain: bool = Field(
+        False,
+        description="retrain on each new base model; the new model replaces "
+        "the old one only if it is not worse (no credits charged)",
+    )
 
 
 class FineTuneChange(BaseModel):
@@ -75,9 +72,19 @@ class TrainingBudget(BaseModel):
 def create_fine_tune(body: NewFineTune, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> PvcView:
     owned_dataset(catalog, body.dataset_id, account)
     base = BaseModelRegistry(settings, catalog).get(body.base_model_id or "latest")
-    pvc = create_pvc(catalog, account, body.dataset_id, body.name, base.id, language=body.language,
-                     description=body.description, webhook_url=body.webhook_url and str(body.webhook_url),
-                     auto_retrain=body.auto_retrain, speaker_name=body.speaker_name, settings=settings)
+    pvc = create_pvc(
+        catalog,
+        account,
+        body.dataset_id,
+        body.name,
+        base.id,
+        language=body.language,
+        description=body.description,
+        webhook_url=body.webhook_url and str(body.webhook_url),
+        auto_retrain=body.auto_retrain,
+        speaker_name=body.speaker_name,
+        settings=settings,
+    )
     return pvc_view(catalog, pvc)
 
 
@@ -87,19 +94,28 @@ def list_fine_tunes(account: AccountId, catalog: CatalogDep) -> list[PvcView]:
 
 
 @router.get("/{pvc_id}")
-def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep) -> PvcView:
-    """The PVC now; a queued or training PVC whose worker is gone is failed here first (resumable)."""
-    return pvc_view(catalog, current_pvc(catalog, pvc_id, account))
+def show_fine_tune(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> PvcView:
+    """The PVC now; a queued or training PVC whose worker is gone is failed here first (resumable),
+    and its owner notified."""
+    return pvc_view(catalog, current_pvc(catalog, settings, pvc_id, account))
 
 
-@router.get("/{pvc_id}/loss-curve", response_class=Response,
-            responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                             "description": "the training's loss curves as a PNG image"}})
+@router.get(
+    "/{pvc_id}/loss-curve",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the training's loss curves as a PNG image",
+        }
+    },
+)
 def loss_curve(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
     pvc = get_pvc(catalog, pvc_id, account)
     storage = Storage.from_settings(settings)
     key = pvc.model_id and storage.read_json(f"{MODELS_PREFIX}/{pvc.model_id}/config.json")["metadata"].get(
-        "loss_curve_key")
+        "loss_curve_key"
+    )
     if not key or not storage.exists(key):
         raise NotFound(f"PVC {pvc_id} has no loss curve yet")
     return Response(storage.read_bytes(key), media_type="image/png")
@@ -147,15 +163,33 @@ class ConsentAnswer(ConsentResultView):
         return out
 
 
-CONSENT_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+CONSENT_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/{pvc_id}/consent", openapi_extra=CONSENT_UPLOAD,
-             responses={409: {"description": "no open prompt, or it expired or has no attempts left"},
-                        413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"}})
-async def consent(pvc_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                  settings: SettingsDep) -> ConsentAnswer:
+@router.post(
+    "/{pvc_id}/consent",
+    openapi_extra=CONSENT_UPLOAD,
+    responses={
+        409: {"description": "no open prompt, or it expired or has no attempts left"},
+        413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"},
+    },
+)
+async def consent(
+    pvc_id: str, request: Request, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> ConsentAnswer:
     """The speaker's reading of the prompt (multipart, one `file` part, any accepted audio format).
     A recording that is refused is an answer with `verified: false` and its reason; each counts
     against the prompt's attempts. The recording is kept as the consent's record; the dataset is not changed.
@@ -167,34 +201,43 @@ async def consent(pvc_id: str, request: Request, account: AccountId, catalog: Ca
         uploads = await receive_files(request, Path(tmp), Limits.single(room))
         if len(uploads) != 1:
             raise BadUpload(f"send one recording, not {len(uploads)} files")
-        sub = await run_in_threadpool(submit_recording, catalog, settings, pvc_id, uploads[0].path,
-                                      uploads[0].filename, account)
+        sub = await run_in_threadpool(
+            submit_recording, catalog, settings, pvc_id, uploads[0].path, uploads[0].filename, account
+        )
     view = consent_result_view(sub.attempt, sub.attempts_left)
     training = await run_in_threadpool(_train_on_consent, request, catalog, settings, pvc_id, sub.attempt.verified)
     return ConsentAnswer(**view.model_dump(), training=training)
 
 
-def _train_on_consent(request: Request, catalog: Catalog, settings: Settings, pvc_id: str,
-                      verified: bool) -> TrainingOnConsent | None:
+def _train_on_consent(
+    request: Request, catalog: Catalog, settings: Settings, pvc_id: str, verified: bool
+) -> TrainingOnConsent | None:
     """Start a PVC's first training now that its consent is verified, where it was created to; a
     refusal (402: not enough credits, 409: already started) is reported, not raised."""
     pvc = get_pvc(catalog, pvc_id)
-    if not (verified and pvc.train_on_consent and pvc.status == "draft"):
+    if not (verified and pvc.train_on_consent and pvc.status == PvcStatus.DRAFT):
         return None
     runner: Runner = request.app.state.runner
     try:
         started = runner.start_pvc(catalog, settings, pvc, retry=False, budget=Budget())
     except ProVoiceError as exc:
         status = get_pvc(catalog, pvc_id).status
-        again = "retry" if status == "failed" else "train"
-        return TrainingOnConsent(started=False, status=status,
-                                 detail=f"{exc}; start it with POST /fine-tunes/{pvc_id}/{again}")
+        again = "retry" if status == PvcStatus.FAILED else "train"
+        return TrainingOnConsent(
+            started=False, status=status, detail=f"{exc}; start it with POST /fine-tunes/{pvc_id}/{again}"
+        )
     return TrainingOnConsent(started=True, status=started.status, detail=None)
 
 
 @router.post("/{pvc_id}/train", status_code=202)
-def train(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep, request: Request,
-          body: TrainingBudget | None = None) -> PvcView:
+def train(
+    pvc_id: str,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    request: Request,
+    body: TrainingBudget | None = None,
+) -> PvcView:
     """Queue a draft (or failed) PVC: 1,000,000 credits are held now and charged only on success.
     Answers at once with status `queued`; poll `GET /fine-tunes/{id}`. Refused (403) until the
     speaker's consent is verified."""
@@ -202,16 +245,22 @@ def train(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: Settin
 
 
 @router.post("/{pvc_id}/retry", status_code=202)
-def retry(pvc_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep, request: Request,
-          body: TrainingBudget | None = None) -> PvcView:
+def retry(
+    pvc_id: str,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    request: Request,
+    body: TrainingBudget | None = None,
+) -> PvcView:
     """Re-queue a failed PVC: training resumes from its last checkpoint with what is left of its budget."""
     return _start(request, catalog, settings, get_pvc(catalog, pvc_id, account), retry=True, budget=body)
 
 
-def _start(request: Request, catalog: Catalog, settings: Settings, pvc: Pvc, *, retry: bool,
-           budget: TrainingBudget | None) -> PvcView:
+def _start(
+    request: Request, catalog: Catalog, settings: Settings, pvc: Pvc, *, retry: bool, budget: TrainingBudget | None
+) -> PvcView:
     budget = budget or TrainingBudget()
     runner: Runner = request.app.state.runner
-    started = runner.start_pvc(catalog, settings, pvc, retry=retry,
-                               budget=Budget(budget.max_steps, budget.max_minutes))
+    started = runner.start_pvc(catalog, settings, pvc, retry=retry, budget=Budget(budget.max_steps, budget.max_minutes))
     return pvc_view(catalog, started)

@@ -29,16 +29,19 @@ def unsupported_reason(upload: Upload) -> str | None:
     return None
 
 
-def store_uploads(catalog: Catalog, settings: Settings, dataset_id: str, uploads: list[Upload],
-                  keep_unsupported: bool = False) -> list[DatasetFile]:
+def store_uploads(
+    catalog: Catalog, settings: Settings, dataset_id: str, uploads: list[Upload], keep_unsupported: bool = False
+) -> list[DatasetFile]:
     reasons = [unsupported_reason(u) for u in uploads]
     if all(reasons) and not keep_unsupported:
-        detail = (f"{uploads[0].filename}: {reasons[0]}" if len(uploads) == 1 else
-                  f"none of the {len(uploads)} files is in a supported format; accepted formats: "
-                  f"{', '.join(ACCEPTED_FORMATS)}")
+        detail = (
+            f"{uploads[0].filename}: {reasons[0]}"
+            if len(uploads) == 1
+            else f"none of the {len(uploads)} files is in a supported format; accepted formats: "
+            f"{', '.join(ACCEPTED_FORMATS)}"
+        )
         raise UnsupportedUpload(detail, [{"name": u.filename, "reason": r} for u, r in zip(uploads, reasons)])
-    files = [register(catalog, dataset_id, ingest_source(Source(str(u.path), u.filename), settings))
-             for u in uploads]
+    files = [register(catalog, dataset_id, ingest_source(Source(str(u.path), u.filename), settings)) for u in uploads]
     _announce(dataset_id, [f.id for f in files])
     return files
 

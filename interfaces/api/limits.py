@@ -56,8 +56,9 @@ class BodyLimits:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if headers.get("content-type", "").startswith("multipart/"):
             return await self.app(scope, receive, send)
-        too_large = _refusal(413, "BodyTooLarge", f"the request body is larger than the limit of "
-                                                  f"{human_bytes(self.max_bytes)}")
+        too_large = _refusal(
+            413, "BodyTooLarge", f"the request body is larger than the limit of {human_bytes(self.max_bytes)}"
+        )
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             return await too_large(scope, receive, send)
@@ -72,7 +73,8 @@ class BodyLimits:
                 return await too_large(scope, receive, send)
         if nesting_depth(bytes(body), self.max_depth) > self.max_depth:
             return await _refusal(400, "BodyTooDeep", f"the request body nests deeper than {self.max_depth} levels")(
-                scope, receive, send)
+                scope, receive, send
+            )
         sent = False
 
         async def replay() -> Message:
@@ -83,9 +85,6 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-MAX_ECHO_CHARS = 80
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,5 +99,6 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     if shape_for(request.url.path):
         message = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in errors)
         return error_response(request, 422, "ValidationError", message or "invalid request")
-    return JSONResponse({"error": "ValidationError", "detail": json.loads(json.dumps(errors, default=str))},
-                        status_code=422)
+    return JSONResponse(
+        {"error": "ValidationError", "detail": json.loads(json.dumps(errors, default=str))}, status_code=422
+    )

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from provoice.catalog import Catalog, Pvc
 from provoice.errors import ProVoiceError, TransientError
-from provoice.pvc.lifecycle import Budget, claim, fail_attempt, record_flow_run
+from provoice.pvc.budget import Budget
+from provoice.pvc.lifecycle import record_flow_run
+from provoice.pvc.transitions import claim, fail_attempt
 from provoice.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,24 +31,26 @@ PREPARE_DEPLOYMENT = "prepare-dataset/prepare-dataset"
 
 @dataclass
 class Runner:
-    """Starts PVC attempts and preparations; `start_deployment(name, parameters) -> flow run id`."""
+    """Starts PVC attempts and preparations; `start_deployment(name, parameters) -> flow run id`.
+    `settings` (the app's) say where an embedded preparation finds the home's Prefect server."""
 
     start_deployment: Callable[[str, dict], str] | None
+    settings: Settings | None = None
 
     @classmethod
-    def for_environment(cls) -> Runner:
+    def for_environment(cls, settings: Settings) -> Runner:
         """Served when the environment names a Prefect API (as `provoice serve` does for its API), so
         its workers run the deployments; embedded otherwise."""
-        return cls(_run_deployment if os.environ.get("PREFECT_API_URL") else None)
+        return cls(_run_deployment if os.environ.get("PREFECT_API_URL") else None, settings)
 
     @property
     def served(self) -> bool:
         return self.start_deployment is not None
 
     def start_pvc(self, catalog: Catalog, settings: Settings, pvc: Pvc, *, retry: bool, budget: Budget) -> Pvc:
-        pvc = claim(catalog, settings, pvc.id, retry=retry, budget=budget, to="queued", lease=not self.served)
+        pvc = claim(catalog, settings, pvc.id, retry=retry, budget=budget, lease=not self.served)  # queued
         if self.start_deployment is None:
-            threading.Thread(target=_run_pvc, name=f"pvc-{pvc.id}", daemon=True, args=(pvc.id,)).start()
+            threading.Thread(target=_run_pvc, name=f"pvc-{pvc.id}", daemon=True, args=(settings, pvc.id)).start()
             return pvc
         try:
             run_id = self.start_deployment(PVC_DEPLOYMENT, {"pvc_id": pvc.id, "retry": retry})
@@ -60,7 +64,9 @@ class Runner:
     def start_prepare(self, dataset_id: str) -> str | None:
         """The flow run id (served), or None when it runs on a thread here."""
         if self.start_deployment is None:
-            threading.Thread(target=_run_prepare, name=f"prepare-{dataset_id}", daemon=True, args=(dataset_id,)).start()
+            threading.Thread(
+                target=_run_prepare, name=f"prepare-{dataset_id}", daemon=True, args=(self.settings, dataset_id)
+            ).start()
             return None
         try:
             return self.start_deployment(PREPARE_DEPLOYMENT, {"dataset_id": dataset_id})
@@ -74,12 +80,12 @@ def _run_deployment(name: str, parameters: dict) -> str:
     return str(run_deployment(name, parameters=parameters, timeout=0).id)
 
 
-def _run_pvc(pvc_id: str) -> None:
+def _run_pvc(settings: Settings, pvc_id: str) -> None:
     from deployments.local_server import prefect_api
     from flows.pvc import pro_voice_clone
 
     try:
-        with prefect_api():
+        with prefect_api(settings):
             pro_voice_clone(pvc_id=pvc_id)
     except ProVoiceError as exc:
         log.warning("PVC %s did not complete: %s", pvc_id, exc)
@@ -87,12 +93,12 @@ def _run_pvc(pvc_id: str) -> None:
         log.exception("PVC %s failed unexpectedly", pvc_id)
 
 
-def _run_prepare(dataset_id: str) -> None:
+def _run_prepare(settings: Settings | None, dataset_id: str) -> None:
     from deployments.local_server import prefect_api
     from flows.prepare import prepare_dataset
 
     try:
-        with prefect_api():
+        with prefect_api(settings):
             prepare_dataset(dataset_id)
     except Exception:
         log.exception("preparing dataset %s failed", dataset_id)

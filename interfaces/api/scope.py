@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from interfaces.api.notifications import notify_in_background
 from provoice.catalog import Catalog, Dataset, Pvc
 from provoice.pvc.lifecycle import reap
 from provoice.pvc.service import get_pvc
+from provoice.pvc.status import ACTIVE
+from provoice.settings import Settings
 from tasks.flow_runs import ended_flow_runs
 
 
@@ -20,10 +23,11 @@ def account_datasets(catalog: Catalog, account_id: str) -> list[Dataset]:
         return list(s.scalars(q))
 
 
-def current_pvc(catalog: Catalog, pvc_id: str, account_id: str) -> Pvc:
-    """The PVC now: a queued or training PVC whose worker is gone is failed first (resumable)."""
+def current_pvc(catalog: Catalog, settings: Settings, pvc_id: str, account_id: str) -> Pvc:
+    """The PVC now: a queued or training PVC whose worker is gone is failed first (resumable), and
+    its owner told."""
     pvc = get_pvc(catalog, pvc_id, account_id)
-    if pvc.status in ("queued", "training"):
-        reap(catalog, [pvc], ended_runs=ended_flow_runs)
+    if pvc.status in ACTIVE:
+        reap(catalog, [pvc], ended_runs=ended_flow_runs, notify=notify_in_background(settings))
         pvc = get_pvc(catalog, pvc_id)
     return pvc

@@ -36,8 +36,15 @@ def session_key(request: Request) -> str | None:
 
 
 def sign_in(response: Response, request: Request, api_key: str) -> None:
-    response.set_cookie(SESSION_COOKIE, api_key, max_age=SESSION_DAYS * 86400, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        api_key,
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/ui/sign-in")
 
 
@@ -53,8 +60,15 @@ def login_token(request: Request) -> str:
 
 
 def keep_login_token(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/ui/sign-in")
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ui/sign-in",
+    )
 
 
 def login_ok(request: Request, token: str | None) -> bool:

@@ -50,9 +50,20 @@ class Speech:
     (an empty text is refused before a response starts); `chunks` synthesises a sentence at a time
     off the event loop; `settle` charges what was sent and releases the rest."""
 
-    def __init__(self, catalog: Catalog, settings: Settings, voice: Voice, text: str, fmt: AudioFormat, *,
-                 speed: float = 1.0, streamed: bool = False, timed: bool = False, request_id: str | None = None,
-                 offset_s: float = 0.0):
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        voice: Voice,
+        text: str,
+        fmt: AudioFormat,
+        *,
+        speed: float = 1.0,
+        streamed: bool = False,
+        timed: bool = False,
+        request_id: str | None = None,
+        offset_s: float = 0.0,
+    ):
         self.format, self.voice = fmt, voice
         self.metered: Meter = meter(catalog, voice, text, request_id)
         try:
@@ -176,13 +187,18 @@ class ClosingStreamingResponse(StreamingResponse):
 
 def audio_headers(speech: Speech) -> dict[str, str]:
     shown = speech.describe()
-    headers = {"X-Audio-Format": shown.get("encoding", shown["container"]), "X-Sample-Rate": str(shown["sample_rate"]),
-               "X-Channels": "1", "Cache-Control": "no-store"}
+    headers = {
+        "X-Audio-Format": shown.get("encoding", shown["container"]),
+        "X-Sample-Rate": str(shown["sample_rate"]),
+        "X-Channels": "1",
+        "Cache-Control": "no-store",
+    }
     return headers
 
 
-def whole_response(speech: Speech, recorder: Recorder | None = None,
-                   media_type: str | None = None) -> StreamingResponse:
+def whole_response(
+    speech: Speech, recorder: Recorder | None = None, media_type: str | None = None
+) -> StreamingResponse:
     """All of the audio made first (in the caller's thread: a sync route's), then sent as one file,
     charged once its last byte was handed to the client (a client gone before then is charged
     nothing and may retry). A failure while it is made releases the hold."""
@@ -212,8 +228,9 @@ def whole_response(speech: Speech, recorder: Recorder | None = None,
     return ClosingStreamingResponse(body(), media_type=media_type or speech.format.media_type, headers=headers)
 
 
-def streamed_response(speech: Speech, recorder: Recorder | None = None,
-                      media_type: str | None = None) -> StreamingResponse:
+def streamed_response(
+    speech: Speech, recorder: Recorder | None = None, media_type: str | None = None
+) -> StreamingResponse:
     """The audio as it is made, a sentence at a time; charged for the sentences sent. A finished
     stream is kept under its Idempotency-Key like a whole response (a WAV with its sizes filled in)."""
 
@@ -231,13 +248,15 @@ def streamed_response(speech: Speech, recorder: Recorder | None = None,
             if recorder is not None:
                 if speech.finished and whole is not None:
                     data = b"".join(whole)
-                    recorder.complete(wav_with_sizes(data) if speech.format.container is Container.WAV else data,
-                                      speech.format)
+                    recorder.complete(
+                        wav_with_sizes(data) if speech.format.container is Container.WAV else data, speech.format
+                    )
                 else:
                     recorder.abandon()
 
-    return ClosingStreamingResponse(body(), media_type=media_type or speech.format.media_type,
-                                    headers=audio_headers(speech))
+    return ClosingStreamingResponse(
+        body(), media_type=media_type or speech.format.media_type, headers=audio_headers(speech)
+    )
 
 
 def event_stream(speech: Speech, events, closing) -> StreamingResponse:
@@ -255,11 +274,13 @@ def event_stream(speech: Speech, events, closing) -> StreamingResponse:
         for payload in closing():
             yield f"data: {json.dumps(payload)}\n\n".encode()
 
-    return ClosingStreamingResponse(body(), media_type="text/event-stream",
-                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return ClosingStreamingResponse(
+        body(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
 
 
-async def open_speech(catalog: Catalog, settings: Settings, voice: Voice, text: str, fmt: AudioFormat,
-                      **options) -> Speech:
+async def open_speech(
+    catalog: Catalog, settings: Settings, voice: Voice, text: str, fmt: AudioFormat, **options
+) -> Speech:
     """`Speech(...)` off the event loop (it reads the catalog and may load the model)."""
     return await run_in_threadpool(lambda: Speech(catalog, settings, voice, text, fmt, **options))

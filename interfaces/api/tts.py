@@ -49,26 +49,39 @@ class TtsRequest(BaseModel):
     model_id: str = Field(min_length=1, max_length=200, description="the model the voice belongs to")
     voice_id: str = Field(min_length=1, max_length=32)
     text: str = Field(min_length=1, max_length=MAX_TTS_CHARS)
-    output_format: OutputFormat = Field(default_factory=OutputFormat,
-                                        description="default: 16-bit mono WAV at the model's rate")
+    output_format: OutputFormat = Field(
+        default_factory=OutputFormat, description="default: 16-bit mono WAV at the model's rate"
+    )
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="speaking rate; 2 is twice as fast")
-    stream: bool = Field(default=False, description="send the audio sentence by sentence as it is made (a WAV "
-                         "has a streaming header with unknown sizes); charged for the sentences sent")
+    stream: bool = Field(
+        default=False,
+        description="send the audio sentence by sentence as it is made (a WAV "
+        "has a streaming header with unknown sizes); charged for the sentences sent",
+    )
 
 
-AUDIO_CONTENT = {media: {"schema": {"type": "string", "format": "binary"}}
-                 for media in ("audio/wav", "audio/mpeg", "audio/ogg", "audio/aac", "audio/flac",
-                               "application/octet-stream")}
+AUDIO_CONTENT = {
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in ("audio/wav", "audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "application/octet-stream")
+}
 
 
-@router.post("/tts", response_class=Response,
-             responses={200: {"content": AUDIO_CONTENT, "description": "the speech in the asked format"},
-                        402: {"description": "the available balance does not cover 1.5 credits a character"},
-                        409: {"description": "the voice belongs to another model, or the Idempotency-Key was "
-                                             "used for another request"}})
-def tts(body: TtsRequest, account: AccountId, catalog: CatalogDep, settings: SettingsDep,
-        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=idempotency.MAX_KEY_CHARS)] = None
-        ) -> Response:
+@router.post(
+    "/tts",
+    response_class=Response,
+    responses={
+        200: {"content": AUDIO_CONTENT, "description": "the speech in the asked format"},
+        402: {"description": "the available balance does not cover 1.5 credits a character"},
+        409: {"description": "the voice belongs to another model, or the Idempotency-Key was used for another request"},
+    },
+)
+def tts(
+    body: TtsRequest,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=idempotency.MAX_KEY_CHARS)] = None,
+) -> Response:
     voice = voice_for_model(catalog, account, body.voice_id, body.model_id)
     fmt = body.output_format.audio_format()
     storage = Storage.from_settings(settings)
@@ -80,8 +93,9 @@ def tts(body: TtsRequest, account: AccountId, catalog: CatalogDep, settings: Set
     recorder = Recorder(catalog, storage, account, idempotency_key)
     request_id = f"{account}:{idempotency_key}" if idempotency_key else None
     try:
-        speech = Speech(catalog, settings, voice, body.text, fmt, speed=body.speed, streamed=body.stream,
-                        request_id=request_id)
+        speech = Speech(
+            catalog, settings, voice, body.text, fmt, speed=body.speed, streamed=body.stream, request_id=request_id
+        )
         if body.stream:
             return streamed_response(speech, recorder)
         return whole_response(speech, recorder)
@@ -113,8 +127,11 @@ async def tts_websocket(websocket: WebSocket) -> None:
             await websocket.close(code=4422)
             return
         voice = await run_in_threadpool(voice_for_model, catalog, account, body.voice_id, body.model_id)
-        fmt = (body.output_format.audio_format() if "output_format" in body.model_fields_set
-               else AudioFormat(Container.RAW))  # a message per sentence: raw 16-bit PCM unless asked
+        fmt = (
+            body.output_format.audio_format()
+            if "output_format" in body.model_fields_set
+            else AudioFormat(Container.RAW)
+        )  # a message per sentence: raw 16-bit PCM unless asked
         speech = await open_speech(catalog, settings, voice, body.text, fmt, speed=body.speed, streamed=True)
         try:
             shown = speech.describe()

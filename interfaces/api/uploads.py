@@ -31,10 +31,15 @@ MAX_FILES = 100
 UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["files"],
-            "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-        }}},
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                }
+            }
+        },
     },
 }
 
@@ -52,8 +57,12 @@ class Limits:
     def for_dataset_files(cls, settings, used_bytes: int) -> Limits:
         """A dataset upload's limits, on every route that adds dataset files: per file, per request,
         and the room left of the account's storage (`used_bytes` already stored)."""
-        return cls(per_file=settings.max_upload_bytes, per_request=settings.max_request_upload_bytes,
-                   account_room=settings.max_account_bytes - used_bytes, account_limit=settings.max_account_bytes)
+        return cls(
+            per_file=settings.max_upload_bytes,
+            per_request=settings.max_request_upload_bytes,
+            account_room=settings.max_account_bytes - used_bytes,
+            account_limit=settings.max_account_bytes,
+        )
 
     @classmethod
     def single(cls, max_bytes: int) -> Limits:
@@ -123,7 +132,7 @@ class _Receiver:
             raise BadUpload(f"too many files in one upload: at most {MAX_FILES}")
         self._current = Upload(file_name(safe_filename(options[b"filename"])), self.folder / str(len(self.uploads)))
         self.uploads.append(self._current)
-        self._out = open(self._current.path, "wb")
+        self._out = open(self._current.path, "wb")  # noqa: SIM115  # held across the parser's callbacks
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._current is None or self._out is None:
@@ -132,14 +141,19 @@ class _Receiver:
         self.total += end - start
         limits = self.limits
         if self._current.size > limits.per_file:
-            raise UploadTooLarge(f"{self._current.filename} is larger than the upload limit of "
-                                 f"{human_bytes(limits.per_file)} per file")
+            raise UploadTooLarge(
+                f"{self._current.filename} is larger than the upload limit of {human_bytes(limits.per_file)} per file"
+            )
         if self.total > limits.per_request:
-            raise UploadTooLarge(f"the files of this request pass the limit of {human_bytes(limits.per_request)} "
-                                 "per request: send them in several requests")
+            raise UploadTooLarge(
+                f"the files of this request pass the limit of {human_bytes(limits.per_request)} "
+                "per request: send them in several requests"
+            )
         if self.total > limits.account_room:
-            raise UploadTooLarge(f"the account's stored audio would pass its limit of {human_bytes(limits.account_limit)}"
-                                 f" ({human_bytes(max(0, limits.account_room))} left); remove files or datasets first")
+            raise UploadTooLarge(
+                f"the account's stored audio would pass its limit of {human_bytes(limits.account_limit)}"
+                f" ({human_bytes(max(0, limits.account_room))} left); remove files or datasets first"
+            )
         self._out.write(data[start:end])
 
     def on_part_end(self) -> None:
@@ -161,12 +175,19 @@ async def receive_files(request: Request, folder: Path, limits: Limits) -> list[
         raise BadUpload("send the files as multipart/form-data, one `files` part per file")
     receiver = _Receiver(folder, limits)
     declared = request.headers.get("content-length")
-    parser = MultipartParser(params[b"boundary"], {
-        "on_part_begin": receiver.on_part_begin, "on_header_field": receiver.on_header_field,
-        "on_header_value": receiver.on_header_value, "on_header_end": receiver.on_header_end,
-        "on_headers_finished": receiver.on_headers_finished, "on_part_data": receiver.on_part_data,
-        "on_part_end": receiver.on_part_end, "on_end": receiver.on_end,
-    })
+    parser = MultipartParser(
+        params[b"boundary"],
+        {
+            "on_part_begin": receiver.on_part_begin,
+            "on_header_field": receiver.on_header_field,
+            "on_header_value": receiver.on_header_value,
+            "on_header_end": receiver.on_header_end,
+            "on_headers_finished": receiver.on_headers_finished,
+            "on_part_data": receiver.on_part_data,
+            "on_part_end": receiver.on_part_end,
+            "on_end": receiver.on_end,
+        },
+    )
     received = 0
     try:
         async for chunk in request.stream():
@@ -174,7 +195,9 @@ async def receive_files(request: Request, folder: Path, limits: Limits) -> list[
             await run_in_threadpool(parser.write, chunk)
         parser.finalize()
     except ClientDisconnect:
-        raise BadUpload("the upload was cut off before it ended (the client disconnected); nothing was stored") from None
+        raise BadUpload(
+            "the upload was cut off before it ended (the client disconnected); nothing was stored"
+        ) from None
     except FormParserError as exc:
         raise BadUpload(f"malformed multipart body: {exc}") from exc
     finally:

@@ -25,9 +25,16 @@ def show_voice(voice_id: str, account: AccountId, catalog: CatalogDep) -> VoiceV
     return VoiceView.model_validate(get_voice(catalog, voice_id, account))
 
 
-@router.get("/{voice_id}/preview", response_class=Response,
-            responses={200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
-                             "description": "the voice's preview sentence as a WAV file"}})
+@router.get(
+    "/{voice_id}/preview",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the voice's preview sentence as a WAV file",
+        }
+    },
+)
 def voice_preview(voice_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
     voice = get_voice(catalog, voice_id, account)
     if not voice.preview_uri:
@@ -36,12 +43,19 @@ def voice_preview(voice_id: str, account: AccountId, catalog: CatalogDep, settin
     return Response(storage.read_bytes(storage.key_of(voice.preview_uri)), media_type="audio/wav")
 
 
-@router.get("/{voice_id}/piper", response_class=Response,
-            responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-                             "description": "the voice as a Piper voice: `<name>.onnx`, `<name>.onnx.json` "
-                                            "and a model card `<name>.md`"}})
+@router.get(
+    "/{voice_id}/piper",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the voice as a Piper voice: `<name>.onnx`, `<name>.onnx.json` and a model card `<name>.md`",
+        }
+    },
+)
 def voice_piper(voice_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """A sync route, so the export (seconds of CPU) runs in the thread pool, off the event loop."""
     filename, data = piper_voice_zip(settings, catalog, voice_id, account)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": f"attachment; filename={filename}"}
+    )

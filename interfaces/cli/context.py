@@ -2,18 +2,44 @@
 and where a flow runs (here, or in the home's flow daemon)."""
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+import typer
 
 from deployments.local_server import prefect_api_configured
 from provoice.catalog import Catalog
 from provoice.settings import Settings
 
-__all__ = ["DaemonFlow", "flow_daemon", "local_account", "open_catalog", "prefect_api_configured", "run_flow"]
+__all__ = [
+    "DaemonFlow",
+    "command_settings",
+    "flow_daemon",
+    "load_settings",
+    "local_account",
+    "open_catalog",
+    "prefect_api_configured",
+    "run_flow",
+]
+
+
+_settings: ContextVar[Settings] = ContextVar("provoice_settings")
+
+
+def load_settings(ctx: typer.Context) -> None:
+    """The `provoice` callback: the environment is read here, once per invocation, and nowhere else."""
+    token = _settings.set(Settings())
+    ctx.call_on_close(lambda: _settings.reset(token))
+
+
+def command_settings() -> Settings:
+    """The settings of the running command (`load_settings`), on its thread or its progress bar's."""
+    return _settings.get()
 
 
 def open_catalog(settings: Settings | None = None) -> Catalog:
-    return Catalog(settings or Settings())
+    return Catalog(settings or command_settings())
 
 
 def local_account(catalog: Catalog) -> str:
@@ -55,15 +81,17 @@ def run_flow(label: str, fn, poll=None, heartbeats: bool = True, remote: DaemonF
     if remote is not None:
         from deployments.flow_daemon import FlowDaemon, FlowDaemonUnreachable
 
-        daemon = FlowDaemon(Settings())
+        daemon = FlowDaemon(command_settings())
         try:
-            return remote.parse(with_progress(label, lambda: daemon.call(remote.daemon, remote.name, remote.args),
-                                              poll))
+            return remote.parse(
+                with_progress(label, lambda: daemon.call(remote.daemon, remote.name, remote.args), poll)
+            )
         except FlowDaemonUnreachable:
             daemon.start_in_background(replace=remote.daemon)
     import contextlib
 
     from deployments.local_server import prefect_api, without_flow_heartbeats
 
-    with prefect_api(say=say), (contextlib.nullcontext() if heartbeats else without_flow_heartbeats()):
+    quiet = contextlib.nullcontext() if heartbeats else without_flow_heartbeats()
+    with prefect_api(command_settings(), say=say), quiet:
         return with_progress(label, fn, poll)

@@ -17,8 +17,10 @@ def _render_balance(view: BalanceView, prefix: str = "") -> None:
     def fmt(value: float) -> str:
         return format_credits(Decimal(str(value)))
 
-    out.print(f"{prefix}available: {fmt(view.available)} credits (balance {fmt(view.balance)}, "
-              f"held for PVCs in progress {fmt(view.held)})")
+    out.print(
+        f"{prefix}available: {fmt(view.available)} credits (balance {fmt(view.balance)}, "
+        f"held for PVCs in progress {fmt(view.held)})"
+    )
 
 
 def _render_granted(view: BalanceView) -> None:
@@ -39,7 +41,6 @@ def grant(amount: float) -> BalanceView:
     """Add credits to the local account (an operator action)."""
     from provoice.credits import account_balance
     from provoice.credits import grant as add_credits
-
     from provoice.errors import InvalidSource
 
     catalog = open_catalog()
@@ -55,8 +56,11 @@ def _render_history(rows: list[CreditEntryView]) -> None:
     from provoice.credits import format_credits
 
     for r in rows:
-        out.print(f"{r.created_at.isoformat()}  {r.kind:<13} {format_credits(Decimal(str(r.credits))):>12}  "
-                  f"{r.reference or ''}", markup=False)
+        out.print(
+            f"{r.created_at.isoformat()}  {r.kind:<13} {format_credits(Decimal(str(r.credits))):>12}  "
+            f"{r.reference or ''}",
+            markup=False,
+        )
 
 
 @command(app, "history", render=_render_history)

@@ -2,15 +2,15 @@
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
 
-from interfaces.cli.context import DaemonFlow, flow_daemon, open_catalog, run_flow
+from interfaces.cli.context import DaemonFlow, command_settings, flow_daemon, open_catalog, run_flow
 from interfaces.cli.output import command, out
+from provoice.dataset.queries import dataset_rows, dataset_view
 from provoice.settings import Settings
-from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile, dataset_rows, dataset_view
+from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile
 
 app = typer.Typer(help="Create, edit and prepare datasets.", no_args_is_help=True)
 
@@ -35,8 +35,9 @@ def _ingest(settings: Settings, dataset_id: str, sources: list[str], daemon=None
 
         return ingest_files(dataset_id, sources)
 
-    remote = daemon and DaemonFlow(daemon, "ingest", {"dataset_id": dataset_id, "sources": _absolute(sources)},
-                                   DatasetFiles.model_validate)
+    remote = daemon and DaemonFlow(
+        daemon, "ingest", {"dataset_id": dataset_id, "sources": _absolute(sources)}, DatasetFiles.model_validate
+    )
     return run_flow("ingesting", here, heartbeats=False, remote=remote)
 
 
@@ -72,10 +73,13 @@ def _render_added(result: DatasetFiles | PrepareSummary) -> None:
 
 
 @command(app, "create", render=_render_added)
-def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from", help="file, folder or s3:// prefix"),
-           then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP)) -> DatasetFiles | PrepareSummary:
+def create(
+    name: str,
+    sources: list[str] | None = typer.Option(None, "--from", help="file, folder or s3:// prefix"),
+    then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP),
+) -> DatasetFiles | PrepareSummary:
     """Create a dataset, optionally adding files right away."""
-    settings = Settings()
+    settings = command_settings()
     catalog = open_catalog(settings)
     if sources:
         from provoice.dataset.sources import list_sources
@@ -92,10 +96,11 @@ def create(name: str, sources: Optional[list[str]] = typer.Option(None, "--from"
 
 
 @command(app, "add", render=_render_added)
-def add(dataset_id: str, sources: list[str],
-        then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP)) -> DatasetFiles | PrepareSummary:
+def add(
+    dataset_id: str, sources: list[str], then_prepare: bool = typer.Option(False, "--prepare", help=PREPARE_HELP)
+) -> DatasetFiles | PrepareSummary:
     """Add files, folders or an s3:// prefix to a dataset."""
-    settings = Settings()
+    settings = command_settings()
     open_catalog(settings).get_dataset(dataset_id)
     daemon = flow_daemon(settings)
     if then_prepare and daemon is None:
@@ -156,7 +161,7 @@ def _render_summary(summary: PrepareSummary) -> None:
 @command(app, "prepare", render=_render_summary)
 def prepare(dataset_id: str) -> PrepareSummary:
     """Run the preparation flow: convert, segment, transcribe, check quality, write the manifest."""
-    settings = Settings()
+    settings = command_settings()
     return _prepare(settings, dataset_id, flow_daemon(settings))
 
 
@@ -181,7 +186,9 @@ def _prepare(settings: Settings, dataset_id: str, daemon) -> PrepareSummary:
 
 
 @command(app, "export", json_flag=False)
-def export(dataset_id: str, dest: str, fmt: str = typer.Option("ljspeech", "--format", help="ljspeech or jsonl")) -> None:
+def export(
+    dataset_id: str, dest: str, fmt: str = typer.Option("ljspeech", "--format", help="ljspeech or jsonl")
+) -> None:
     """Export the latest prepared version as an LJSpeech folder or a JSONL manifest."""
     from provoice.dataset.outputs import export_dataset
     from provoice.errors import InvalidSource
@@ -189,7 +196,7 @@ def export(dataset_id: str, dest: str, fmt: str = typer.Option("ljspeech", "--fo
 
     if fmt not in ("ljspeech", "jsonl"):
         raise InvalidSource(f"unknown export format {fmt!r}: use ljspeech or jsonl")
-    settings = Settings()
+    settings = command_settings()
     run = open_catalog(settings).prepared_run(dataset_id)
     target = export_dataset(Storage.from_settings(settings), settings, run.manifest_uri, fmt, dest)
     out.print(f"exported {fmt} to {target}")

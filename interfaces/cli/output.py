@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from provoice.errors import ProVoiceError
+from provoice.extras import missing_extra
 
 err = Console(stderr=True)
 out = Console()
@@ -57,8 +58,14 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, default=str) + "\n")
 
 
-def command(group: typer.Typer, name: str, *, render: Callable[[Any], None] | None = None,
-            exit_code: Callable[[Any], int] | None = None, json_flag: bool = True) -> Callable:
+def command(
+    group: typer.Typer,
+    name: str,
+    *,
+    render: Callable[[Any], None] | None = None,
+    exit_code: Callable[[Any], int] | None = None,
+    json_flag: bool = True,
+) -> Callable:
     """Register `fn` as `group`'s command `name` with error handling and, unless `json_flag` is
     False, a `--json` flag; `render(result)` prints the result for people, `exit_code(result)`
     turns a printed result into a non-zero exit (a PVC that failed)."""
@@ -71,6 +78,11 @@ def command(group: typer.Typer, name: str, *, render: Callable[[Any], None] | No
                 result = fn(*args, **kwargs)
             except ProVoiceError as exc:
                 fail(exc)
+            except ModuleNotFoundError as exc:  # a train-only package a serving install lacks
+                missing = missing_extra(exc)
+                if missing is None:
+                    raise
+                fail(missing)
             finally:
                 _json_output.reset(token)
             if result is not None:
@@ -84,8 +96,12 @@ def command(group: typer.Typer, name: str, *, render: Callable[[Any], None] | No
 
         signature = inspect.signature(fn)
         if json_flag:
-            flag = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                                     default=typer.Option(False, "--json", help="print one JSON document"))
+            flag = inspect.Parameter(
+                "as_json",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=bool,
+                default=typer.Option(False, "--json", help="print one JSON document"),
+            )
             run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), flag])
             run.__annotations__ = {**fn.__annotations__, "as_json": bool}
         else:
@@ -110,8 +126,14 @@ def with_progress(label: str, fn: Callable[[], Any], poll: Callable[[], tuple[in
             box["error"] = exc
 
     worker = threading.Thread(target=contextvars.copy_context().run, args=(target,), daemon=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
         worker.start()
         while worker.is_alive():

@@ -3,18 +3,22 @@ runs `provoice dataset` flows (see `deployments.local_server` and `deployments.f
 
 import typer
 
+from interfaces.cli.context import command_settings
 from interfaces.cli.output import command, out, say
-from provoice.settings import Settings
 from provoice.views import LocalServerView
 
-app = typer.Typer(help="The local Prefect server and flow daemon that commands share: status, stop.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The local Prefect server and flow daemon that commands share: status, stop.", no_args_is_help=True
+)
 
 
 def _render(view: LocalServerView) -> None:
     if view.running:
-        out.print(f"local Prefect server running (pid {view.pid}): UI {view.ui_url}, API {view.api_url}",
-                  markup=False, highlight=False)
+        out.print(
+            f"local Prefect server running (pid {view.pid}): UI {view.ui_url}, API {view.api_url}",
+            markup=False,
+            highlight=False,
+        )
         if view.flow_daemon_pid:
             out.print(f"flow daemon running (pid {view.flow_daemon_pid})", markup=False)
     elif view.stopped_pid or view.flow_daemon_pid:
@@ -32,10 +36,15 @@ def status() -> LocalServerView:
     from deployments.flow_daemon import FlowDaemon
     from deployments.local_server import LocalServer
 
-    settings = Settings()
+    settings = command_settings()
     rec, daemon = LocalServer(settings).running(), FlowDaemon(settings).running()
-    return LocalServerView(running=rec is not None, pid=rec and rec.pid, api_url=rec and rec.api_url,
-                           ui_url=rec and rec.ui_url, flow_daemon_pid=daemon and daemon.pid)
+    return LocalServerView(
+        running=rec is not None,
+        pid=rec and rec.pid,
+        api_url=rec and rec.api_url,
+        ui_url=rec and rec.ui_url,
+        flow_daemon_pid=daemon and daemon.pid,
+    )
 
 
 @command(app, "stop", render=_render)
@@ -44,7 +53,7 @@ def stop() -> LocalServerView:
     from deployments.flow_daemon import FlowDaemon
     from deployments.local_server import LocalServer
 
-    settings = Settings()
+    settings = command_settings()
     daemon = FlowDaemon(settings).stop(grace_s=5.0)
     rec = LocalServer(settings, say).stop()
     return LocalServerView(running=False, stopped_pid=rec and rec.pid, flow_daemon_pid=daemon and daemon.pid)

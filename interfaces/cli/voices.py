@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from interfaces.cli.context import local_account, open_catalog
+from interfaces.cli.context import command_settings, local_account, open_catalog
 from interfaces.cli.output import command, out, with_progress
 from provoice.views import PiperExportView, VoiceView
 
@@ -29,7 +29,7 @@ def render_piper_export(e: PiperExportView) -> None:
     """An exported Piper voice: its files, its speakers (`-s N`) and how to try it."""
     speakers = f"{e.num_speakers} speakers" if e.num_speakers > 1 else "single speaker"
     out.print(f"Piper voice {e.name} ({speakers}, model {e.model_id})", markup=False)
-    for speaker, sid in (e.speaker_id_map.items() if e.num_speakers > 1 else ()):
+    for speaker, sid in e.speaker_id_map.items() if e.num_speakers > 1 else ():
         out.print(f"  -s {sid}  {speaker}", markup=False)
     for path in (e.onnx_path, e.config_path, e.card_path):
         out.print(f"  {path}", markup=False)
@@ -37,14 +37,16 @@ def render_piper_export(e: PiperExportView) -> None:
 
 
 @command(app, "export", render=render_piper_export)
-def export(voice_id: str,
-           dest: str = typer.Argument(..., help="local folder to write the voice into")) -> PiperExportView:
+def export(
+    voice_id: str, dest: str = typer.Argument(..., help="local folder to write the voice into")
+) -> PiperExportView:
     """Write a voice as a standard Piper voice (.onnx, .onnx.json and a model card) that any Piper host speaks."""
-    from provoice.settings import Settings
     from provoice.voice_models import export_piper_voice
 
-    settings = Settings()
+    settings = command_settings()
     catalog = open_catalog(settings)
-    made = with_progress("exporting", lambda: export_piper_voice(
-        settings, catalog, voice_id, Path(dest).expanduser(), local_account(catalog)))
+    made = with_progress(
+        "exporting",
+        lambda: export_piper_voice(settings, catalog, voice_id, Path(dest).expanduser(), local_account(catalog)),
+    )
     return PiperExportView.model_validate(made)

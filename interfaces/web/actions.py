@@ -21,7 +21,7 @@ from provoice.accounts import account_for_key
 from provoice.catalog import Catalog
 from provoice.consent import new_prompt
 from provoice.errors import AuthError, CsrfRefused, InvalidSource, ProVoiceError
-from provoice.pvc.lifecycle import Budget, checked_budget
+from provoice.pvc.budget import Budget, checked_budget
 from provoice.pvc.service import create_pvc, get_pvc
 from provoice.settings import Settings
 from provoice.voice_models import BaseModelRegistry
@@ -92,7 +92,9 @@ def _budget(form: FormData) -> Budget:
         try:
             return kind(raw)
         except ValueError:
-            raise InvalidSource(f"the training budget's {name.replace('_', ' ')} must be a number, not {raw!r}") from None
+            raise InvalidSource(
+                f"the training budget's {name.replace('_', ' ')} must be a number, not {raw!r}"
+            ) from None
 
     return Budget(number("max_steps", int), number("max_minutes", float))
 
@@ -106,10 +108,19 @@ def create(request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep,
     owned_dataset(catalog, dataset_id, me.account_id)
     budget = checked_budget(settings, _budget(form))
     base = BaseModelRegistry(settings, catalog).get(_text(form, "base_model_id") or "latest")
-    pvc = create_pvc(catalog, me.account_id, dataset_id, _text(form, "name"), base.id,
-                     language=_text(form, "language") or "en", description=_text(form, "description"),
-                     speaker_name=_text(form, "speaker_name") or None, settings=settings,
-                     max_steps=budget.max_steps, max_minutes=budget.max_minutes)
+    pvc = create_pvc(
+        catalog,
+        me.account_id,
+        dataset_id,
+        _text(form, "name"),
+        base.id,
+        language=_text(form, "language") or "en",
+        description=_text(form, "description"),
+        speaker_name=_text(form, "speaker_name") or None,
+        settings=settings,
+        max_steps=budget.max_steps,
+        max_minutes=budget.max_minutes,
+    )
     files = catalog.files(dataset_id)
     if any(f.status == "pending" for f in files) or (files and catalog.latest_run(dataset_id) is None):
         request.app.state.runner.start_prepare(dataset_id)
@@ -128,14 +139,16 @@ def _start(request: Request, pvc_id: str, me: Visitor, catalog: Catalog, setting
 
 
 @router.post("/ui/pvcs/{pvc_id}/train")
-def train(pvc_id: str, request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep,
-          settings: SettingsDep) -> Response:
+def train(
+    pvc_id: str, request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     return _start(request, pvc_id, me, catalog, settings, retry=False)
 
 
 @router.post("/ui/pvcs/{pvc_id}/retry")
-def retry(pvc_id: str, request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep,
-          settings: SettingsDep) -> Response:
+def retry(
+    pvc_id: str, request: Request, form: FormDep, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """Re-attempt training: resumes from the last checkpoint with what is left of the budget."""
     return _start(request, pvc_id, me, catalog, settings, retry=True)
 

@@ -80,19 +80,34 @@ def quality_report(settings: Settings, catalog: Catalog, dataset_id: str) -> Qua
             whole_files[reason_category(f["reason"])] += 1
     accepted = float(report["accepted_seconds"])
     rows = [("accepted speech", accepted, True)] + [
-        (f"{label} ({whole_files[label]} file{'s' if whole_files[label] > 1 else ''})" if whole_files[label] else label,
-         s, False) for label, s in rejected.most_common()]
+        (
+            f"{label} ({whole_files[label]} file{'s' if whole_files[label] > 1 else ''})"
+            if whole_files[label]
+            else label,
+            s,
+            False,
+        )
+        for label, s in rejected.most_common()
+    ]
     top = max((s for _, s, _ in rows), default=0.0) or 1.0
     bars = [Bar(label, round(s, 1), ok, round(100.0 * s / top, 1)) for label, s, ok in rows]
-    return QualityReport(version=run.version, accepted_s=accepted, min_s=float(report["min_seconds"]),
-                         missing_s=float(report.get("missing_seconds", 0.0)), enough=bool(report["enough"]),
-                         message=report.get("message", ""), bars=bars, segments=dict(by_file),
-                         speaker_similarity_median=report.get("speaker_similarity_median"),
-                         distance=_distance(settings, catalog, report.get("speaker_voice")))
+    return QualityReport(
+        version=run.version,
+        accepted_s=accepted,
+        min_s=float(report["min_seconds"]),
+        missing_s=float(report.get("missing_seconds", 0.0)),
+        enough=bool(report["enough"]),
+        message=report.get("message", ""),
+        bars=bars,
+        segments=dict(by_file),
+        speaker_similarity_median=report.get("speaker_similarity_median"),
+        distance=_distance(settings, catalog, report.get("speaker_voice")),
+    )
 
 
-def pvc_distance(settings: Settings, catalog: Catalog, dataset_id: str, base_model_id: str,
-                 budget: dict, evaluation: dict | None) -> VoiceDistance | None:
+def pvc_distance(
+    settings: Settings, catalog: Catalog, dataset_id: str, base_model_id: str, budget: dict, evaluation: dict | None
+) -> VoiceDistance | None:
     """The PVC's voice against its own base, for its own budget (the ceiling once it was measured)."""
     run = catalog.latest_run(dataset_id)
     if run is None:

@@ -3,7 +3,7 @@ share, and the page response itself."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from provoice.credits import format_credits
 from provoice.dataset.outputs import format_seconds
+from provoice.pvc.status import STARTABLE, PvcStatus
 from provoice.settings import ACCEPTED_FORMATS
 
 HERE = Path(__file__).parent
@@ -23,9 +24,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return value.strftime("%Y-%m-%d %H:%M UTC")  # the catalog's datetimes are UTC (catalog.types)
 
 
 def _duration(seconds: float | None) -> str:
@@ -44,12 +43,12 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 
 
-templates.env.filters.update(credits=format_credits, when=_when, duration=_duration, left=_minutes_left,
-                             number=_number)
-templates.env.globals.update(accepted_formats=ACCEPTED_FORMATS)
+templates.env.filters.update(credits=format_credits, when=_when, duration=_duration, left=_minutes_left, number=_number)
+templates.env.globals.update(accepted_formats=ACCEPTED_FORMATS, PvcStatus=PvcStatus, STARTABLE=STARTABLE)
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """A page (or a fragment) rendered for the signed-in visitor in `context["me"]`, if any."""
-    return templates.TemplateResponse(request, name, {"me": None, **context}, status_code=status_code,
-                                      headers={"Cache-Control": "no-store"})
+    return templates.TemplateResponse(
+        request, name, {"me": None, **context}, status_code=status_code, headers={"Cache-Control": "no-store"}
+    )

@@ -39,5 +39,6 @@ def error_page(request: Request, exc: ProVoiceError) -> Response:
     except (SignInRequired, ProVoiceError):
         me = None
     title = {404: "Not found", 403: "Refused", 402: "Not enough credits", 409: "Not now"}.get(status, "Cannot do that")
-    return page(request, "error.html", {"me": me, "title": title, "detail": str(exc), "status": status},
-                status_code=status)
+    return page(
+        request, "error.html", {"me": me, "title": title, "detail": str(exc), "status": status}, status_code=status
+    )

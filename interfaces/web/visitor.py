@@ -44,8 +44,10 @@ async def posted_form(request: Request, me: VisitorDep) -> FormData:
     form = await request.form()
     token = form.get(CSRF_FIELD)
     if not csrf_ok(session_key(request), token if isinstance(token, str) else None):
-        raise CsrfRefused("this form was not sent from a Playground page of your session (its CSRF token is "
-                          "missing or wrong); reload the page and try again")
+        raise CsrfRefused(
+            "this form was not sent from a Playground page of your session (its CSRF token is "
+            "missing or wrong); reload the page and try again"
+        )
     return form
 
 

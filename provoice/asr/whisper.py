@@ -43,12 +43,25 @@ def load_model(model_path: str, device: str = "cpu", compute_type: str = "int8",
 
 def _decode_options(beam_size: int) -> dict:
     """Decoding settings shared by the batched path and the per-segment baseline."""
-    return dict(language="en", beam_size=beam_size, temperature=0.0, without_timestamps=True,
-                condition_on_previous_text=False, vad_filter=False)
+    return dict(
+        language="en",
+        beam_size=beam_size,
+        temperature=0.0,
+        without_timestamps=True,
+        condition_on_previous_text=False,
+        vad_filter=False,
+    )
 
 
-def transcribe_segments(model, wav16: str | Path, segments: list[tuple[float, float]], *,
-                        beam_size: int = 1, batch_size: int = 8, trim_window: bool = True) -> list[Transcript]:
+def transcribe_segments(
+    model,
+    wav16: str | Path,
+    segments: list[tuple[float, float]],
+    *,
+    beam_size: int = 1,
+    batch_size: int = 8,
+    trim_window: bool = True,
+) -> list[Transcript]:
     """One transcript per segment, in order, batching segments through Whisper's encoder.
 
     Whisper pads every input to a 30 s window, yet our segments last 1–15 s. With `trim_window`
@@ -63,7 +76,7 @@ def transcribe_segments(model, wav16: str | Path, segments: list[tuple[float, fl
     out: list[Transcript | None] = [None] * len(segments)
     decoder = _TrimmedDecoder(model, beam_size)
     for g in range(0, len(order), batch_size):
-        idx = order[g:g + batch_size]
+        idx = order[g : g + batch_size]
         texts = decoder([read_slice(wav16, *segments[i]) for i in idx])
         for i, t in zip(idx, texts):
             out[i] = t
@@ -80,8 +93,7 @@ class _TrimmedDecoder:
         from faster_whisper.transcribe import get_suppressed_tokens
 
         self.model, self.beam_size = model, beam_size
-        self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                                   task="transcribe", language="en")
+        self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
         self.prompt = model.get_prompt(self.tokenizer, [], without_timestamps=True)
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
 
@@ -94,40 +106,53 @@ class _TrimmedDecoder:
         frames = min(3000, int(np.ceil(longest / 100) * 100))
         batch = np.zeros((len(feats), feats[0].shape[0], frames), dtype=np.float32)
         for i, f in enumerate(feats):
-            batch[i, :, :min(frames, f.shape[1])] = f[:, :frames]
+            batch[i, :, : min(frames, f.shape[1])] = f[:, :frames]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch))
         results = self.model.model.generate(
-            encoded, [list(self.prompt) for _ in feats], beam_size=self.beam_size,
-            max_length=self.model.max_length, return_scores=True, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=self.suppress)
+            encoded,
+            [list(self.prompt) for _ in feats],
+            beam_size=self.beam_size,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self.suppress,
+        )
         out = []
         for r in results:
             ids = [t for t in r.sequences_ids[0] if t < self.tokenizer.eot]
             text = self.tokenizer.decode(ids).strip()
             n = len(r.sequences_ids[0])
-            out.append(Transcript(text=text, avg_logprob=float(r.scores[0] * n / (n + 1)),
-                                  no_speech_prob=float(r.no_speech_prob),
-                                  compression_ratio=float(get_compression_ratio(text)) if text else 0.0))
+            out.append(
+                Transcript(
+                    text=text,
+                    avg_logprob=float(r.scores[0] * n / (n + 1)),
+                    no_speech_prob=float(r.no_speech_prob),
+                    compression_ratio=float(get_compression_ratio(text)) if text else 0.0,
+                )
+            )
         return out
 
 
-def _pipeline_batches(model, wav16: str | Path, segments: list[tuple[float, float]], beam_size: int,
-                      batch_size: int) -> list[Transcript]:
+def _pipeline_batches(
+    model, wav16: str | Path, segments: list[tuple[float, float]], beam_size: int, batch_size: int
+) -> list[Transcript]:
     from faster_whisper import BatchedInferencePipeline
 
     pipeline = BatchedInferencePipeline(model)
     out: list[Transcript] = []
     step = max(1, batch_size * GROUPS_PER_CALL)
     for g in range(0, len(segments), step):
-        group = segments[g:g + step]
+        group = segments[g : g + step]
         pieces = [read_slice(wav16, a, b) for a, b in group]
         clips, offset = [], 0
         for p in pieces:
             clips.append({"start": offset / SAMPLE_RATE, "end": (offset + len(p)) / SAMPLE_RATE})
             offset += len(p)
         audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        result, _ = pipeline.transcribe(audio, clip_timestamps=clips, batch_size=batch_size,
-                                        **_decode_options(beam_size))
+        result, _ = pipeline.transcribe(
+            audio, clip_timestamps=clips, batch_size=batch_size, **_decode_options(beam_size)
+        )
         by_seek: dict[int, list] = {}
         for s in result:
             by_seek.setdefault(s.seek, []).append(s)

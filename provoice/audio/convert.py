@@ -42,9 +42,31 @@ class Conversion:
 
 def _decode(src: Path, out_hi: Path, out_lo: Path, rate: int) -> str:
     cmd = [
-        AudioSegment.converter, "-nostdin", "-v", "error", "-y", "-i", str(src),
-        "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", str(out_hi),
-        "-map", "0:a:0", "-ac", "1", "-ar", str(VAD_RATE), "-f", "s16le", str(out_lo),
+        AudioSegment.converter,
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(src),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "s16le",
+        str(out_hi),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(VAD_RATE),
+        "-f",
+        "s16le",
+        str(out_lo),
     ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
@@ -87,7 +109,7 @@ def _measure(raw: Path, rate: int) -> tuple[float, float, float, float]:
         if n:
             energies.extend(np.mean(xf[: n * gate_frames].reshape(n, gate_frames) ** 2, axis=1))
         for start in range(0, xf.size - 1024, 2048):
-            frame = xf[start:start + 1024]
+            frame = xf[start : start + 1024]
             if np.mean(frame**2) > 1e-6:
                 spectrum += np.abs(np.fft.rfft(frame * window)) ** 2
     e = np.asarray(energies)
@@ -114,8 +136,15 @@ def _apply_gain(raw: Path, dest: Path, rate: int, gain_db: float) -> None:
             w.writeframes(seg.apply_gain(gain_db).raw_data)
 
 
-def convert(src: str | Path, dest: str | Path, dest_16k: str | Path, *, sample_rate: int = 22050,
-            target_dbfs: float = -20.0, low_bandwidth_hz: float = 5000.0) -> Conversion:
+def convert(
+    src: str | Path,
+    dest: str | Path,
+    dest_16k: str | Path,
+    *,
+    sample_rate: int = 22050,
+    target_dbfs: float = -20.0,
+    low_bandwidth_hz: float = 5000.0,
+) -> Conversion:
     """Write the training-rate WAV to `dest` and a 16 kHz view (for VAD and ASR) to `dest_16k`."""
     src = Path(src)
     info = probe(src)
@@ -149,8 +178,13 @@ def convert(src: str | Path, dest: str | Path, dest_16k: str | Path, *, sample_r
             f"(source {info.sample_rate} Hz); expect a muffled voice"
         )
     return Conversion(
-        duration_s=round(decoded_s, 3), source_format=info.format,
-        source_sample_rate=info.sample_rate, gain_db=round(gain, 2),
-        loudness_dbfs=round(loudness, 2), peak_dbfs=round(peak_db, 2),
-        clip_fraction=clip_fraction, bandwidth_hz=round(bandwidth, 1), warnings=warnings,
+        duration_s=round(decoded_s, 3),
+        source_format=info.format,
+        source_sample_rate=info.sample_rate,
+        gain_db=round(gain, 2),
+        loudness_dbfs=round(loudness, 2),
+        peak_dbfs=round(peak_db, 2),
+        clip_fraction=clip_fraction,
+        bandwidth_hz=round(bandwidth, 1),
+        warnings=warnings,
     )

@@ -16,10 +16,17 @@ import io
 import struct
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from provoice.errors import InvalidSource
+
+if TYPE_CHECKING:
+    from av.audio.codeccontext import AudioCodecContext
+    from av.audio.frame import AudioFrame
+    from av.audio.stream import AudioStream
+    from av.container import OutputContainer
 
 MIN_RATE, MAX_RATE = 8000, 48000
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
@@ -48,20 +55,38 @@ class BadAudioFormat(InvalidSource):
 
 
 #: (WAV format tag, bytes per sample) of each encoding.
-_WAV_TAGS = {Encoding.PCM_S16LE: (1, 2), Encoding.PCM_F32LE: (3, 4), Encoding.PCM_ALAW: (6, 1),
-             Encoding.PCM_MULAW: (7, 1)}
+_WAV_TAGS = {
+    Encoding.PCM_S16LE: (1, 2),
+    Encoding.PCM_F32LE: (3, 4),
+    Encoding.PCM_ALAW: (6, 1),
+    Encoding.PCM_MULAW: (7, 1),
+}
 _G711 = {Encoding.PCM_MULAW: "pcm_mulaw", Encoding.PCM_ALAW: "pcm_alaw"}
 #: FFmpeg (muxer, codec, bit rates allowed, sample rates allowed or None for any in range).
 _CODECS: dict[Container, tuple[str, str, tuple[int, int] | None, frozenset[int] | None]] = {
-    Container.MP3: ("mp3", "libmp3lame", (8000, 320000),
-                    frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})),
+    Container.MP3: (
+        "mp3",
+        "libmp3lame",
+        (8000, 320000),
+        frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}),
+    ),
     Container.OPUS: ("ogg", "libopus", (6000, 256000), frozenset({8000, 12000, 16000, 24000, 48000})),
-    Container.AAC: ("adts", "aac", (16000, 320000),
-                    frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})),
+    Container.AAC: (
+        "adts",
+        "aac",
+        (16000, 320000),
+        frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}),
+    ),
     Container.FLAC: ("flac", "flac", None, None),
 }
-_MEDIA_TYPES = {Container.WAV: "audio/wav", Container.RAW: "application/octet-stream", Container.MP3: "audio/mpeg",
-                Container.OPUS: "audio/ogg", Container.AAC: "audio/aac", Container.FLAC: "audio/flac"}
+_MEDIA_TYPES = {
+    Container.WAV: "audio/wav",
+    Container.RAW: "application/octet-stream",
+    Container.MP3: "audio/mpeg",
+    Container.OPUS: "audio/ogg",
+    Container.AAC: "audio/aac",
+    Container.FLAC: "audio/flac",
+}
 _DEFAULT_BIT_RATES = {Container.MP3: 128000, Container.OPUS: 64000, Container.AAC: 128000}
 
 
@@ -84,8 +109,10 @@ class AudioFormat:
         if codec is not None:
             _, _, bit_rates, rates = codec
             if rate is not None and rates is not None and rate not in rates:
-                raise BadAudioFormat(f"{self.container} cannot be encoded at {rate} Hz: use one of "
-                                     f"{', '.join(str(r) for r in sorted(rates))}")
+                raise BadAudioFormat(
+                    f"{self.container} cannot be encoded at {rate} Hz: use one of "
+                    f"{', '.join(str(r) for r in sorted(rates))}"
+                )
             if self.bit_rate is not None and (bit_rates is None or not bit_rates[0] <= self.bit_rate <= bit_rates[1]):
                 allowed = f"{bit_rates[0]} to {bit_rates[1]} bit/s" if bit_rates else "no bit rate (it is lossless)"
                 raise BadAudioFormat(f"{self.container} takes {allowed}, not {self.bit_rate}")
@@ -143,9 +170,15 @@ def wav_header(encoding: Encoding, rate: int, data_bytes: int | None = None) -> 
     tag, width = _WAV_TAGS[encoding]
     size = 0xFFFFFFFF if data_bytes is None else data_bytes
     riff = 0xFFFFFFFF if data_bytes is None else 36 + data_bytes
-    return (b"RIFF" + struct.pack("<I", riff) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, tag, 1, rate, rate * width, width, width * 8)
-            + b"data" + struct.pack("<I", size))
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, tag, 1, rate, rate * width, width, width * 8)
+        + b"data"
+        + struct.pack("<I", size)
+    )
 
 
 def wav_with_sizes(streamed: bytes) -> bytes:
@@ -172,6 +205,9 @@ class _Sink(io.RawIOBase):
         out, self.parts = b"".join(self.parts), []
         return out
 
+    def finished(self) -> bytes:
+        return self.take()
+
 
 class _FileSink(io.BytesIO):
     """Where a whole file is muxed: seekable, so the muxer goes back to write what it learns at the
@@ -193,31 +229,35 @@ class AudioEncoder:
 
         self.format, self.streamed = fmt, streamed
         self.rate = fmt.rate_for(source_rate)
-        self._resampler = (soxr.ResampleStream(source_rate, self.rate, 1, dtype="float32", quality="HQ")
-                           if self.rate != source_rate else None)
+        self._resampler = (
+            soxr.ResampleStream(source_rate, self.rate, 1, dtype="float32", quality="HQ")
+            if self.rate != source_rate
+            else None
+        )
         self._samples = 0
         self._started = False
-        self._muxer = None
-        self._g711 = None
+        self._muxer: OutputContainer | None = None
+        self._g711: AudioCodecContext | None = None
         if fmt.container in _CODECS:
             self._open_muxer()
         elif fmt.encoding in _G711:
             import av
 
-            self._g711 = av.CodecContext.create(_G711[fmt.encoding], "w")
-            self._g711.sample_rate, self._g711.layout, self._g711.format = self.rate, "mono", "s16"
+            g711 = cast("AudioCodecContext", av.CodecContext.create(_G711[fmt.encoding], "w"))
+            g711.sample_rate, g711.layout, g711.format = self.rate, "mono", "s16"
+            self._g711 = g711
         self._data_bytes = 0
 
     def _open_muxer(self) -> None:
         import av
 
         muxer, codec, _, _ = _CODECS[self.format.container]
-        self._sink = _Sink() if self.streamed else _FileSink()
+        self._sink: _Sink | _FileSink = _Sink() if self.streamed else _FileSink()
         options = {"flush_packets": "1", "fflags": "+bitexact"}
         if self.format.container is Container.OPUS:
             options["page_duration"] = "20000"  # a page per 20 ms packet: audio leaves as it is encoded
-        self._muxer = av.open(self._sink, mode="w", format=muxer, container_options=options)
-        stream = self._muxer.add_stream(codec, rate=self.rate, layout="mono")
+        self._muxer = muxer_ = av.open(self._sink, mode="w", format=muxer, container_options=options)
+        stream = cast("AudioStream", muxer_.add_stream(codec, rate=self.rate, layout="mono"))
         if self.format.container in _DEFAULT_BIT_RATES:
             stream.bit_rate = self.format.bit_rate or _DEFAULT_BIT_RATES[self.format.container]
         self._stream = stream
@@ -236,7 +276,7 @@ class AudioEncoder:
             for packet in self._stream.encode(None):
                 self._muxer.mux(packet)
             self._muxer.close()
-            return tail + (self._sink.take() if self.streamed else self._sink.finished())
+            return tail + self._sink.finished()
         if self._g711 is not None:
             tail += b"".join(bytes(p) for p in self._g711.encode(None))
         if self.streamed and not self._started:  # no audio at all: still a well-formed (empty) stream
@@ -272,11 +312,11 @@ class AudioEncoder:
         s16 = (audio * 32767.0).astype("<i2")
         if encoding is Encoding.PCM_S16LE:
             return s16.tobytes()
-        if audio.size == 0:
+        if audio.size == 0 or self._g711 is None:
             return b""
         return b"".join(bytes(p) for p in self._g711.encode(self._frame(s16)))
 
-    def _frame(self, s16: np.ndarray):
+    def _frame(self, s16: np.ndarray) -> AudioFrame:
         import av
 
         frame = av.AudioFrame.from_ndarray(s16.reshape(1, -1), format="s16", layout="mono")
@@ -284,7 +324,7 @@ class AudioEncoder:
         return frame
 
     def _mux(self, audio: np.ndarray) -> bytes:
-        if audio.size:
+        if audio.size and self._muxer is not None:
             frame = self._frame((audio * 32767.0).astype("<i2"))
             for packet in self._stream.encode(frame):
                 self._muxer.mux(packet)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import webrtcvad
 
 from provoice.errors import FileRejected
 
@@ -35,6 +34,8 @@ class Segmentation:
 
 def frame_flags(path: str | Path, aggressiveness: int, frame_ms: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-frame speech flags and energies (dBFS) of a 16 kHz mono 16-bit WAV."""
+    import webrtcvad  # the `train` extra's: the API imports this module with consent, and serves without it
+
     vad = webrtcvad.Vad(aggressiveness)
     flags: list[bool] = []
     energies: list[float] = []
@@ -79,7 +80,7 @@ def _split_long(a: int, b: int, energy: np.ndarray, min_f: int, max_f: int) -> l
     if hi <= lo:
         lo, hi = a + (b - a) // 2, a + (b - a) // 2 + 1
     smooth = np.convolve(energy[a:b], np.ones(5) / 5, mode="same")
-    cut = lo + int(np.argmin(smooth[lo - a:hi - a]))
+    cut = lo + int(np.argmin(smooth[lo - a : hi - a]))
     return _split_long(a, cut, energy, min_f, max_f) + _split_long(cut, b, energy, min_f, max_f)
 
 
@@ -96,8 +97,15 @@ def _merge_short(pieces: list[tuple[int, int]], min_f: int, max_f: int, gap_f: i
     return [(a, b) for a, b in out if b - a >= min_f]
 
 
-def segment(path: str | Path, *, aggressiveness: int = 2, frame_ms: int = 30, padding_ms: int = 200,
-            min_s: float = 1.0, max_s: float = 15.0) -> Segmentation:
+def segment(
+    path: str | Path,
+    *,
+    aggressiveness: int = 2,
+    frame_ms: int = 30,
+    padding_ms: int = 200,
+    min_s: float = 1.0,
+    max_s: float = 15.0,
+) -> Segmentation:
     """Utterance boundaries in seconds, plus the noise floor measured outside speech."""
     flags, energy, _ = frame_flags(path, aggressiveness, frame_ms)
     fs = frame_ms / 1000.0

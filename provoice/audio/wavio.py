@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -20,8 +21,8 @@ def read_slice(path: str | Path, start_s: float, end_s: float) -> np.ndarray:
     """Samples in [start_s, end_s) as float32 in [-1, 1], reading only that span."""
     with wave.open(str(path), "rb") as w:
         sr, n = w.getframerate(), w.getnframes()
-        a = max(0, min(n, int(round(start_s * sr))))
-        b = max(a, min(n, int(round(end_s * sr))))
+        a = max(0, min(n, round(start_s * sr)))
+        b = max(a, min(n, round(end_s * sr)))
         w.setpos(a)
         raw = w.readframes(b - a)
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
@@ -40,7 +41,7 @@ def iter_blocks(path: str | Path, block_frames: int) -> Iterator[np.ndarray]:
 def write_wav(path: str | Path | BinaryIO, samples: np.ndarray, sample_rate: int) -> None:
     """Write float samples in [-1, 1] (or int16) as a mono 16-bit WAV, to a path or a binary file."""
     frames = samples.astype("<i2").tobytes() if samples.dtype == np.int16 else pcm16(samples)
-    with wave.open(path if hasattr(path, "write") else str(path), "wb") as w:
+    with wave.open(str(path) if isinstance(path, (str, Path)) else path, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provoice.catalog.models import Base, new_id, utcnow
+from provoice.catalog.types import UtcDateTime
 
 PROMPT_STATUSES = ("open", "verified", "replaced", "invalidated")
 
@@ -27,12 +28,12 @@ class ConsentPrompt(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     max_attempts: Mapped[int] = mapped_column(Integer)
     attempts_used: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     verified_attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     invalid_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    invalidated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    invalidated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ConsentAttempt(Base):
@@ -46,7 +47,7 @@ class ConsentAttempt(Base):
     prompt_id: Mapped[str] = mapped_column(ForeignKey("consent_prompts.id"), index=True)
     pvc_id: Mapped[str] = mapped_column(ForeignKey("pvcs.id"), index=True)
     account_id: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     original_name: Mapped[str] = mapped_column(String(255))
     recording_key: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -8,17 +8,19 @@ new embedded SQLite catalog; everywhere else opening only checks that the schema
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, func, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Delete, Update
 
 from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, utcnow
 from provoice.errors import ConfigurationError, NotFound
@@ -54,7 +56,15 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest migration this code knows."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise ConfigurationError(f"no migrations under {MIGRATIONS}")
+    return head
+
+
+def rows_changed(session: Session, statement: Update | Delete) -> int:
+    """How many rows a conditional UPDATE or DELETE changed: the compare-and-set answer."""
+    return cast(CursorResult, session.execute(statement)).rowcount
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -118,12 +128,13 @@ def _ensure_schema(db: _Database, *, migrate_now: bool) -> None:
         elif current != head_revision():
             where = db.engine.url.render_as_string(hide_password=True)
             found = f"at revision {current}" if current else "not initialised"
-            raise SchemaOutOfDate(f"the catalog at {where} is {found}, this ProVoice needs {head_revision()}: "
-                                  "run `provoice ops migrate`")
+            raise SchemaOutOfDate(
+                f"the catalog at {where} is {found}, this ProVoice needs {head_revision()}: run `provoice ops migrate`"
+            )
         db.at_head = True
 
 
-def migrate_catalog(settings: Settings) -> "Catalog":
+def migrate_catalog(settings: Settings) -> Catalog:
     """Migrate the catalog to head now (however it was before) and open it."""
     return Catalog(settings, migrate_now=True)
 
@@ -235,7 +246,7 @@ class Catalog:
         """One UPDATE, no read before it, for the reason `update_run` gives: preparation threads
         record files next to a PVC's heartbeat."""
         with self.session() as s:
-            if s.execute(update(DatasetFile).where(DatasetFile.id == file_id).values(**fields)).rowcount == 0:
+            if rows_changed(s, update(DatasetFile).where(DatasetFile.id == file_id).values(**fields)) == 0:
                 raise NotFound(f"no dataset file {file_id!r}")
 
     def remove_file(self, dataset_id: str, file_id: str) -> DatasetFile:
@@ -247,8 +258,13 @@ class Catalog:
     def account_bytes(self, account_id: str) -> int:
         """Bytes of original uploads the account's datasets hold (duplicates are stored once, but count)."""
         with self.session() as s:
-            return int(s.scalar(select(func.coalesce(func.sum(DatasetFile.size), 0)).join(Dataset)
-                                .where(Dataset.account_id == account_id)))
+            return int(
+                s.scalar(
+                    select(func.coalesce(func.sum(DatasetFile.size), 0))
+                    .join(Dataset)
+                    .where(Dataset.account_id == account_id)
+                )
+            )
 
     def sha_in_use(self, sha256: str) -> bool:
         with self.session() as s:
@@ -256,8 +272,7 @@ class Catalog:
 
     def start_run(self, dataset_id: str, version: str, settings: dict, total: int) -> PreparationRun:
         with self.session() as s:
-            run = PreparationRun(dataset_id=dataset_id, version=version, settings=settings,
-                                 progress_total=total)
+            run = PreparationRun(dataset_id=dataset_id, version=version, settings=settings, progress_total=total)
             s.add(run)
         return run
 
@@ -282,23 +297,32 @@ class Catalog:
         self.get_dataset(dataset_id)
         run = self.latest_run(dataset_id)
         if run is None:
-            raise NotFound(f"dataset {dataset_id} has not been prepared yet: "
-                           f"run `provoice dataset prepare {dataset_id}`")
+            raise NotFound(
+                f"dataset {dataset_id} has not been prepared yet: run `provoice dataset prepare {dataset_id}`"
+            )
         return run
 
     def prepared_version(self, dataset_id: str, version: str) -> PreparationRun:
         """The completed preparation of one pinned dataset version (its manifest stays in storage)."""
         with self.session() as s:
-            run = s.scalars(select(PreparationRun).where(
-                PreparationRun.dataset_id == dataset_id, PreparationRun.version == version,
-                PreparationRun.status == "completed").order_by(PreparationRun.created_at.desc())).first()
+            run = s.scalars(
+                select(PreparationRun)
+                .where(
+                    PreparationRun.dataset_id == dataset_id,
+                    PreparationRun.version == version,
+                    PreparationRun.status == "completed",
+                )
+                .order_by(PreparationRun.created_at.desc())
+            ).first()
         if run is None:
             raise NotFound(f"dataset {dataset_id} has no completed preparation of version {version}")
         return run
 
     def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
         with self.session() as s:
-            q = (select(PreparationRun)
-                 .where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == status)
-                 .order_by(PreparationRun.created_at.desc()))
+            q = (
+                select(PreparationRun)
+                .where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == status)
+                .order_by(PreparationRun.created_at.desc())
+            )
             return s.scalars(q).first()

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from provoice.catalog.types import UtcDateTime
 
 
 def new_id(prefix: str) -> str:
@@ -41,8 +42,8 @@ class Dataset(Base):
     # What the dataset is for, as its owner describes it (migration 0008).
     description: Mapped[str] = mapped_column(Text, default="")
     account_id: Mapped[str] = mapped_column(String(32), default="acct_local")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    files: Mapped[list["DatasetFile"]] = relationship(
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    files: Mapped[list[DatasetFile]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetFile.created_at"
     )
 
@@ -65,7 +66,7 @@ class DatasetFile(Base):
     accepted_s: Mapped[float] = mapped_column(Float, default=0.0)
     segments: Mapped[int] = mapped_column(Integer, default=0)
     warnings: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     dataset: Mapped[Dataset] = relationship(back_populates="files")
 
 
@@ -82,8 +83,8 @@ class PreparationRun(Base):
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
     manifest_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     report_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class BaseModelRecord(Base):
@@ -99,7 +100,7 @@ class BaseModelRecord(Base):
     uri: Mapped[str] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Account(Base):
@@ -109,7 +110,7 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("acct"))
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ApiKey(Base):
@@ -122,8 +123,8 @@ class ApiKey(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 MILLI_CREDITS = 1000
@@ -141,7 +142,7 @@ class CreditEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     @property
     def credits(self) -> Decimal:
@@ -164,8 +165,8 @@ class CreditHold(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="held")
     charge_entry_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     @property
     def credits(self) -> Decimal:
@@ -184,4 +185,4 @@ class IdempotentRequest(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     result_key: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from provoice.catalog.models import Base, new_id, utcnow
+from provoice.catalog.types import UtcDateTime
+from provoice.pvc.status import PvcStatus
 
-PVC_STATUSES = ("draft", "queued", "training", "completed", "failed")
 RETRAIN_DECISIONS = ("promoted", "kept", "failed")
 
 
@@ -29,19 +30,19 @@ class Pvc(Base):
     dataset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     base_model_id: Mapped[str] = mapped_column(String(100))
     model_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=PvcStatus.DRAFT)  # a PvcStatus
     step: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     auto_retrain: Mapped[bool] = mapped_column(Boolean, default=False)
     evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The Prefect flow run that owns the attempt, and until when its heartbeat holds the PVC.
     flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The training budget, fixed at the first start; retries train what is left of it.
     budget_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     budget_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -66,7 +67,7 @@ class Voice(Base):
     clip_end: Mapped[float] = mapped_column(Float)
     embedding: Mapped[list] = mapped_column(JSON)
     preview_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class PvcRetrain(Base):
@@ -86,5 +87,5 @@ class PvcRetrain(Base):
     new_evaluation: Mapped[dict] = mapped_column(JSON, default=dict)
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

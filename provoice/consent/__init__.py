@@ -9,10 +9,10 @@ from provoice.consent.gate import (
     how_to_consent,
     require_consent,
 )
+from provoice.consent.queries import consent_prompt_view, consent_result_view, consent_views
 from provoice.consent.records import (
     Consent,
     ConsentRefused,
-    aware,
     attempts_of,
     current_consent,
     given,
@@ -21,6 +21,23 @@ from provoice.consent.records import (
 )
 from provoice.consent.service import Submission, new_prompt, submit_recording
 
-__all__ = ["Consent", "ConsentRefused", "ConsentRequired", "Submission", "attempts_of", "aware",
-           "check_dataset_voice", "consent_refusal", "current_consent", "given", "how_to_consent", "new_prompt", "open_prompt", "prompts_of",
-           "require_consent", "submit_recording"]
+__all__ = [
+    "Consent",
+    "ConsentRefused",
+    "ConsentRequired",
+    "Submission",
+    "attempts_of",
+    "check_dataset_voice",
+    "consent_prompt_view",
+    "consent_refusal",
+    "consent_result_view",
+    "consent_views",
+    "current_consent",
+    "given",
+    "how_to_consent",
+    "new_prompt",
+    "open_prompt",
+    "prompts_of",
+    "require_consent",
+    "submit_recording",
+]

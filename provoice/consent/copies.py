@@ -6,9 +6,9 @@ no library covers "find this clip inside that file" without loading the whole fi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -39,8 +39,8 @@ def probe_windows(x16: np.ndarray) -> list[np.ndarray]:
     if x.size < length:
         return [x - x.mean()] if x.size > RATE // 4 else []
     starts = range(0, x.size - length + 1, length)
-    ranked = sorted(starts, key=lambda s: -float(np.sum(x[s:s + length] ** 2)))
-    return [x[s:s + length] - x[s:s + length].mean() for s in ranked[:WINDOWS]]
+    ranked = sorted(starts, key=lambda s: -float(np.sum(x[s : s + length] ** 2)))
+    return [x[s : s + length] - x[s : s + length].mean() for s in ranked[:WINDOWS]]
 
 
 def _blocks_8k(wav16: Path, frames_8k: int):
@@ -65,7 +65,7 @@ def best_match(windows: list[np.ndarray], wav16: Path, nfft: int = 1 << 20) -> t
             if valid <= 0:
                 continue
             corr = np.fft.irfft(f * spec, nfft)[:valid]
-            ncc = corr / np.sqrt(np.maximum(energy[w.size:w.size + valid] - energy[:valid], 1e-4 * w.size))
+            ncc = corr / np.sqrt(np.maximum(energy[w.size : w.size + valid] - energy[:valid], 1e-4 * w.size))
             i = int(np.argmax(ncc))
             if ncc[i] > best[0]:
                 best[:] = [float(ncc[i]), (offset + i) / RATE]

@@ -17,9 +17,11 @@ class ConsentRequired(ProVoiceError):
 
 
 def how_to_consent(pvc_id: str) -> str:
-    return (f"get a prompt with `provoice pvc consent-prompt {pvc_id}` (POST /fine-tunes/{pvc_id}/consent/prompt), "
-            f"have the speaker read it aloud, and submit the recording with `provoice pvc consent {pvc_id} "
-            f"RECORDING` (POST /fine-tunes/{pvc_id}/consent)")
+    return (
+        f"get a prompt with `provoice pvc consent-prompt {pvc_id}` (POST /fine-tunes/{pvc_id}/consent/prompt), "
+        f"have the speaker read it aloud, and submit the recording with `provoice pvc consent {pvc_id} "
+        f"RECORDING` (POST /fine-tunes/{pvc_id}/consent)"
+    )
 
 
 def consent_refusal(catalog: Catalog, settings: Settings, pvc: Pvc) -> str | None:
@@ -30,8 +32,10 @@ def consent_refusal(catalog: Catalog, settings: Settings, pvc: Pvc) -> str | Non
     if consent is None:
         return f"PVC {pvc.id} cannot be trained before its speaker's consent is verified: {how_to_consent(pvc.id)}"
     if not consent.valid:
-        return (f"the consent of PVC {pvc.id} is no longer valid ({consent.prompt.invalid_reason}): "
-                f"{how_to_consent(pvc.id)}")
+        return (
+            f"the consent of PVC {pvc.id} is no longer valid ({consent.prompt.invalid_reason}): "
+            f"{how_to_consent(pvc.id)}"
+        )
     return None
 
 
@@ -54,8 +58,10 @@ def check_dataset_voice(catalog: Catalog, settings: Settings, pvc: Pvc, version:
     similarity = float(np.asarray(consent.attempt.voice) @ np.asarray(voice))
     if similarity >= settings.consent_min_speaker_similarity:
         return
-    reason = (f"the dataset's version {version} has another main voice: files added since the consent moved it "
-              f"away from the consent recording's voice (similarity {similarity:.2f}, below "
-              f"{settings.consent_min_speaker_similarity:g})")
+    reason = (
+        f"the dataset's version {version} has another main voice: files added since the consent moved it "
+        f"away from the consent recording's voice (similarity {similarity:.2f}, below "
+        f"{settings.consent_min_speaker_similarity:g})"
+    )
     invalidate(catalog, consent.prompt.id, reason)
     raise ConsentRequired(f"the consent of PVC {pvc.id} is no longer valid ({reason}): {how_to_consent(pvc.id)}")

@@ -40,8 +40,10 @@ def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> Speak
     for (_, s), sim in zip(refs, sims):
         s["metrics"]["speaker_similarity"] = round(float(sim), 3)
         if s["reason"] is None and sim < settings.min_speaker_similarity:
-            s["reason"] = (f"different speaker: voice similarity {sim:.2f} to the dataset's main "
-                           f"speaker is below {settings.min_speaker_similarity:g}")
+            s["reason"] = (
+                f"different speaker: voice similarity {sim:.2f} to the dataset's main "
+                f"speaker is below {settings.min_speaker_similarity:g}"
+            )
     kept = [sim for (_, s), sim in zip(refs, sims) if s["reason"] is None]
     return SpeakerCheck(float(np.median(kept)) if kept else None, [round(float(v), 6) for v in centroid])
 
@@ -56,8 +58,13 @@ def file_summary(q: dict) -> dict:
     segs = q["segments"]
     good = [s for s in segs if s["reason"] is None]
     accepted_s = round(sum(s["end"] - s["start"] for s in good), 3)
-    out = {"status": "accepted" if good else "rejected", "accepted_s": accepted_s,
-           "segments": len(good), "segments_total": len(segs), "reason": None}
+    out = {
+        "status": "accepted" if good else "rejected",
+        "accepted_s": accepted_s,
+        "segments": len(good),
+        "segments_total": len(segs),
+        "reason": None,
+    }
     if not good:
         weight: collections.Counter = collections.Counter()
         example: dict[str, str] = {}
@@ -74,27 +81,47 @@ def file_summary(q: dict) -> dict:
 def manifest_rows(file_id: str, q: dict) -> list[dict]:
     rows = []
     for i, s in enumerate(s for s in q["segments"] if s["reason"] is None):
-        rows.append({"id": f"{file_id}_{i:04d}", "audio_uri": q["audio_uri"],
-                     "duration": round(s["end"] - s["start"], 3), "text": s["text"],
-                     "file_id": file_id, "start": s["start"], "end": s["end"],
-                     "metrics": s["metrics"]})
+        rows.append(
+            {
+                "id": f"{file_id}_{i:04d}",
+                "audio_uri": q["audio_uri"],
+                "duration": round(s["end"] - s["start"], 3),
+                "text": s["text"],
+                "file_id": file_id,
+                "start": s["start"],
+                "end": s["end"],
+                "metrics": s["metrics"],
+            }
+        )
     return rows
 
 
 def segment_decisions(q: dict) -> list[dict]:
     """Every segment of a checked file, kept or not, with its reason: what the quality report lets
     a user listen to (the converted audio and the bounds of each segment)."""
-    return [{"audio_uri": q["audio_uri"], "start": s["start"], "end": s["end"], "text": s["text"],
-             "reason": s["reason"]} for s in q["segments"]]
+    return [
+        {"audio_uri": q["audio_uri"], "start": s["start"], "end": s["end"], "text": s["text"], "reason": s["reason"]}
+        for s in q["segments"]
+    ]
 
 
-def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version: str,
-                  files: list[dict], rows: list[dict], speakers: SpeakerCheck) -> dict:
+def write_outputs(
+    storage: Storage,
+    settings: Settings,
+    dataset_id: str,
+    version: str,
+    files: list[dict],
+    rows: list[dict],
+    speakers: SpeakerCheck,
+) -> dict:
     """Write manifest.jsonl, metadata.csv, segments.jsonl (every segment's decision, from the files'
     `segment_list`) and report.json under the dataset version; return the report."""
     prefix = f"datasets/{dataset_id}/{version}"
-    decisions = "".join(json.dumps({"file_id": f["id"], **d}, ensure_ascii=False) + "\n"
-                        for f in files for d in f.get("segment_list", []))
+    decisions = "".join(
+        json.dumps({"file_id": f["id"], **d}, ensure_ascii=False) + "\n"
+        for f in files
+        for d in f.get("segment_list", [])
+    )
     segments_uri = storage.write_bytes(f"{prefix}/segments.jsonl", decisions.encode())
     files = [{k: v for k, v in f.items() if k != "segment_list"} for f in files]
     manifest = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
@@ -108,20 +135,33 @@ def write_outputs(storage: Storage, settings: Settings, dataset_id: str, version
     missing = max(0.0, settings.min_speech_seconds - accepted)
     reasons = collections.Counter(reason_category(f["reason"]) for f in files if f["reason"])
     rejected = sum(1 for f in files if f["status"] == "rejected")
-    message = (f"{format_seconds(accepted)} of accepted speech"
-               + (f"; needs {format_seconds(settings.min_speech_seconds)}, "
-                  f"{format_seconds(missing)} missing" if missing else ", enough for training")
-               + (f"; {rejected} file(s) rejected, see the files list" if rejected else ""))
+    message = (
+        f"{format_seconds(accepted)} of accepted speech"
+        + (
+            f"; needs {format_seconds(settings.min_speech_seconds)}, {format_seconds(missing)} missing"
+            if missing
+            else ", enough for training"
+        )
+        + (f"; {rejected} file(s) rejected, see the files list" if rejected else "")
+    )
     report = {
-        "dataset_id": dataset_id, "version": version,
+        "dataset_id": dataset_id,
+        "version": version,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "accepted_seconds": accepted, "min_seconds": settings.min_speech_seconds,
-        "enough": missing == 0, "missing_seconds": round(missing, 3), "message": message,
-        "segments": len(rows), "speaker_similarity_median": speakers.median_similarity,
+        "accepted_seconds": accepted,
+        "min_seconds": settings.min_speech_seconds,
+        "enough": missing == 0,
+        "missing_seconds": round(missing, 3),
+        "message": message,
+        "segments": len(rows),
+        "speaker_similarity_median": speakers.median_similarity,
         "speaker_voice": speakers.voice,
-        "rejection_reasons": dict(reasons), "files": files,
+        "rejection_reasons": dict(reasons),
+        "files": files,
         "warnings": [f"{f['name']}: {w}" for f in files for w in f.get("warnings", [])],
-        "manifest_uri": manifest_uri, "metadata_uri": metadata_uri, "segments_uri": segments_uri,
+        "manifest_uri": manifest_uri,
+        "metadata_uri": metadata_uri,
+        "segments_uri": segments_uri,
         "settings": settings.preparation_settings(),
     }
     report["report_uri"] = storage.uri(f"{prefix}/report.json")

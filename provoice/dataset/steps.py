@@ -7,8 +7,7 @@ work, and a file's rejection is cached the same way, so re-runs and retries repe
 
 from __future__ import annotations
 
-from typing import Callable
-
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,9 +25,16 @@ from provoice.storage import Storage
 CONVERT_KEYS = ("sample_rate", "loudness_target_dbfs", "low_bandwidth_hz")
 SEGMENT_KEYS = ("vad_aggressiveness", "vad_frame_ms", "vad_padding_ms", "min_segment_s", "max_segment_s")
 TRANSCRIBE_KEYS = ("asr_model", "asr_beam_size", "asr_trim_window")
-QUALITY_KEYS = ("max_clip_fraction", "min_snr_db", "min_level_dbfs", "max_no_speech_prob",
-                "min_avg_logprob", "max_compression_ratio", "min_chars_per_second",
-                "max_chars_per_second")
+QUALITY_KEYS = (
+    "max_clip_fraction",
+    "min_snr_db",
+    "min_level_dbfs",
+    "max_no_speech_prob",
+    "min_avg_logprob",
+    "max_compression_ratio",
+    "min_chars_per_second",
+    "max_chars_per_second",
+)
 
 
 def work_prefix(settings: Settings, sha256: str, step: str) -> str:
@@ -65,28 +71,49 @@ def convert_step(storage: Storage, settings: Settings, sha256: str, raw_uri: str
     audio_key, audio16_key = f"{prefix}/audio.wav", converted_16k_key(settings, sha256)
 
     def compute() -> dict:
-        with storage.local_path(storage.key_of(raw_uri)) as src, \
-                storage.staged_output(audio_key) as out, storage.staged_output(audio16_key) as out16:
-            conv = convert(src, out, out16, sample_rate=settings.sample_rate,
-                           target_dbfs=settings.loudness_target_dbfs,
-                           low_bandwidth_hz=settings.low_bandwidth_hz)
-        return {"sha256": sha256, "audio_uri": storage.uri(audio_key),
-                "audio16_uri": storage.uri(audio16_key), **conv.to_dict()}
+        with (
+            storage.local_path(storage.key_of(raw_uri)) as src,
+            storage.staged_output(audio_key) as out,
+            storage.staged_output(audio16_key) as out16,
+        ):
+            conv = convert(
+                src,
+                out,
+                out16,
+                sample_rate=settings.sample_rate,
+                target_dbfs=settings.loudness_target_dbfs,
+                low_bandwidth_hz=settings.low_bandwidth_hz,
+            )
+        return {
+            "sha256": sha256,
+            "audio_uri": storage.uri(audio_key),
+            "audio16_uri": storage.uri(audio16_key),
+            **conv.to_dict(),
+        }
+
     return _run_cached(storage, f"{prefix}/convert.json", compute)
 
 
 def segment_step(storage: Storage, settings: Settings, conv: dict) -> dict:
     """VAD utterance boundaries; a file without any usable utterance is rejected here."""
+
     def compute() -> dict:
         with storage.local_path(storage.key_of(conv["audio16_uri"])) as wav16:
-            seg = segment(wav16, aggressiveness=settings.vad_aggressiveness,
-                          frame_ms=settings.vad_frame_ms, padding_ms=settings.vad_padding_ms,
-                          min_s=settings.min_segment_s, max_s=settings.max_segment_s)
+            seg = segment(
+                wav16,
+                aggressiveness=settings.vad_aggressiveness,
+                frame_ms=settings.vad_frame_ms,
+                padding_ms=settings.vad_padding_ms,
+                min_s=settings.min_segment_s,
+                max_s=settings.max_segment_s,
+            )
         if not seg.segments:
             raise NotEnoughSpeech(
                 f"no speech found: voice activity detection found no utterance of "
-                f"{settings.min_segment_s:g}–{settings.max_segment_s:g} s")
+                f"{settings.min_segment_s:g}–{settings.max_segment_s:g} s"
+            )
         return {**conv, **seg.to_dict()}
+
     prefix = work_prefix(settings, conv["sha256"], "segment")
     return _run_cached(storage, f"{prefix}/segments.json", compute)
 
@@ -100,15 +127,23 @@ def warm_models(settings: Settings) -> None:
 
 def transcribe_step(storage: Storage, settings: Settings, seg: dict) -> dict:
     """Whisper text and confidences for every segment, batched."""
+
     def compute() -> dict:
-        model = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
-                           settings.asr_cpu_threads)
+        model = load_model(
+            settings.asr_model, settings.resolved_device(), settings.asr_compute_type, settings.asr_cpu_threads
+        )
         bounds = [(s["start"], s["end"]) for s in seg["segments"]]
         with storage.local_path(storage.key_of(seg["audio16_uri"])) as wav16:
-            texts = transcribe_segments(model, wav16, bounds, beam_size=settings.asr_beam_size,
-                                        batch_size=settings.asr_batch_size,
-                                        trim_window=settings.asr_trim_window)
+            texts = transcribe_segments(
+                model,
+                wav16,
+                bounds,
+                beam_size=settings.asr_beam_size,
+                batch_size=settings.asr_batch_size,
+                trim_window=settings.asr_trim_window,
+            )
         return {**seg, "segments": [{**s, **t.to_dict()} for s, t in zip(seg["segments"], texts)]}
+
     prefix = work_prefix(settings, seg["sha256"], "transcribe")
     return _run_cached(storage, f"{prefix}/transcripts.json", compute)
 
@@ -122,14 +157,19 @@ def quality_step(storage: Storage, settings: Settings, tr: dict) -> dict:
 def _check_segments(storage: Storage, settings: Settings, tr: dict) -> dict:
     encoder = load_encoder(settings.resolved_device())
     segments = []
-    with storage.local_path(storage.key_of(tr["audio_uri"])) as wav, \
-            storage.local_path(storage.key_of(tr["audio16_uri"])) as wav16:
+    with (
+        storage.local_path(storage.key_of(tr["audio_uri"])) as wav,
+        storage.local_path(storage.key_of(tr["audio16_uri"])) as wav16,
+    ):
         for s in tr["segments"]:
             x = read_slice(wav, s["start"], s["end"])
-            m = {"duration": round(s["end"] - s["start"], 3),
-                 **signal_metrics(x, settings.sample_rate, gain_db=tr["gain_db"],
-                                  noise_floor_dbfs=tr["noise_floor_dbfs"]),
-                 **{k: s[k] for k in ("text", "avg_logprob", "no_speech_prob", "compression_ratio")}}
+            m = {
+                "duration": round(s["end"] - s["start"], 3),
+                **signal_metrics(
+                    x, settings.sample_rate, gain_db=tr["gain_db"], noise_floor_dbfs=tr["noise_floor_dbfs"]
+                ),
+                **{k: s[k] for k in ("text", "avg_logprob", "no_speech_prob", "compression_ratio")},
+            }
             reason = rejection_reason(m, settings)
             embedding = None
             if reason is None:
@@ -138,10 +178,16 @@ def _check_segments(storage: Storage, settings: Settings, tr: dict) -> dict:
                     reason = "too little voiced audio for a speaker check"
                 else:
                     embedding = np.round(e, 5).tolist()
-            segments.append({"start": s["start"], "end": s["end"], "text": s["text"].strip(),
-                             "metrics": m, "reason": reason, "embedding": embedding})
+            segments.append(
+                {
+                    "start": s["start"],
+                    "end": s["end"],
+                    "text": s["text"].strip(),
+                    "metrics": m,
+                    "reason": reason,
+                    "embedding": embedding,
+                }
+            )
     result = {k: v for k, v in tr.items() if k != "segments"}
     result["segments"] = segments
     return result
-
-

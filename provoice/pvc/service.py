@@ -1,5 +1,5 @@
-"""PVCs in the catalog: creating one (a draft), reading, steps and the end of an attempt.
-Starting attempts, leases and reaping are in `provoice.pvc.lifecycle`."""
+"""PVCs in the catalog: creating one (a draft), reading, deleting, and the step an attempt is at.
+Changes of status are `provoice.pvc.transitions`; leases and reaping are in `provoice.pvc.lifecycle`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from provoice.errors import InvalidSource, ProVoiceError
 from provoice.names import description as clean_description
 from provoice.names import display_name
 from provoice.outbound import check_destination
+from provoice.pvc.status import PvcStatus, PvcStep
 from provoice.settings import Settings
 
 
@@ -23,35 +24,56 @@ class DatasetInUse(PvcRefused):
     """A dataset that a PVC was made from (or that is being prepared) cannot be deleted."""
 
 
-STEPS = ("preparing data", "training", "creating voices", "evaluating", "charging")
-
-
-def create_pvc(catalog: Catalog, account_id: str, dataset_id: str, name: str, base_model_id: str, *,
-               language: str = "en", description: str = "", webhook_url: str | None = None,
-               auto_retrain: bool = False, speaker_name: str | None = None,
-               settings: Settings | None = None, max_steps: int | None = None,
-               max_minutes: float | None = None, train_on_consent: bool = False) -> Pvc:
+def create_pvc(
+    catalog: Catalog,
+    account_id: str,
+    dataset_id: str,
+    name: str,
+    base_model_id: str,
+    *,
+    language: str = "en",
+    description: str = "",
+    webhook_url: str | None = None,
+    auto_retrain: bool = False,
+    speaker_name: str | None = None,
+    settings: Settings,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+    train_on_consent: bool = False,
+) -> Pvc:
     """A draft PVC; with `auto_retrain` it is retrained when a new base model comes out (see
     `provoice.pvc.retrain`). `speaker_name` (default: the name) is who the consent prompt names.
     With `train_on_consent` its first training starts when its speaker's consent is verified (for
     APIs without a train call); it never starts before.
     The language must be one the models speak and the webhook a public http(s) URL (checked again,
     resolved, when it is called). A budget given here (checked by the caller with
-    `lifecycle.checked_budget`) is the one its first start uses when that start names none."""
-    settings = settings or Settings()
+    `budget.checked_budget`) is the one its first start uses when that start names none."""
     catalog.get_dataset(dataset_id)
     if language not in settings.languages:
-        raise InvalidSource(f"language {language!r} is not supported: the speech recogniser and the base models "
-                            f"speak {', '.join(settings.languages)} (PROVOICE_LANGUAGES)")
+        raise InvalidSource(
+            f"language {language!r} is not supported: the speech recogniser and the base models "
+            f"speak {', '.join(settings.languages)} (PROVOICE_LANGUAGES)"
+        )
     if webhook_url:
         check_destination(webhook_url, settings.webhook_allow_hosts, resolve=False)
     with catalog.session() as s:
-        pvc = Pvc(account_id=account_id, dataset_id=dataset_id, name=display_name(name, "PVC name"),
-                  speaker_name=display_name(speaker_name, "speaker name") if speaker_name else None,
-                  base_model_id=base_model_id, language=language, description=clean_description(description),
-                  webhook_url=webhook_url or None, status="draft", attempts=0, evaluation={},
-                  auto_retrain=auto_retrain, budget_steps=max_steps, budget_minutes=max_minutes,
-                  train_on_consent=train_on_consent)
+        pvc = Pvc(
+            account_id=account_id,
+            dataset_id=dataset_id,
+            name=display_name(name, "PVC name"),
+            speaker_name=display_name(speaker_name, "speaker name") if speaker_name else None,
+            base_model_id=base_model_id,
+            language=language,
+            description=clean_description(description),
+            webhook_url=webhook_url or None,
+            status=PvcStatus.DRAFT,
+            attempts=0,
+            evaluation={},
+            auto_retrain=auto_retrain,
+            budget_steps=max_steps,
+            budget_minutes=max_minutes,
+            train_on_consent=train_on_consent,
+        )
         s.add(pvc)
     return pvc
 
@@ -73,13 +95,17 @@ def delete_pvc(catalog: Catalog, pvc_id: str, account_id: str | None = None) -> 
     pvc = get_pvc(catalog, pvc_id, account_id)
     try:
         with catalog.account_transaction(pvc.account_id) as s:
-            row = s.get(Pvc, pvc_id)
-            if row.status != "draft" or row.attempts:
-                raise PvcRefused(f"PVC {pvc_id} cannot be deleted: it was started (status {row.status}) and its "
-                                 "model, voices and charges are kept")
+            row = s.get_one(Pvc, pvc_id)
+            if row.status != PvcStatus.DRAFT or row.attempts:
+                raise PvcRefused(
+                    f"PVC {pvc_id} cannot be deleted: it was started (status {row.status}) and its "
+                    "model, voices and charges are kept"
+                )
             if s.scalar(select(exists().where(ConsentAttempt.pvc_id == pvc_id))):
-                raise PvcRefused(f"PVC {pvc_id} cannot be deleted: its speaker's consent recordings are kept as "
-                                 "the record of who allowed the voice to be cloned")
+                raise PvcRefused(
+                    f"PVC {pvc_id} cannot be deleted: its speaker's consent recordings are kept as "
+                    "the record of who allowed the voice to be cloned"
+                )
             s.execute(delete(ConsentPrompt).where(ConsentPrompt.pvc_id == pvc_id))
             s.delete(row)
     except IntegrityError as exc:  # a consent prompt or recording arrived at the same moment (PostgreSQL)
@@ -107,11 +133,15 @@ def _refuse_if_used(s, dataset_id: str) -> None:
     pvcs = list(s.scalars(select(Pvc.id).where(Pvc.dataset_id == dataset_id).order_by(Pvc.created_at)))
     if pvcs:
         made = f"PVC {pvcs[0]} was" if len(pvcs) == 1 else f"PVCs {', '.join(pvcs)} were"
-        raise DatasetInUse(f"dataset {dataset_id} cannot be deleted: {made} made from it and needs its files "
-                           "(training data and consent checks)")
+        raise DatasetInUse(
+            f"dataset {dataset_id} cannot be deleted: {made} made from it and needs its files "
+            "(training data and consent checks)"
+        )
     if s.scalar(select(exists().where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == "running"))):
-        raise DatasetInUse(f"dataset {dataset_id} cannot be deleted while it is being prepared; try again when the "
-                           "preparation has finished")
+        raise DatasetInUse(
+            f"dataset {dataset_id} cannot be deleted while it is being prepared; try again when the "
+            "preparation has finished"
+        )
 
 
 def set_auto_retrain(catalog: Catalog, pvc_id: str, on: bool, account_id: str | None = None) -> Pvc:
@@ -122,19 +152,10 @@ def set_auto_retrain(catalog: Catalog, pvc_id: str, on: bool, account_id: str | 
     return get_pvc(catalog, pvc_id)
 
 
-def set_step(catalog: Catalog, pvc_id: str, step: str, **fields) -> None:
+def set_step(catalog: Catalog, pvc_id: str, step: PvcStep, **fields) -> None:
+    """Where a training attempt is now, with what it has produced so far (`fields`)."""
     with catalog.session() as s:
         s.execute(update(Pvc).where(Pvc.id == pvc_id).values(step=step, updated_at=utcnow(), **fields))
-
-
-def finish(catalog: Catalog, pvc_id: str, status: str, *, reason: str | None = None, **fields) -> Pvc:
-    """Record the end of an attempt: `completed` (with model id and evaluation) or `failed` (with
-    reason; `provoice.pvc.lifecycle.fail_attempt` also releases the credit hold)."""
-    with catalog.session() as s:
-        s.execute(update(Pvc).where(Pvc.id == pvc_id).values(
-            status=status, reason=reason, step=None, lease_expires_at=None, updated_at=utcnow(),
-            finished_at=utcnow(), **fields))
-    return get_pvc(catalog, pvc_id)
 
 
 def voices_of(catalog: Catalog, pvc_id: str, model_id: str | None = None) -> list[Voice]:
@@ -155,12 +176,12 @@ def model_voices(catalog: Catalog, model_id: str, account_id: str | None = None)
 
 
 def account_voices(catalog: Catalog, account_id: str) -> list[Voice]:
-    """"My Voices": every voice of the account, newest PVC first."""
+    """ "My Voices": every voice of the account, newest PVC first."""
     with catalog.session() as s:
-        return list(s.scalars(select(Voice).where(Voice.account_id == account_id)
-                              .order_by(Voice.created_at.desc(), Voice.name)))
+        return list(
+            s.scalars(select(Voice).where(Voice.account_id == account_id).order_by(Voice.created_at.desc(), Voice.name))
+        )
 
 
 def get_voice(catalog: Catalog, voice_id: str, account_id: str | None = None) -> Voice:
-    return catalog.owned(Voice, voice_id, account_id,
-                         f"no voice with id {voice_id!r} (see `provoice voices list`)")
+    return catalog.owned(Voice, voice_id, account_id, f"no voice with id {voice_id!r} (see `provoice voices list`)")

@@ -16,8 +16,10 @@ def voice_for_model(catalog: Catalog, account_id: str, voice_id: str, model_id: 
     """The caller's voice, refused (naming the right model) when `model_id` is not its model."""
     voice = get_voice(catalog, voice_id, account_id)
     if model_id != voice.model_id:
-        raise ModelMismatch(f"voice {voice_id} belongs to model {voice.model_id}; use --model-id "
-                            f"{voice.model_id} (it cannot be used with {model_id})")
+        raise ModelMismatch(
+            f"voice {voice_id} belongs to model {voice.model_id}; use --model-id "
+            f"{voice.model_id} (it cannot be used with {model_id})"
+        )
     return voice
 
 

@@ -21,7 +21,7 @@ def signal_metrics(x: np.ndarray, rate: int, *, gain_db: float, noise_floor_dbfs
     n = int(FRAME_S * rate)
     frames = x[: (x.size // n) * n].reshape(-1, n) if x.size >= n else x.reshape(1, -1)
     energy = np.sort(10 * np.log10(np.mean(frames * frames, axis=1) + 1e-12))
-    speech_db = 10 * np.log10(np.mean(10 ** (energy[len(energy) // 2:] / 10)))
+    speech_db = 10 * np.log10(np.mean(10 ** (energy[len(energy) // 2 :] / 10)))
     snr = min(MAX_SNR_DB, float(speech_db - noise_floor_dbfs))
     return {
         "level_dbfs": round(float(20 * np.log10(rms + 1e-12)), 2),

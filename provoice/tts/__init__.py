@@ -22,10 +22,13 @@ if TYPE_CHECKING:
     from provoice.tts.text import PhonemeMap, TextFrontEnd
     from provoice.tts.train import TrainConfig, TrainingItem, TrainResult
 
-__getattr__, __dir__, __all__ = surface(__name__, {
-    "errors": ("CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "RegistryError", "TrainingError"),
-    "model": ("AudioFeatures", "SynthesizerTrn", "VitsConfig", "build_discriminator", "for_inference"),
-    "synthesis": ("synthesize", "synthesize_sentences", "synthesize_timed"),
-    "text": ("PhonemeMap", "TextFrontEnd"),
-    "train": ("TrainConfig", "TrainingItem", "TrainResult"),
-})
+__getattr__, __dir__, __all__ = surface(
+    __name__,
+    {
+        "errors": ("CheckpointError", "EmptyText", "ExportError", "ModelMismatch", "RegistryError", "TrainingError"),
+        "model": ("AudioFeatures", "SynthesizerTrn", "VitsConfig", "build_discriminator", "for_inference"),
+        "synthesis": ("synthesize", "synthesize_sentences", "synthesize_timed"),
+        "text": ("PhonemeMap", "TextFrontEnd"),
+        "train": ("TrainConfig", "TrainingItem", "TrainResult"),
+    },
+)

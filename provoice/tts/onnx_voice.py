@@ -36,22 +36,33 @@ class OnnxVoice:
         #: Whether the graph gives each phoneme's frames (exported `timed`), for word timestamps.
         self.timed = "durations" in {o.name for o in self.session.get_outputs()}
 
-    def render(self, ids: list[int], g: np.ndarray | None, noise_scale: float, length_scale: float,
-               noise_w: float) -> np.ndarray:
+    def render(
+        self, ids: list[int], g: np.ndarray | None, noise_scale: float, length_scale: float, noise_w: float
+    ) -> np.ndarray:
         """One utterance of phoneme ids as float32 audio in [-1, 1]."""
         return self._run(["output"], ids, g, noise_scale, length_scale, noise_w)[0]
 
-    def render_timed(self, ids: list[int], g: np.ndarray | None, noise_scale: float, length_scale: float,
-                     noise_w: float) -> tuple[np.ndarray, np.ndarray]:
+    def render_timed(
+        self, ids: list[int], g: np.ndarray | None, noise_scale: float, length_scale: float, noise_w: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`render`, with the frames each phoneme id was given (a `timed` graph only)."""
         audio, frames = self._run(["output", "durations"], ids, g, noise_scale, length_scale, noise_w)
         return audio, frames.reshape(-1)
 
-    def _run(self, outputs: list[str], ids: list[int], g: np.ndarray | None, noise_scale: float,
-             length_scale: float, noise_w: float) -> list[np.ndarray]:
-        feeds = {"input": np.asarray([ids], dtype=np.int64),
-                 "input_lengths": np.asarray([len(ids)], dtype=np.int64),
-                 "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32)}
+    def _run(
+        self,
+        outputs: list[str],
+        ids: list[int],
+        g: np.ndarray | None,
+        noise_scale: float,
+        length_scale: float,
+        noise_w: float,
+    ) -> list[np.ndarray]:
+        feeds = {
+            "input": np.asarray([ids], dtype=np.int64),
+            "input_lengths": np.asarray([len(ids)], dtype=np.int64),
+            "scales": np.asarray([noise_scale, length_scale, noise_w], dtype=np.float32),
+        }
         if g is not None:
             feeds["g"] = g
         audio, *rest = self.session.run(outputs, feeds)
@@ -68,9 +79,16 @@ class OnnxVoice:
             raise ModelMismatch(f"speaker embedding has {g.shape[1]} values; this model takes {self.embedding_dim}")
         return g
 
-    def sentences(self, text: str, embedding: np.ndarray | None = None, *, noise_scale: float | None = None,
-                  length_scale: float | None = None, noise_w: float | None = None,
-                  sentence_pause_s: float = SENTENCE_PAUSE_S) -> Iterator[tuple[str, np.ndarray]]:
+    def sentences(
+        self,
+        text: str,
+        embedding: np.ndarray | None = None,
+        *,
+        noise_scale: float | None = None,
+        length_scale: float | None = None,
+        noise_w: float | None = None,
+        sentence_pause_s: float = SENTENCE_PAUSE_S,
+    ) -> Iterator[tuple[str, np.ndarray]]:
         """(normalised sentence, audio) one sentence at a time, as `provoice.tts.synthesize_sentences`."""
         scales = self.meta.inference
         g = self.voice_input(embedding)
@@ -79,11 +97,21 @@ class OnnxVoice:
         nw = scales.noise_w if noise_w is None else noise_w
         yield from spoken_sentences(self.meta, text, sentence_pause_s, lambda ids: self.render(ids, g, ns, ls, nw))
 
-    def timed_sentences(self, text: str, embedding: np.ndarray | None = None, *, length_scale: float | None = None,
-                        sentence_pause_s: float = SENTENCE_PAUSE_S) -> Iterator[SpokenSentence]:
+    def timed_sentences(
+        self,
+        text: str,
+        embedding: np.ndarray | None = None,
+        *,
+        length_scale: float | None = None,
+        sentence_pause_s: float = SENTENCE_PAUSE_S,
+    ) -> Iterator[SpokenSentence]:
         """`sentences` with each sentence's word timestamps (a `timed` graph only)."""
         scales = self.meta.inference
         g = self.voice_input(embedding)
         ls = scales.length_scale if length_scale is None else length_scale
-        yield from timed_sentences(self.meta, text, sentence_pause_s,
-                                   lambda ids: self.render_timed(ids, g, scales.noise_scale, ls, scales.noise_w))
+        yield from timed_sentences(
+            self.meta,
+            text,
+            sentence_pause_s,
+            lambda ids: self.render_timed(ids, g, scales.noise_scale, ls, scales.noise_w),
+        )

@@ -12,8 +12,9 @@ from provoice.tts.formats.base_meta import BaseModelMeta
 SENTENCE_PAUSE_S = 0.25
 
 
-def spoken_sentences(meta: BaseModelMeta, text: str, sentence_pause_s: float,
-                     render: Callable[[list[int]], np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+def spoken_sentences(
+    meta: BaseModelMeta, text: str, sentence_pause_s: float, render: Callable[[list[int]], np.ndarray]
+) -> Iterator[tuple[str, np.ndarray]]:
     """The text's sentences rendered one at a time by `render` (phoneme ids → audio), each after
     the first led by the pause: the loop every synthesis backend shares."""
     pause = np.zeros(round(sentence_pause_s * meta.sample_rate), dtype=np.float32)
@@ -22,8 +23,12 @@ def spoken_sentences(meta: BaseModelMeta, text: str, sentence_pause_s: float,
         yield sentence, (np.concatenate([pause, audio]) if i else audio)
 
 
-def timed_sentences(meta: BaseModelMeta, text: str, sentence_pause_s: float,
-                    render: Callable[[list[int]], tuple[np.ndarray, np.ndarray]]) -> Iterator[SpokenSentence]:
+def timed_sentences(
+    meta: BaseModelMeta,
+    text: str,
+    sentence_pause_s: float,
+    render: Callable[[list[int]], tuple[np.ndarray, np.ndarray]],
+) -> Iterator[SpokenSentence]:
     """As `spoken_sentences`, with `render` also giving frames per phoneme id, each piece carrying
     its words' times (seconds from the start of the piece, pause included)."""
     from provoice.tts.text.frontend import PhonemeMap

@@ -36,9 +36,19 @@ def synthesize(
     with voice conditioning and is ignored by one without (a Piper base voice speaks as itself).
     Raises `EmptyText` when there is nothing to say.
     """
-    pieces = list(synthesize_sentences(generator, meta, text, embedding, noise_scale=noise_scale,
-                                       length_scale=length_scale, noise_w=noise_w,
-                                       sentence_pause_s=sentence_pause_s, seed=seed))
+    pieces = list(
+        synthesize_sentences(
+            generator,
+            meta,
+            text,
+            embedding,
+            noise_scale=noise_scale,
+            length_scale=length_scale,
+            noise_w=noise_w,
+            sentence_pause_s=sentence_pause_s,
+            seed=seed,
+        )
+    )
     return np.concatenate([audio for _, audio in pieces]), meta.sample_rate
 
 
@@ -68,21 +78,39 @@ def synthesize_sentences(
         rng = torch.Generator(device=device)
         rng.manual_seed(seed)
     yield from spoken_sentences(
-        meta, text, sentence_pause_s,
-        lambda ids: infer_ids(generator, ids, g,
-                              noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
-                              length_scale=scales.length_scale if length_scale is None else length_scale,
-                              noise_w=scales.noise_w if noise_w is None else noise_w, rng=rng))
+        meta,
+        text,
+        sentence_pause_s,
+        lambda ids: infer_ids(
+            generator,
+            ids,
+            g,
+            noise_scale=scales.noise_scale if noise_scale is None else noise_scale,
+            length_scale=scales.length_scale if length_scale is None else length_scale,
+            noise_w=scales.noise_w if noise_w is None else noise_w,
+            rng=rng,
+        ),
+    )
 
 
-def synthesize_timed(generator: SynthesizerTrn, meta: BaseModelMeta, text: str,
-                     embedding: np.ndarray | torch.Tensor | None = None, *, length_scale: float | None = None,
-                     sentence_pause_s: float = SENTENCE_PAUSE_S) -> Iterator[SpokenSentence]:
+def synthesize_timed(
+    generator: SynthesizerTrn,
+    meta: BaseModelMeta,
+    text: str,
+    embedding: np.ndarray | torch.Tensor | None = None,
+    *,
+    length_scale: float | None = None,
+    sentence_pause_s: float = SENTENCE_PAUSE_S,
+) -> Iterator[SpokenSentence]:
     """`synthesize_sentences` with each sentence's word timestamps, at the model's noise scales."""
     scales = meta.inference
     g = condition(generator, embedding, next(generator.parameters()).device)
     ls = scales.length_scale if length_scale is None else length_scale
     yield from timed_sentences(
-        meta, text, sentence_pause_s,
-        lambda ids: infer_ids_timed(generator, ids, g, noise_scale=scales.noise_scale, length_scale=ls,
-                                    noise_w=scales.noise_w))
+        meta,
+        text,
+        sentence_pause_s,
+        lambda ids: infer_ids_timed(
+            generator, ids, g, noise_scale=scales.noise_scale, length_scale=ls, noise_w=scales.noise_w
+        ),
+    )

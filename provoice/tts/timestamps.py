@@ -27,8 +27,14 @@ class WordTime:
     end: float
 
 
-def word_times(sentence: str, ids: list[int], frames: np.ndarray, phoneme_map: PhonemeMap,
-               seconds_per_frame: float, offset_s: float = 0.0) -> list[WordTime]:
+def word_times(
+    sentence: str,
+    ids: list[int],
+    frames: np.ndarray,
+    phoneme_map: PhonemeMap,
+    seconds_per_frame: float,
+    offset_s: float = 0.0,
+) -> list[WordTime]:
     """The words of `sentence`, timed by `frames` (one count per id of `ids`), shifted by `offset_s`."""
     words = sentence.split()
     frames = np.asarray(frames, dtype=np.float64).reshape(-1)[: len(ids)]
@@ -44,13 +50,13 @@ def word_times(sentence: str, ids: list[int], frames: np.ndarray, phoneme_map: P
     for position, symbol in enumerate(ids[: frames.size]):
         if symbol in breaks:
             if first is not None:
-                spans.append((starts[first], ends[last]))
+                spans.append((float(starts[first]), float(ends[last])))
             first = last = None
         elif symbol not in skip:
             first = position if first is None else first
             last = position
     if first is not None:
-        spans.append((starts[first], ends[last]))
+        spans.append((float(starts[first]), float(ends[last])))
     if not spans:
         return []
     if len(spans) == len(words):

@@ -55,10 +55,12 @@ class VoiceDistance:
 
     def line(self) -> str:
         """One sentence for the owner."""
-        return (f"This voice is {self.band} from the base model {self.base_model_id} (the base scores "
-                f"{self.base_similarity:.2f} speaker similarity to it). With {self.minutes:g} minutes of CPU training "
-                f"expect a similarity of about {self.expected_similarity:.2f}, of a possible {self.ceiling:.2f} (a GPU "
-                f"goes further in the same time).")
+        return (
+            f"This voice is {self.band} from the base model {self.base_model_id} (the base scores "
+            f"{self.base_similarity:.2f} speaker similarity to it). With {self.minutes:g} minutes of CPU training "
+            f"expect a similarity of about {self.expected_similarity:.2f}, of a possible {self.ceiling:.2f} (a GPU "
+            f"goes further in the same time)."
+        )
 
 
 def expected_similarity(base_similarity: float, minutes: float, ceiling: float | None = None) -> float:
@@ -70,8 +72,13 @@ def expected_similarity(base_similarity: float, minutes: float, ceiling: float |
     return round(base_similarity + closed * max(top - base_similarity, 0.0), 3)
 
 
-def distance(base_model_id: str, base_voice: np.ndarray, voice: np.ndarray | list[float], minutes: float,
-             ceiling: float | None = None) -> VoiceDistance:
+def distance(
+    base_model_id: str,
+    base_voice: np.ndarray,
+    voice: np.ndarray | list[float],
+    minutes: float,
+    ceiling: float | None = None,
+) -> VoiceDistance:
     """The voice (a unit speaker embedding) against the base's voice, for a budget of `minutes`."""
     similarity = round(float(np.dot(base_voice, np.asarray(voice, dtype=np.float32))), 3)
     top = TYPICAL_CEILING if ceiling is None else ceiling
@@ -118,13 +125,19 @@ def measure_base_voice(settings: Settings, base_model_id: str, generator=None, m
     voice = voice_of(load_encoder("cpu"), clips)
     if voice is None:
         return None
-    storage.write_json(base_voice_key(base_model_id), {"voice": [round(float(v), 6) for v in voice],
-                                                      "sentences": list(sentences)})
+    storage.write_json(
+        base_voice_key(base_model_id), {"voice": [round(float(v), 6) for v in voice], "sentences": list(sentences)}
+    )
     return voice
 
 
-def voice_distance(settings: Settings, base_model_id: str, voice: np.ndarray | list[float] | None,
-                   minutes: float, ceiling: float | None = None) -> VoiceDistance | None:
+def voice_distance(
+    settings: Settings,
+    base_model_id: str,
+    voice: np.ndarray | list[float] | None,
+    minutes: float,
+    ceiling: float | None = None,
+) -> VoiceDistance | None:
     """The voice against the base's stored voice (None until the base's voice was measured, which
     its import and every training start do)."""
     if voice is None:

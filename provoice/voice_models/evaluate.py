@@ -8,14 +8,14 @@ checkpoint during training (validation) and a finished fine-tune.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from provoice.asr.wer import word_error_rate
 from provoice.audio.resample import SPEECH_RATE, to_16k
 from provoice.loading import once_per_process
+from provoice.views import Evaluation
 
 #: Sentences every evaluation synthesises (none appears in the validation set or the demo data).
 #: Sixteen, decoded with beam search: single sentences swing from 0 to 0.9 WER, so fewer make the
@@ -40,36 +40,6 @@ HELD_OUT_SENTENCES = (
 )
 #: Beam search transcribes the real speaker best (greedy decoding adds errors of its own).
 EVAL_BEAM_SIZE = 5
-
-
-@dataclass
-class Evaluation:
-    """Scores of one model on the held-out sentences, with what they mean next to each other:
-    `ceiling_similarity` is the real held-out clips' own similarity to the held-out voice (the best
-    a clone can reach), `base` the base model's scores on the same sentences (the floor)."""
-
-    wer: float
-    speaker_similarity: float | None
-    dnsmos: float
-    sentences: list[dict] = field(default_factory=list)
-    ceiling_similarity: float | None = None
-    base: dict | None = None
-    wer_by_seed: list[float] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        out = {"wer": round(self.wer, 4),
-               "speaker_similarity": None if self.speaker_similarity is None else round(self.speaker_similarity, 4),
-               "dnsmos": round(self.dnsmos, 3)}
-        if len(self.wer_by_seed) > 1:
-            out["wer_by_seed"] = [round(w, 4) for w in self.wer_by_seed]
-        if self.ceiling_similarity is not None:
-            out["ceiling_similarity"] = round(self.ceiling_similarity, 4)
-        if self.base is not None:
-            out["base"] = {k: self.base.get(k) for k in ("model_id", "wer", "speaker_similarity", "dnsmos")}
-        return out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @once_per_process()
@@ -100,9 +70,14 @@ def split_held_out(rows: Sequence[dict], count: int = 8) -> tuple[list[dict], li
     return [r for r in rows if r["id"] not in held], [r for r in rows if r["id"] in held]
 
 
-def evaluate(synthesise: Callable[[str], tuple[np.ndarray, int]], asr_model, encoder,
-             reference_voice: np.ndarray | None = None,
-             sentences: Sequence[str] = HELD_OUT_SENTENCES, beam_size: int = EVAL_BEAM_SIZE) -> Evaluation:
+def evaluate(
+    synthesise: Callable[[str], tuple[np.ndarray, int]],
+    asr_model,
+    encoder,
+    reference_voice: np.ndarray | None = None,
+    sentences: Sequence[str] = HELD_OUT_SENTENCES,
+    beam_size: int = EVAL_BEAM_SIZE,
+) -> Evaluation:
     """Synthesise `sentences` and score them; `reference_voice` is the speaker embedding of real
     held-out clips (`provoice.quality.speaker.voice_of`), compared with each synthesised one."""
     audios = []
@@ -117,14 +92,24 @@ def combine_seeds(evaluations: Sequence[Evaluation], seeds: Sequence[int]) -> Ev
     each sentence row tagged with its seed, and each seed's own WER (the spread of single runs)."""
     rows = [{**row, "seed": seed} for ev, seed in zip(evaluations, seeds, strict=True) for row in ev.sentences]
     sims = [r["speaker_similarity"] for r in rows if r["speaker_similarity"] is not None]
-    return Evaluation(wer=float(np.mean([r["wer"] for r in rows])),
-                      speaker_similarity=float(np.mean(sims)) if sims else None,
-                      dnsmos=float(np.mean([r["dnsmos"] for r in rows])), sentences=rows,
-                      wer_by_seed=[ev.wer for ev in evaluations])
+    return Evaluation(
+        wer=float(np.mean([r["wer"] for r in rows])),
+        speaker_similarity=float(np.mean(sims)) if sims else None,
+        dnsmos=float(np.mean([r["dnsmos"] for r in rows])),
+        sentences=rows,
+        wer_by_seed=[ev.wer for ev in evaluations] if len(evaluations) > 1 else [],
+    )
 
 
-def score_audio(texts: Sequence[str], audios: Sequence[np.ndarray], rate: int, asr_model, encoder,
-                reference_voice: np.ndarray | None = None, beam_size: int = EVAL_BEAM_SIZE) -> Evaluation:
+def score_audio(
+    texts: Sequence[str],
+    audios: Sequence[np.ndarray],
+    rate: int,
+    asr_model,
+    encoder,
+    reference_voice: np.ndarray | None = None,
+    beam_size: int = EVAL_BEAM_SIZE,
+) -> Evaluation:
     """Score speech that should say `texts`: the shared core of evaluation and training validation."""
     from provoice.asr.whisper import transcribe_one
     from provoice.quality.speaker import embed
@@ -142,10 +127,21 @@ def score_audio(texts: Sequence[str], audios: Sequence[np.ndarray], rate: int, a
             sims.append(sim)
         errors.append(err)
         scores.append(mos)
-        rows.append({"text": text, "transcript": hyp, "wer": round(err, 4), "dnsmos": round(mos, 3),
-                     "speaker_similarity": None if sim is None else round(sim, 4)})
-    return Evaluation(wer=float(np.mean(errors)), speaker_similarity=float(np.mean(sims)) if sims else None,
-                      dnsmos=float(np.mean(scores)), sentences=rows)
+        rows.append(
+            {
+                "text": text,
+                "transcript": hyp,
+                "wer": round(err, 4),
+                "dnsmos": round(mos, 3),
+                "speaker_similarity": None if sim is None else round(sim, 4),
+            }
+        )
+    return Evaluation(
+        wer=float(np.mean(errors)),
+        speaker_similarity=float(np.mean(sims)) if sims else None,
+        dnsmos=float(np.mean(scores)),
+        sentences=rows,
+    )
 
 
 def ceiling_similarity(encoder, clips16k: Sequence[np.ndarray]) -> float | None:

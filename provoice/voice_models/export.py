@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from provoice.storage import Storage
-from provoice.voice_models.model_keys import CONFIG_NAME, SAFE_NAME, WEIGHTS_NAME, config_key, model_prefix
 from provoice.tts import CheckpointError, ExportError, SynthesizerTrn, VitsConfig
 from provoice.tts.formats import InferenceScales, export_onnx_file, piper_voice_config, verify_onnx
+from provoice.voice_models.model_keys import SAFE_NAME, WEIGHTS_NAME, config_key, model_prefix
 
 FORMAT = "provoice-vits-generator"
 VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -22,8 +22,9 @@ EMBEDDING_CLIPS_PER_FILE = 6
 TEXT_SITES = ("enc_p", "dp")
 
 
-def with_voice_conditioning(generator: SynthesizerTrn, gin_channels: int = 64, *,
-                            text_side: bool = True) -> SynthesizerTrn:
+def with_voice_conditioning(
+    generator: SynthesizerTrn, gin_channels: int = 64, *, text_side: bool = True
+) -> SynthesizerTrn:
     """The same model with voice conditioning added (zero-initialised, so its output is unchanged).
 
     `text_side=False` zeroes the voice's layers on the text encoder and duration predictor, so the
@@ -63,8 +64,13 @@ def source_embeddings(storage: Storage, rows: Sequence[dict], encoder) -> dict[s
     return out
 
 
-def training_items(storage: Storage, rows: Sequence[dict], front_end: TextFrontEnd, sample_rate: int,
-                   embeddings: dict[str, np.ndarray] | None = None) -> list[TrainingItem]:
+def training_items(
+    storage: Storage,
+    rows: Sequence[dict],
+    front_end: TextFrontEnd,
+    sample_rate: int,
+    embeddings: dict[str, np.ndarray] | None = None,
+) -> list[TrainingItem]:
     """Manifest rows → phoneme ids, audio at the model's rate and their source's embedding."""
     by_audio: dict[str, list[dict]] = collections.defaultdict(list)
     for r in rows:

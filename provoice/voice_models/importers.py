@@ -240,7 +240,7 @@ def _plain(value: Any) -> Any:
 
 
 def _group(key: str) -> str:
-    """"dp.post_flows.0.logs" -> "dp.post_flows": the sub-network a parameter belongs to."""
+    """ "dp.post_flows.0.logs" -> "dp.post_flows": the sub-network a parameter belongs to."""
     return ".".join(key.split(".")[:2])
 
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from provoice.loading import SingleFlight
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.formats import BaseModelMeta, InferenceScales
 from provoice.tts import VitsConfig
+from provoice.tts.formats import BaseModelMeta, InferenceScales
 
 if TYPE_CHECKING:
     from provoice.tts import SynthesizerTrn

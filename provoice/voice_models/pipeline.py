@@ -7,13 +7,14 @@ a model is pinned to its base forever; training state lives under `training/<run
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -23,9 +24,15 @@ from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import TrainConfig, TrainingError, synthesize
 from provoice.tts.train import BUNDLE_INFO, bundle_files, read_bundle, train_bundle
+from provoice.views import Evaluation, FineTuneResult, stored
 from provoice.voice_models.distance import measure_base_voice
-from provoice.voice_models.evaluate import (HELD_OUT_SENTENCES, Evaluation, ceiling_similarity, combine_seeds, evaluate,
-                                           split_held_out)
+from provoice.voice_models.evaluate import (
+    HELD_OUT_SENTENCES,
+    ceiling_similarity,
+    combine_seeds,
+    evaluate,
+    split_held_out,
+)
 from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
@@ -33,6 +40,9 @@ from provoice.voice_models.recipe import recipe_for
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.voice_models.validation import VALIDATION_SENTENCES, load_held_out, speech_scorer, validation_set
 
+#: The torchrun ranks get the launching process's settings whole, as JSON in this variable (not in
+#: their arguments, which any user of the machine can read).
+WORKER_SETTINGS_ENV = "PROVOICE_WORKER_SETTINGS"
 HELD_OUT_SEGMENTS = 8
 
 
@@ -54,29 +64,25 @@ class FineTuneInputs:
     def training_prefix(self) -> str:
         return f"training/{self.run_id}"
 
-
-@dataclass
-class FineTuneResult:
-    """Where training left the run (rank 0's view; also `training/<run_id>/result.json`)."""
-
-    model_id: str
-    steps: int
-    stopped_by: str
-    resumed_from: str | None
-    loss_curve_key: str | None
-    batch_size: int
-    processes: int
-    trained_s: float = 0.0
-    best_step: int | None = None
-    validation_s: float = 0.0
-    validation: list[dict] = dataclasses.field(default_factory=list)
+    def identity(self) -> dict[str, str]:
+        """The run's names, as a `FineTuneResult` carries them."""
+        return {
+            "model_id": self.model_id,
+            "base_model_id": self.base_model_id,
+            "run_id": self.run_id,
+            "dataset_id": self.dataset_id,
+            "dataset_version": self.dataset_version,
+        }
 
 
-def fine_tune_config(settings: Settings, *, batch_size: int | None = None, max_steps: int | None = None,
-                     max_minutes: float | None = None, checkpoint_every: int | None = None) -> TrainConfig:
-    """The product's training config for a budget: the recipe (with the settings' overrides)."""
-    return recipe_for(settings).train_config(settings, max_steps=max_steps, max_minutes=max_minutes,
-                                             batch_size=batch_size, checkpoint_every=checkpoint_every)
+def result_key(inputs: FineTuneInputs) -> str:
+    """Where rank 0 records the run's `FineTuneResult`."""
+    return f"{inputs.training_prefix}/result.json"
+
+
+def read_result(storage: Storage, inputs: FineTuneInputs) -> FineTuneResult:
+    """The run's recorded result; a record written before it carried the run's identity gets it from `inputs`."""
+    return FineTuneResult.model_validate({**inputs.identity(), **storage.read_json(result_key(inputs))})
 
 
 def training_processes(settings: Settings) -> int:
@@ -88,30 +94,24 @@ def training_processes(settings: Settings) -> int:
     return max(1, torch.cuda.device_count())
 
 
-def fine_tune(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-              on_metrics: Callable[[dict], None] | None = None) -> FineTuneResult:
-    """Train the base model on the dataset's manifest (minus held-out rows) and export the result.
-
-    With more than one training process (several GPUs), the same work re-runs under torchrun
-    (`provoice.voice_models.train_worker`), one process per GPU; rank 0 exports and leaves the summary in
-    storage. An interrupted run resumes from its newest checkpoint either way.
-    """
-    processes = training_processes(settings)
-    if processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        return _launch_distributed(settings, inputs, config, processes)
-    return fine_tune_here(settings, inputs, config, on_metrics)
-
-
-def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-                   on_metrics: Callable[[dict], None] | None = None) -> FineTuneResult:
-    """Fine-tune in this process (one rank under torchrun); rank 0 exports and records the summary.
+def fine_tune(
+    settings: Settings, inputs: FineTuneInputs, config: TrainConfig, on_metrics: Callable[[dict], None] | None = None
+) -> FineTuneResult:
+    """Train the base model on the dataset's manifest (minus held-out rows) through the run's bundle
+    and export the result; an interrupted run resumes from its newest checkpoint.
 
     A run whose model is already exported is never trained again (a Prefect retry after a failure
     past the export, a PVC retry after charging failed): its recorded result comes back instead.
+    With more than one training process (several GPUs), the same call re-runs under torchrun
+    (`provoice.voice_models.train_worker`), one rank per GPU; rank 0 exports and records the result
+    in storage (`result_key`).
     """
     storage = Storage.from_settings(settings)
     if is_exported(storage, MODELS_PREFIX, inputs.model_id):
-        return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
+        return read_result(storage, inputs)
+    processes = training_processes(settings)
+    if processes > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return _launch_distributed(settings, inputs, config, processes)
     meta = BaseModelRegistry(settings).meta(inputs.base_model_id)
     recipe = recipe_for(settings)
     bundle = read_bundle(storage, ensure_bundle(settings, inputs))
@@ -119,25 +119,46 @@ def fine_tune_here(settings: Settings, inputs: FineTuneInputs, config: TrainConf
     score = None
     if int(os.environ.get("RANK", "0")) == 0 and bundle.validation.voice is not None:
         score = speech_scorer(settings, load_encoder("cpu"), bundle.validation.voice)
-    result = train_bundle(bundle, config, storage, inputs.training_prefix, score=score, on_metrics=on_metrics,
-                          generator=generator)
+    result = train_bundle(
+        bundle, config, storage, inputs.training_prefix, score=score, on_metrics=on_metrics, generator=generator
+    )
     validation = [r for r in result.history if any(k.startswith("val_") for k in r)]
-    summary = FineTuneResult(model_id=inputs.model_id, steps=result.step, stopped_by=result.stopped_by,
-                             resumed_from=result.resumed_from, loss_curve_key=result.loss_curve_key,
-                             batch_size=result.batch_size, processes=int(os.environ.get("WORLD_SIZE", "1")),
-                             trained_s=result.trained_s, best_step=result.best_step,
-                             validation_s=result.validation_s, validation=validation)
+    outcome = FineTuneResult(
+        **inputs.identity(),
+        steps=result.step,
+        stopped_by=result.stopped_by,
+        best_step=result.best_step,
+        resumed_from=result.resumed_from,
+        loss_curve_key=result.loss_curve_key,
+        batch_size=result.batch_size,
+        processes=int(os.environ.get("WORLD_SIZE", "1")),
+        trained_s=result.trained_s,
+        validation_s=result.validation_s,
+        validation=validation,
+    )
     if int(os.environ.get("RANK", "0")) == 0:
-        storage.write_json(f"{inputs.training_prefix}/result.json", dataclasses.asdict(summary))
-        export_generator(storage, MODELS_PREFIX, inputs.model_id, generator, meta.phoneme_id_map,
-                         espeak_voice=meta.espeak_voice,
-                         metadata={"base_model": meta.to_json(), "base_model_id": inputs.base_model_id,
-                                   "inference": dataclasses.asdict(recipe.inference_scales(meta.inference)),
-                                   "recipe": recipe.to_dict(),
-                                   "dataset_id": inputs.dataset_id, "dataset_version": inputs.dataset_version,
-                                   "run_id": inputs.run_id, "steps": result.step, "best_step": result.best_step,
-                                   "loss_curve_key": result.loss_curve_key})
-    return summary
+        storage.write_json(result_key(inputs), stored(outcome))
+        export_generator(
+            storage,
+            MODELS_PREFIX,
+            inputs.model_id,
+            generator,
+            meta.phoneme_id_map,
+            espeak_voice=meta.espeak_voice,
+            metadata={
+                "base_model": meta.to_json(),
+                "base_model_id": inputs.base_model_id,
+                "inference": dataclasses.asdict(recipe.inference_scales(meta.inference)),
+                "recipe": recipe.to_dict(),
+                "dataset_id": inputs.dataset_id,
+                "dataset_version": inputs.dataset_version,
+                "run_id": inputs.run_id,
+                "steps": result.step,
+                "best_step": result.best_step,
+                "loss_curve_key": result.loss_curve_key,
+            },
+        )
+    return outcome
 
 
 def bundle_prefix(inputs: FineTuneInputs) -> str:
@@ -154,8 +175,14 @@ def ensure_bundle(settings: Settings, inputs: FineTuneInputs) -> str:
     return prefix
 
 
-def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "fp16",
-                 max_audio_s: float | None = None, config: TrainConfig | None = None) -> dict[str, bytes]:
+def build_bundle(
+    settings: Settings,
+    inputs: FineTuneInputs,
+    *,
+    weights: str = "fp16",
+    max_audio_s: float | None = None,
+    config: TrainConfig | None = None,
+) -> dict[str, bytes]:
     """The dataset's training rows (minus the held-out ones) decoded, phonemised and embedded, the
     validation set, and the base generator with voice conditioning: `provoice.tts.train.bundle`'s
     files. `max_audio_s` keeps a deterministic sample of that much training audio (a small bundle
@@ -173,20 +200,26 @@ def build_bundle(settings: Settings, inputs: FineTuneInputs, *, weights: str = "
     front_end = meta.front_end()
     items = training_items(storage, rows, front_end, meta.sample_rate, embeddings)
     held = load_held_out(storage, held_rows, encoder)
-    vset = validation_set(storage, held, front_end, meta.sample_rate,
-                          VALIDATION_SENTENCES[:settings.train_validation_sentences])
+    vset = validation_set(
+        storage, held, front_end, meta.sample_rate, VALIDATION_SENTENCES[: settings.train_validation_sentences]
+    )
     recipe = recipe_for(settings)
     scales = recipe.inference_scales(meta.inference)
     vset.noise_scale, vset.length_scale, vset.noise_w = scales.noise_scale, scales.length_scale, scales.noise_w
     suggested = config or recipe.train_config(settings)
-    info = {"base_model_id": inputs.base_model_id, "dataset_id": inputs.dataset_id,
-            "dataset_version": inputs.dataset_version, "train_config": suggested.to_dict()}
+    info = {
+        "base_model_id": inputs.base_model_id,
+        "dataset_id": inputs.dataset_id,
+        "dataset_version": inputs.dataset_version,
+        "train_config": suggested.to_dict(),
+    }
     return bundle_files(items, vset, generator, discriminator, info=info, weights=weights)
 
 
 def _sample(rows: list[dict], seconds: float) -> list[dict]:
     """Rows in a fixed pseudo-random order (by id hash) until `seconds` of audio."""
-    out, total = [], 0.0
+    out: list[dict] = []
+    total = 0.0
     for r in sorted(rows, key=lambda r: hashlib.sha256(r["id"].encode()).hexdigest()):
         if total + r["duration"] > seconds and out:
             break
@@ -195,25 +228,29 @@ def _sample(rows: list[dict], seconds: float) -> list[dict]:
     return out
 
 
-def _launch_distributed(settings: Settings, inputs: FineTuneInputs, config: TrainConfig,
-                        processes: int) -> FineTuneResult:
+def _launch_distributed(
+    settings: Settings, inputs: FineTuneInputs, config: TrainConfig, processes: int
+) -> FineTuneResult:
     storage = Storage.from_settings(settings)
     ensure_bundle(settings, inputs)  # once, before the ranks start, so none of them writes it
     payload = json.dumps({"inputs": dataclasses.asdict(inputs), "config": config.to_dict()})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-           "-m", "provoice.voice_models.train_worker", payload]
-    done = subprocess.run(cmd, env={**os.environ, **settings_env(settings)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        "provoice.voice_models.train_worker",
+        payload,
+    ]
+    done = subprocess.run(cmd, env={**os.environ, WORKER_SETTINGS_ENV: settings.model_dump_json()})
     if done.returncode != 0:
-        raise TrainingError(f"distributed training with {processes} processes failed "
-                            f"(torchrun exit {done.returncode}); see the log above")
-    return FineTuneResult(**storage.read_json(f"{inputs.training_prefix}/result.json"))
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as PROVOICE_* variables, so worker processes see exactly these settings."""
-    dumped = settings.model_dump(mode="json")
-    return {f"PROVOICE_{k.upper()}": json.dumps(v) if isinstance(v, (list, dict)) else str(v)
-            for k, v in dumped.items() if v is not None}
+        raise TrainingError(
+            f"distributed training with {processes} processes failed "
+            f"(torchrun exit {done.returncode}); see the log above"
+        )
+    return read_result(storage, inputs)
 
 
 def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray | None = None) -> str:
@@ -224,14 +261,23 @@ def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray |
     if storage.exists(f"{onnx_key}.json"):
         return storage.uri(onnx_key)
     generator, meta = load_for_inference(settings, model_id)
-    voice = export_onnx_voice(storage, MODELS_PREFIX, model_id, generator, meta.phoneme_id_map,
-                              espeak_voice=meta.espeak_voice, speaker_embedding=embedding, scales=meta.inference,
-                              timed=True)
+    voice = export_onnx_voice(
+        storage,
+        MODELS_PREFIX,
+        model_id,
+        generator,
+        meta.phoneme_id_map,
+        espeak_voice=meta.espeak_voice,
+        speaker_embedding=embedding,
+        scales=meta.inference,
+        timed=True,
+    )
     return storage.uri(voice.onnx_key)
 
 
-def evaluate_model(settings: Settings, model_id: str, manifest_uri: str, *, seed: int = 0,
-                   with_references: bool = True) -> Evaluation:
+def evaluate_model(
+    settings: Settings, model_id: str, manifest_uri: str, *, seed: int = 0, with_references: bool = True
+) -> Evaluation:
     """Held-out sentences through the model, scored against the dataset's held-out real segments;
     each sentence is read with `settings.eval_seeds` synthesis seeds from `seed` on.
 
@@ -240,21 +286,33 @@ def evaluate_model(settings: Settings, model_id: str, manifest_uri: str, *, seed
     a score reads as "0.91 of a possible 0.92, up from 0.52". `seed` draws the synthesis noise.
     """
     from provoice.asr.whisper import load_model
+
     storage = Storage.from_settings(settings)
     _, held_rows = split_held_out(read_manifest(storage, manifest_uri), HELD_OUT_SEGMENTS)
     encoder = load_encoder("cpu")
     held = load_held_out(storage, held_rows, encoder)
-    asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
-                     settings.asr_cpu_threads)
+    asr = load_model(
+        settings.asr_model, settings.resolved_device(), settings.asr_compute_type, settings.asr_cpu_threads
+    )
 
-    sentences = HELD_OUT_SENTENCES[:settings.eval_sentences]
+    sentences = HELD_OUT_SENTENCES[: settings.eval_sentences]
 
     def run(which: str) -> Evaluation:
         generator, meta = load_for_inference(settings, which)
-        return combine_seeds([
-            evaluate(lambda text, s=s: synthesize(generator, meta, text, held.voice, seed=s), asr, encoder, held.voice,
-                     sentences)
-            for s in range(seed, seed + settings.eval_seeds)], list(range(seed, seed + settings.eval_seeds)))
+        seeds = list(range(seed, seed + settings.eval_seeds))
+        return combine_seeds(
+            [
+                evaluate(
+                    functools.partial(synthesize, generator, meta, embedding=held.voice, seed=s),
+                    asr,
+                    encoder,
+                    held.voice,
+                    sentences,
+                )
+                for s in seeds
+            ],
+            seeds,
+        )
 
     evaluation = run(model_id)
     if with_references:
@@ -262,5 +320,5 @@ def evaluate_model(settings: Settings, model_id: str, manifest_uri: str, *, seed
         base_id = model_id.rsplit("/", 1)[0]
         if base_id != model_id:
             base = run(base_id)
-            evaluation.base = {"model_id": base_id, **base.summary(), "sentences": base.sentences}
+            evaluation.base = base.model_copy(update={"model_id": base_id})
     return evaluation

@@ -92,7 +92,7 @@ def model_card(facts: CardFacts) -> str:
         lines += [f"- `{sid}`: {speaker}" for speaker, sid in facts.speaker_id_map.items()]
     scores = evaluation_lines(pvc.evaluation)
     if scores:
-        lines += ["", "## Evaluation", ""] + scores
+        lines += ["", "## Evaluation", "", *scores]
     speaker_flag = " -s 0" if speakers > 1 else ""
     lines += [
         "",

@@ -13,6 +13,7 @@ import io
 import os
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,8 +54,9 @@ class PiperExport:
         return [self.onnx_path, self.config_path, self.card_path]
 
 
-def export_piper_voice(settings: Settings, catalog: Catalog, voice_id: str, dest_dir: str | Path,
-                       account_id: str | None = None) -> PiperExport:
+def export_piper_voice(
+    settings: Settings, catalog: Catalog, voice_id: str, dest_dir: str | Path, account_id: str | None = None
+) -> PiperExport:
     """One voice as a single-speaker Piper voice, its embedding frozen into the graph."""
     voice = get_voice(catalog, voice_id, account_id)
     pvc = get_pvc(catalog, voice.pvc_id, account_id)
@@ -66,8 +68,9 @@ def export_piper_voice(settings: Settings, catalog: Catalog, voice_id: str, dest
     return _finish(settings, catalog, pvc, meta, name, onnx_path, [voice], {}, correlations)
 
 
-def export_piper_model(settings: Settings, catalog: Catalog, model_id: str, dest_dir: str | Path,
-                       account_id: str | None = None) -> PiperExport:
+def export_piper_model(
+    settings: Settings, catalog: Catalog, model_id: str, dest_dir: str | Path, account_id: str | None = None
+) -> PiperExport:
     """A PVC's model with all its voices as one multi-speaker Piper voice (`sid` picks the voice)."""
     voices = model_voices(catalog, model_id, account_id)
     if not voices:
@@ -84,8 +87,9 @@ def export_piper_model(settings: Settings, catalog: Catalog, model_id: str, dest
     return _finish(settings, catalog, pvc, meta, name, onnx_path, voices, ids, correlations)
 
 
-def piper_voice_zip(settings: Settings, catalog: Catalog, voice_id: str,
-                    account_id: str | None = None) -> tuple[str, bytes]:
+def piper_voice_zip(
+    settings: Settings, catalog: Catalog, voice_id: str, account_id: str | None = None
+) -> tuple[str, bytes]:
     """`(<name>.zip, bytes)`: a voice's Piper export and model card, made in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="provoice-piper-") as tmp:
         export = export_piper_voice(settings, catalog, voice_id, tmp, account_id)
@@ -102,8 +106,9 @@ def speaker_ids(voices: list[Voice]) -> dict[str, int]:
     return {(v.name if names.count(v.name) == 1 else f"{v.name} ({v.id})"): i for i, v in enumerate(voices)}
 
 
-def _write_graph(generator: SynthesizerTrn, onnx_path: Path, embeddings: list[np.ndarray | None],
-                 *, single: bool) -> list[float]:
+def _write_graph(
+    generator: SynthesizerTrn, onnx_path: Path, embeddings: Sequence[np.ndarray | None], *, single: bool
+) -> list[float]:
     """Export and verify under a temporary name, then move into place: a file that is there is checked."""
     from provoice.tts.formats import export_onnx_file, verify_onnx
 
@@ -114,7 +119,7 @@ def _write_graph(generator: SynthesizerTrn, onnx_path: Path, embeddings: list[np
             export_onnx_file(generator, partial, speaker_embedding=embeddings[0])
             correlations = [verify_onnx(partial, generator, embeddings[0])]
         else:
-            export_onnx_file(generator, partial, speaker_embeddings=embeddings)
+            export_onnx_file(generator, partial, speaker_embeddings=[e for e in embeddings if e is not None])
             correlations = [verify_onnx(partial, generator, e, speaker_id=i) for i, e in enumerate(embeddings)]
         os.replace(partial, onnx_path)
     finally:
@@ -122,8 +127,17 @@ def _write_graph(generator: SynthesizerTrn, onnx_path: Path, embeddings: list[np
     return correlations
 
 
-def _finish(settings: Settings, catalog: Catalog, pvc: Pvc, meta: BaseModelMeta, name: str, onnx_path: Path,
-            voices: list[Voice], ids: dict[str, int], correlations: list[float]) -> PiperExport:
+def _finish(
+    settings: Settings,
+    catalog: Catalog,
+    pvc: Pvc,
+    meta: BaseModelMeta,
+    name: str,
+    onnx_path: Path,
+    voices: list[Voice],
+    ids: dict[str, int],
+    correlations: list[float],
+) -> PiperExport:
     """Write the voice config and the model card beside the graph."""
     import json
 
@@ -131,24 +145,49 @@ def _finish(settings: Settings, catalog: Catalog, pvc: Pvc, meta: BaseModelMeta,
     from provoice.tts.formats import piper_voice_config
 
     model_id = voices[0].model_id
-    facts = CardFacts(name=name, pvc=pvc, voices=voices, model_id=model_id, meta=meta,
-                      recipe=recipe_name(settings, model_id), consent=current_consent(catalog, pvc.id),
-                      speaker_id_map=ids)
+    facts = CardFacts(
+        name=name,
+        pvc=pvc,
+        voices=voices,
+        model_id=model_id,
+        meta=meta,
+        recipe=recipe_name(settings, model_id),
+        consent=current_consent(catalog, pvc.id),
+        speaker_id_map=ids,
+    )
     config = piper_voice_config(
-        meta.config, meta.phoneme_id_map, espeak_voice=meta.espeak_voice, scales=meta.inference,
-        dataset=pvc.name, speaker_id_map=ids,
-        provoice={"description": facts.description(), "model_id": model_id, "pvc_id": pvc.id,
-                  "base_model_id": pvc.base_model_id, "dataset_id": pvc.dataset_id,
-                  "dataset_version": pvc.dataset_version, "voice_ids": [v.id for v in voices],
-                  "recipe": facts.recipe},
+        meta.config,
+        meta.phoneme_id_map,
+        espeak_voice=meta.espeak_voice,
+        scales=meta.inference,
+        dataset=pvc.name,
+        speaker_id_map=ids,
+        provoice={
+            "description": facts.description(),
+            "model_id": model_id,
+            "pvc_id": pvc.id,
+            "base_model_id": pvc.base_model_id,
+            "dataset_id": pvc.dataset_id,
+            "dataset_version": pvc.dataset_version,
+            "voice_ids": [v.id for v in voices],
+            "recipe": facts.recipe,
+        },
     )
     config_path = onnx_path.with_name(f"{name}.onnx.json")
     config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     card_path = onnx_path.with_name(f"{name}.md")
     card_path.write_text(model_card(facts), encoding="utf-8")
-    return PiperExport(name=name, model_id=model_id, pvc_id=pvc.id, onnx_path=onnx_path, config_path=config_path,
-                       card_path=card_path, num_speakers=config["num_speakers"], speaker_id_map=dict(ids),
-                       correlations=correlations)
+    return PiperExport(
+        name=name,
+        model_id=model_id,
+        pvc_id=pvc.id,
+        onnx_path=onnx_path,
+        config_path=config_path,
+        card_path=card_path,
+        num_speakers=config["num_speakers"],
+        speaker_id_map=dict(ids),
+        correlations=correlations,
+    )
 
 
 def recipe_name(settings: Settings, model_id: str) -> str:

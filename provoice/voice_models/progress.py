@@ -28,10 +28,16 @@ def progress_record(m: dict, max_steps: int | None, max_minutes: float | None) -
     if max_minutes:
         done.append(trained_s / (60 * max_minutes))
         left.append(max(0.0, 60 * max_minutes - trained_s))
-    return {"step": step, "max_steps": max_steps, "max_minutes": max_minutes, "trained_s": round(trained_s, 1),
-            "steps_per_s": round(rate, 3), "percent": round(min(100.0, 100.0 * max(done)), 1) if done else None,
-            "seconds_left": round(min(left)) if left else None,
-            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "step": step,
+        "max_steps": max_steps,
+        "max_minutes": max_minutes,
+        "trained_s": round(trained_s, 1),
+        "steps_per_s": round(rate, 3),
+        "percent": round(min(100.0, 100.0 * max(done)), 1) if done else None,
+        "seconds_left": round(min(left)) if left else None,
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 class ProgressWriter:

@@ -9,9 +9,10 @@ records what trained it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from provoice.settings import Settings
 
@@ -52,8 +53,11 @@ class FineTuneRecipe:
 
     def with_settings(self, settings: Settings) -> FineTuneRecipe:
         """This recipe with the values the settings set (None in a setting: the recipe's own)."""
-        changes = {name: getattr(settings, key) for key, name in SETTING_OVERRIDES.items()
-                   if getattr(settings, key, None) is not None}
+        changes = {
+            name: getattr(settings, key)
+            for key, name in SETTING_OVERRIDES.items()
+            if getattr(settings, key, None) is not None
+        }
         budget = getattr(settings, BUDGET_SETTING, None)
         if budget is not None:
             changes.update(minutes=budget, cpu_minutes=budget)
@@ -65,20 +69,35 @@ class FineTuneRecipe:
         on_gpu = settings.train_deployment is not None or settings.resolved_device() == "cuda"
         return self.minutes if on_gpu else self.cpu_minutes
 
-    def train_config(self, settings: Settings, *, max_steps: int | None = None, max_minutes: float | None = None,
-                     batch_size: int | None = None, checkpoint_every: int | None = None) -> TrainConfig:
+    def train_config(
+        self,
+        settings: Settings,
+        *,
+        max_steps: int | None = None,
+        max_minutes: float | None = None,
+        batch_size: int | None = None,
+        checkpoint_every: int | None = None,
+    ) -> TrainConfig:
         """The trainer's config for one budget (the default budget when neither is given)."""
         from provoice.tts import TrainConfig  # torch: only where training is configured
 
         if max_steps is None and max_minutes is None:
             max_minutes = self.default_minutes(settings)
-        return TrainConfig(batch_size=batch_size or self.batch_size, learning_rate=self.learning_rate,
-                           max_steps=max_steps, max_minutes=max_minutes,
-                           checkpoint_every=checkpoint_every or self.checkpoint_every, device=settings.device,
-                           module_lr=dict(self.module_lr), kl_warmup_steps=self.kl_warmup_steps,
-                           validate_every=self.validate_every, validate_at_start=True,
-                           selection_wer_margin=self.selection_wer_margin,
-                           early_stop_patience=self.early_stop_patience, recipe=self.name)
+        return TrainConfig(
+            batch_size=batch_size or self.batch_size,
+            learning_rate=self.learning_rate,
+            max_steps=max_steps,
+            max_minutes=max_minutes,
+            checkpoint_every=checkpoint_every or self.checkpoint_every,
+            device=settings.device,
+            module_lr=dict(self.module_lr),
+            kl_warmup_steps=self.kl_warmup_steps,
+            validate_every=self.validate_every,
+            validate_at_start=True,
+            selection_wer_margin=self.selection_wer_margin,
+            early_stop_patience=self.early_stop_patience,
+            recipe=self.name,
+        )
 
     def inference_scales(self, base: InferenceScales) -> InferenceScales:
         """The synthesis scales a model fine-tuned from a base with `base` scales speaks with."""
@@ -104,32 +123,34 @@ RECIPE = FineTuneRecipe(
     checkpoint_every=200,
     minutes=60.0,
     cpu_minutes=120.0,
-    notes=MappingProxyType({
-        "batch_size": "8 utterances: 0.25 steps/s on 2 CPU cores; larger batches cost time per step on a CPU",
-        "learning_rate": "VITS's and Piper's rate, 2e-4, decayed per step by the trainer's schedule.",
-        "module_lr": "The text encoder, the duration predictor and the voice's biases on them stay frozen (the "
-                     "pipeline builds the model with those biases at zero): left to train, the voice's duration bias "
-                     "alone sped speech up by 23 % in 40 steps and words broke. The flow, posterior, decoder and the "
-                     "rest of the voice adapt.",
-        "kl_warmup_steps": "The KL term at full weight from the first step: it alone keeps the latents the decoder "
-                           "learns from close to those that inference feeds it.",
-        "noise_scale": "Half Piper's prior noise: the flow has moved to the new voice while the prior it samples "
-                       "from has not, and the full noise lands more often on latents the decoder renders as mumbles "
-                       "(six synthesis seeds: WER 0.126 against 0.150 at 0.667, similarity unchanged). Validation "
-                       "synthesises with it too.",
-        "selection_wer_margin": "A point competes on similarity while its validation WER is within this of the "
-                                "base's: a faithful clone of a voice Whisper finds harder than the base's "
-                                "legitimately loses some WER, and one misheard word moves a 10-sentence validation "
-                                "by about 0.015.",
-        "validate_every": "Validation every 20 steps stays under its 15 % share of training time on a CPU.",
-        "early_stop_patience": "Stop when the best validation point is this many steps old.",
-        "checkpoint_every": "A checkpoint every 200 steps (about 13 CPU minutes) bounds what a crash loses.",
-        "minutes": "The budget a PVC asks for when its owner names none and it trains on a GPU.",
-        "cpu_minutes": "The same on a CPU. On the far-from-base benchmark voice the similarity rose from the base's "
-                       "0.631 to 0.805 in 12 CPU minutes and 0.848 in 30 (the real speaker's own readings: 0.897); "
-                       "log-linear in minutes, that curve reaches 0.90 at about 90 minutes, so a CPU PVC asks for "
-                       "120 (extrapolated, not measured).",
-    }),
+    notes=MappingProxyType(
+        {
+            "batch_size": "8 utterances: 0.25 steps/s on 2 CPU cores; larger batches cost time per step on a CPU",
+            "learning_rate": "VITS's and Piper's rate, 2e-4, decayed per step by the trainer's schedule.",
+            "module_lr": "The text encoder, the duration predictor and the voice's biases on them stay frozen (the "
+            "pipeline builds the model with those biases at zero): left to train, the voice's duration bias "
+            "alone sped speech up by 23 % in 40 steps and words broke. The flow, posterior, decoder and the "
+            "rest of the voice adapt.",
+            "kl_warmup_steps": "The KL term at full weight from the first step: it alone keeps the latents the decoder "
+            "learns from close to those that inference feeds it.",
+            "noise_scale": "Half Piper's prior noise: the flow has moved to the new voice while the prior it samples "
+            "from has not, and the full noise lands more often on latents the decoder renders as mumbles "
+            "(six synthesis seeds: WER 0.126 against 0.150 at 0.667, similarity unchanged). Validation "
+            "synthesises with it too.",
+            "selection_wer_margin": "A point competes on similarity while its validation WER is within this of the "
+            "base's: a faithful clone of a voice Whisper finds harder than the base's "
+            "legitimately loses some WER, and one misheard word moves a 10-sentence validation "
+            "by about 0.015.",
+            "validate_every": "Validation every 20 steps stays under its 15 % share of training time on a CPU.",
+            "early_stop_patience": "Stop when the best validation point is this many steps old.",
+            "checkpoint_every": "A checkpoint every 200 steps (about 13 CPU minutes) bounds what a crash loses.",
+            "minutes": "The budget a PVC asks for when its owner names none and it trains on a GPU.",
+            "cpu_minutes": "The same on a CPU. On the far-from-base benchmark voice the similarity rose from "
+            "the base's 0.631 to 0.805 in 12 CPU minutes and 0.848 in 30 (the real speaker's own readings: 0.897); "
+            "log-linear in minutes, that curve reaches 0.90 at about 90 minutes, so a CPU PVC asks for "
+            "120 (extrapolated, not measured).",
+        }
+    ),
 )
 
 

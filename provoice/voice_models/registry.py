@@ -13,24 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from provoice.catalog import BaseModelRecord, Catalog
 from provoice.catalog.base_models import add_base_model, find_base_model, list_base_models, pin_base_model
 from provoice.errors import NotFound
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts import CheckpointError, RegistryError, SynthesizerTrn, build_discriminator
-from provoice.tts.formats import (
-    DISCRIMINATOR_PREFIX,
-    BaseModelMeta,
-    NewBaseModel,
-    load_piper_checkpoint,
-    read_checkpoint,
-    save_piper_checkpoint,
-)
+from provoice.tts import CheckpointError, RegistryError
+from provoice.tts.formats import BaseModelMeta
+
+if TYPE_CHECKING:  # torch is the train extra's: the serving process lists base models without it
+    from torch import nn
+
+    from provoice.tts import SynthesizerTrn
+    from provoice.tts.formats import NewBaseModel
 
 PREFIX = "base-models"
 GENERATOR_FILE = "generator.ckpt"
@@ -131,6 +128,9 @@ class BaseModelRegistry:
 
     def load(self, model_id: str, *, with_discriminator: bool = True) -> LoadedBaseModel:
         """Build the generator (eval mode) and, if stored and wanted, the discriminator, on the CPU."""
+        from provoice.tts import SynthesizerTrn, build_discriminator
+        from provoice.tts.formats import load_piper_checkpoint
+
         meta = self.meta(model_id)
         generator = SynthesizerTrn(meta.config)
         discriminator = None
@@ -168,6 +168,8 @@ class BaseModelRegistry:
             details=dict(new.details),
         )
         _check_vocabulary(meta)
+        from provoice.tts.formats import save_piper_checkpoint
+
         with self.storage.staged_output(self._key(model_id, GENERATOR_FILE)) as path:
             save_piper_checkpoint(path, new.generator, metadata={"base_model_id": model_id})
         if new.discriminator is not None:
@@ -303,8 +305,6 @@ def _latest_record(records: list[BaseModelRecord]) -> BaseModelRecord | None:
 
 def _info(record: BaseModelRecord, latest: bool) -> BaseModelInfo:
     created = record.created_at
-    if created.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        created = created.replace(tzinfo=timezone.utc)
     return BaseModelInfo(
         id=record.id,
         kind=record.kind,
@@ -322,17 +322,25 @@ def _info(record: BaseModelRecord, latest: bool) -> BaseModelInfo:
 def _save_discriminator(path: Path, discriminator: nn.Module) -> None:
     import torch
 
+    from provoice.tts.formats import DISCRIMINATOR_PREFIX
+
     state = {DISCRIMINATOR_PREFIX + k: v.detach().cpu() for k, v in discriminator.state_dict().items()}
     torch.save({"state_dict": state}, path)
 
 
 def _load_discriminator(path: Path, discriminator: nn.Module) -> None:
+    from provoice.tts.formats import DISCRIMINATOR_PREFIX, read_checkpoint
+
     checkpoint = read_checkpoint(path)
     state = {
-        k[len(DISCRIMINATOR_PREFIX) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(DISCRIMINATOR_PREFIX)
+        k[len(DISCRIMINATOR_PREFIX) :]: v
+        for k, v in checkpoint["state_dict"].items()
+        if k.startswith(DISCRIMINATOR_PREFIX)
     }
     try:
         discriminator.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise CheckpointError(f"discriminator weights {path.name} do not fit the model: {' '.join(first)[:500]}") from exc
+        raise CheckpointError(
+            f"discriminator weights {path.name} do not fit the model: {' '.join(first)[:500]}"
+        ) from exc

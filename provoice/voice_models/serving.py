@@ -48,8 +48,9 @@ class Synthesizer:
     def backend(self) -> str:
         return "onnxruntime" if self.onnx is not None else "torch"
 
-    def sentences(self, text: str, embedding: np.ndarray | None = None, *, seed: int | None = None,
-                  speed: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
+    def sentences(
+        self, text: str, embedding: np.ndarray | None = None, *, seed: int | None = None, speed: float = 1.0
+    ) -> Iterator[tuple[str, np.ndarray]]:
         """(normalised sentence, audio) one sentence at a time; pieces joined are the whole audio.
         `speed` scales the speaking rate (2 is twice as fast) through the model's length scale."""
         length_scale = self.length_scale(speed)
@@ -61,8 +62,9 @@ class Synthesizer:
         generator, meta = load_for_inference(self.settings, self.model_id, self.device)
         yield from synthesize_sentences(generator, meta, text, embedding, seed=seed, length_scale=length_scale)
 
-    def timed_sentences(self, text: str, embedding: np.ndarray | None = None, *,
-                        speed: float = 1.0) -> Iterator[SpokenSentence]:
+    def timed_sentences(
+        self, text: str, embedding: np.ndarray | None = None, *, speed: float = 1.0
+    ) -> Iterator[SpokenSentence]:
         """As `sentences`, each with its words' times from the model's phoneme durations (on torch
         where the served graph was exported without its durations output)."""
         length_scale = self.length_scale(speed)
@@ -74,8 +76,9 @@ class Synthesizer:
         generator, meta = load_for_inference(self.settings, self.model_id, self.device)
         yield from synthesize_timed(generator, meta, text, embedding, length_scale=length_scale)
 
-    def synthesize(self, text: str, embedding: np.ndarray | None = None, *,
-                   seed: int | None = None, speed: float = 1.0) -> tuple[np.ndarray, int]:
+    def synthesize(
+        self, text: str, embedding: np.ndarray | None = None, *, seed: int | None = None, speed: float = 1.0
+    ) -> tuple[np.ndarray, int]:
         pieces = [audio for _, audio in self.sentences(text, embedding, seed=seed, speed=speed)]
         return np.concatenate(pieces), self.meta.sample_rate
 

@@ -4,16 +4,18 @@ provoice.voice_models.train_worker '<json>'`, started by `provoice.voice_models.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from provoice.settings import Settings
 from provoice.tts import TrainConfig
-from provoice.voice_models.pipeline import FineTuneInputs, fine_tune_here
+from provoice.voice_models.pipeline import WORKER_SETTINGS_ENV, FineTuneInputs, fine_tune
 
 
 def main(argv: list[str]) -> None:
     payload = json.loads(argv[0])
-    fine_tune_here(Settings(), FineTuneInputs(**payload["inputs"]), TrainConfig.from_dict(payload["config"]))
+    settings = Settings.model_validate_json(os.environ[WORKER_SETTINGS_ENV])  # the launcher's, not re-read
+    fine_tune(settings, FineTuneInputs(**payload["inputs"]), TrainConfig.from_dict(payload["config"]))
 
 
 if __name__ == "__main__":

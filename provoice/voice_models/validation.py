@@ -55,26 +55,38 @@ def load_held_out(storage: Storage, rows: Sequence[dict], encoder) -> HeldOut:
     return HeldOut(list(rows), clips, voice_of(encoder, clips) if clips else None)
 
 
-def validation_set(storage: Storage, held: HeldOut, front_end: TextFrontEnd, sample_rate: int,
-                   sentences: Sequence[str] = VALIDATION_SENTENCES) -> ValidationSet:
+def validation_set(
+    storage: Storage,
+    held: HeldOut,
+    front_end: TextFrontEnd,
+    sample_rate: int,
+    sentences: Sequence[str] = VALIDATION_SENTENCES,
+) -> ValidationSet:
     """The sentences phonemised once, and the first `MEL_CLIPS` held-out clips at the model's rate."""
     clips = []
     for r in held.rows[:MEL_CLIPS]:
         with storage.local_path(storage.key_of(r["audio_uri"])) as wav:
             audio = resample(read_slice(wav, r["start"], r["end"]), read_wav_info(wav)[0], sample_rate)
-        clips.append(TrainingItem(phoneme_ids=front_end.phoneme_ids(r["text"]), audio=audio,
-                                  embedding=held.voice, item_id=r["id"]))
-    return ValidationSet(sentences=list(sentences), phoneme_ids=[front_end.phoneme_ids(s) for s in sentences],
-                         voice=held.voice, clips=clips)
+        clips.append(
+            TrainingItem(
+                phoneme_ids=front_end.phoneme_ids(r["text"]), audio=audio, embedding=held.voice, item_id=r["id"]
+            )
+        )
+    return ValidationSet(
+        sentences=list(sentences),
+        phoneme_ids=[front_end.phoneme_ids(s) for s in sentences],
+        voice=held.voice,
+        clips=clips,
+    )
 
 
-def speech_scorer(settings: Settings, encoder, voice: np.ndarray | None,
-                  beam_size: int = EVAL_BEAM_SIZE) -> Scorer:
+def speech_scorer(settings: Settings, encoder, voice: np.ndarray | None, beam_size: int = EVAL_BEAM_SIZE) -> Scorer:
     """WER, similarity to `voice` and DNSMOS of synthesised validation audio (Whisper loaded once)."""
     from provoice.asr.whisper import load_model
 
-    asr = load_model(settings.asr_model, settings.resolved_device(), settings.asr_compute_type,
-                     settings.asr_cpu_threads)
+    asr = load_model(
+        settings.asr_model, settings.resolved_device(), settings.asr_compute_type, settings.asr_cpu_threads
+    )
 
     def score(texts: Sequence[str], audios: Sequence[np.ndarray], rate: int) -> Mapping[str, float]:
         ev = score_audio(texts, audios, rate, asr, encoder, voice, beam_size)

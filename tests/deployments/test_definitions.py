@@ -10,9 +10,14 @@ from deployments.definitions import GPU_POOL, RETRAIN_CRON, SPECS, load_flow, ru
 from provoice.events import FILES_UPLOADED, STAGE_BUCKET, STAGE_INGESTED, UPLOAD_STAGE, resource
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = {"pro-voice-clone/pro-voice-clone", "prepare-dataset/prepare-dataset",
-         "retrain-on-new-base-model/retrain-on-new-base-model", "ingest-files/ingest-upload", "fine-tune/gpu",
-         "reap-pvcs/reap-pvcs"}
+NAMES = {
+    "pro-voice-clone/pro-voice-clone",
+    "prepare-dataset/prepare-dataset",
+    "retrain-on-new-base-model/retrain-on-new-base-model",
+    "ingest-files/ingest-upload",
+    "fine-tune/gpu",
+    "reap-pvcs/reap-pvcs",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,8 @@ def test_prefect_yaml_matches_the_python_definitions(prefect_yaml):
         assert [t for t in d.get("triggers", [])] == [t.to_dict() for t in s.triggers]
         assert [x.get("cron") for x in d.get("schedules", []) if "cron" in x] == ([s.cron] if s.cron else [])
         assert [x["interval"] for x in d.get("schedules", []) if "interval" in x] == (
-            [s.interval_s] if s.interval_s else [])
+            [s.interval_s] if s.interval_s else []
+        )
     assert by_name["gpu"]["work_pool"]["job_variables"]["gpu_count"] == 1
     assert prefect_yaml["pull"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == "/app"
 

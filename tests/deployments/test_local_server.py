@@ -16,13 +16,16 @@ from deployments.local_server import LocalServer, alive, healthy
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-ENSURE = ("import json\nfrom deployments.local_server import LocalServer\nfrom provoice.settings import Settings\n"
-          "r = LocalServer(Settings()).ensure()\nprint(json.dumps({'pid': r.pid, 'api_url': r.api_url}))\n")
+ENSURE = (
+    "import json\nfrom deployments.local_server import LocalServer\nfrom provoice.settings import Settings\n"
+    "r = LocalServer(Settings()).ensure()\nprint(json.dumps({'pid': r.pid, 'api_url': r.api_url}))\n"
+)
 
 
 def _ensure_in(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", ENSURE], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", ENSURE], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_two_commands_share_one_server_a_dead_one_is_replaced_and_stop_stops_it(settings):
@@ -40,11 +43,17 @@ def test_two_commands_share_one_server_a_dead_one_is_replaced_and_stop_stops_it(
     os.killpg(running.pid, signal.SIGKILL)  # the server dies; its record stays behind
     assert server.running() is None and server.record() is not None
     third = _ensure_in(env)
-    out, err = third.communicate(timeout=300)
+    out, _err = third.communicate(timeout=300)
     replaced = json.loads(out.strip().splitlines()[-1])
     assert third.returncode == 0 and replaced["pid"] != running.pid and healthy(replaced["api_url"])
 
-    r = subprocess.run([sys.executable, "-m", "interfaces.cli", "server", "stop", "--json"], env=env, cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "interfaces.cli", "server", "stop", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert server.record() is None and not alive(replaced["pid"]) and not healthy(replaced["api_url"])

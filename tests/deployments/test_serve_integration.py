@@ -53,15 +53,18 @@ class PrefectApi:
         return self.http.post("/automations/filter", json={}).json()
 
     def runs(self, deployment_id: str) -> list[dict]:
-        return self.http.post("/flow_runs/filter", json={
-            "deployments": {"id": {"any_": [deployment_id]}}}).json()
+        return self.http.post("/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}}).json()
 
     def finished(self, deployment_id: str, **params) -> dict | None:
         """A run of the deployment with these parameters that reached a final state (failing the test
         if it did not complete)."""
         for run in self.runs(deployment_id):
             if all(run["parameters"].get(k) == v for k, v in params.items()) and run["state_type"] in (
-                    "COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                "COMPLETED",
+                "FAILED",
+                "CRASHED",
+                "CANCELLED",
+            ):
                 assert run["state_type"] == "COMPLETED", f"{run['name']}: {run['state']}"
                 return run
         return None
@@ -77,7 +80,7 @@ def completed_pvc(prefect_harness, settings, tmp_path):
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     account = default_account(catalog).id
     grant(catalog, account, PVC_TRAINING_CREDITS)
-    pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base")
+    pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     pro_voice_clone(pvc_id=pvc.id, max_steps=2)
     with catalog.session() as s:
         s.get(Pvc, pvc.id).auto_retrain = True
@@ -92,20 +95,34 @@ def served(completed_pvc, settings, tmp_path, s3_endpoint):
 
     api_port, bucket = _free_port(), f"up-{os.urandom(3).hex()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_LOGGING_LEVEL="WARNING",
-               PROVOICE_BUCKET_EVENTS_SECRET=SECRET, PROVOICE_S3_ENDPOINT_URL=s3_endpoint,
-               PROVOICE_BUCKET_EVENTS_BUCKETS=bucket, PROVOICE_PVC_TRAIN_MINUTES="0.05")
-    proc = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(api_port)],
-                            env=env, cwd=tmp_path)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PREFECT_LOGGING_LEVEL="WARNING",
+        PROVOICE_BUCKET_EVENTS_SECRET=SECRET,
+        PROVOICE_S3_ENDPOINT_URL=s3_endpoint,
+        PROVOICE_BUCKET_EVENTS_BUCKETS=bucket,
+        PROVOICE_PVC_TRAIN_MINUTES="0.05",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(api_port)], env=env, cwd=tmp_path
+    )
     local = LocalServer(settings, say=lambda _: None)
     try:
         record = _wait("the local Prefect server", local.running, 240)
         api = PrefectApi(record.api_url)
         _wait("the ProVoice API", lambda: _get(f"http://127.0.0.1:{api_port}/openapi.json"), 120)
         _wait("six deployments", lambda: len(api.deployments()) == 6, 180)
-        yield {"proc": proc, "api": api, "api_url": f"http://127.0.0.1:{api_port}", "env": env,
-               "api_port": api_port, "local": local, "bucket": bucket}
+        yield {
+            "proc": proc,
+            "api": api,
+            "api_url": f"http://127.0.0.1:{api_port}",
+            "env": env,
+            "api_port": api_port,
+            "local": local,
+            "bucket": bucket,
+        }
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -125,23 +142,47 @@ def _get(url: str) -> bool:
 def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, settings, tmp_path, s3_endpoint):
     api, proc = served["api"], served["proc"]
     deployments = api.deployments()
-    assert set(deployments) == {"pro-voice-clone/pro-voice-clone", "prepare-dataset/prepare-dataset",
-                                "retrain-on-new-base-model/retrain-on-new-base-model",
-                                "ingest-files/ingest-upload", "fine-tune/gpu", "reap-pvcs/reap-pvcs"}
+    assert set(deployments) == {
+        "pro-voice-clone/pro-voice-clone",
+        "prepare-dataset/prepare-dataset",
+        "retrain-on-new-base-model/retrain-on-new-base-model",
+        "ingest-files/ingest-upload",
+        "fine-tune/gpu",
+        "reap-pvcs/reap-pvcs",
+    }
     retrain = deployments["retrain-on-new-base-model/retrain-on-new-base-model"]
     assert [s["schedule"]["cron"] for s in retrain["schedules"]] == ["0 3 * * *"]
     triggers = {a["name"] for a in api.automations()}
     assert {"retrain-on-base-model-registered", "prepare-on-files-uploaded", "ingest-on-bucket-upload"} <= triggers
     limit = api.http.get("/v2/concurrency_limits/gpu").json()
     assert limit["limit"] == 1
-    scheduled = _wait("the scheduler to plan daily retrains", lambda: [
-        r for r in api.runs(retrain["id"]) if r["state_type"] == "SCHEDULED"], 90, 2)
+    scheduled = _wait(
+        "the scheduler to plan daily retrains",
+        lambda: [r for r in api.runs(retrain["id"]) if r["state_type"] == "SCHEDULED"],
+        90,
+        2,
+    )
     assert all(r["expected_start_time"].endswith("T03:00:00Z") for r in scheduled)
 
     # A new base model registered through the CLI emits the event; the trigger starts a retrain.
-    cli = subprocess.run([sys.executable, "-m", "interfaces.cli", "base-model", "create-random", "--id", "tiny-base-2",
-                          "--seed", "1", "--json"], env={**served["env"], "PREFECT_API_URL": api.url},
-                         capture_output=True, text=True, timeout=180)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "interfaces.cli",
+            "base-model",
+            "create-random",
+            "--id",
+            "tiny-base-2",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        env={**served["env"], "PREFECT_API_URL": api.url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["created"] is True
     run = _wait("a completed retrain run", lambda: api.finished(retrain["id"], base_model_id="tiny-base-2"), 420, 3)
@@ -164,9 +205,19 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     synthetic.speech_file(take, synthetic.corpus(4, start=20))
     key = f"uploads/{target.id}/take 1.wav"
     fs.put(str(take), f"{bucket}/{key}")
-    notification = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                                 "s3": {"bucket": {"name": bucket},
-                                        "object": {"key": key.replace(" ", "+"), "size": take.stat().st_size}}}]}
+    notification = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": key.replace(" ", "+"), "size": take.stat().st_size},
+                },
+            }
+        ]
+    }
     url = f"{served['api_url']}/bucket-events"
     assert httpx.post(url, json=notification, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert httpx.post(url, json=notification).status_code == 401
@@ -175,12 +226,20 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     assert answer.json()["datasets"] == {target.id: [f"s3://{bucket}/{key}"]}
 
     deployments = api.deployments()
-    ingest = _wait("a completed ingest-upload run", lambda: api.finished(
-        deployments["ingest-files/ingest-upload"]["id"], dataset_id=target.id), 180, 2)
+    ingest = _wait(
+        "a completed ingest-upload run",
+        lambda: api.finished(deployments["ingest-files/ingest-upload"]["id"], dataset_id=target.id),
+        180,
+        2,
+    )
     assert ingest["parameters"]["sources"] == [f"s3://{bucket}/{key}"]
     assert [f.original_name for f in catalog.files(target.id)] == ["take 1.wav"]
-    _wait("a completed prepare run of that dataset", lambda: api.finished(
-        deployments["prepare-dataset/prepare-dataset"]["id"], dataset_id=target.id), 240, 2)
+    _wait(
+        "a completed prepare run of that dataset",
+        lambda: api.finished(deployments["prepare-dataset/prepare-dataset"]["id"], dataset_id=target.id),
+        240,
+        2,
+    )
     assert catalog.latest_run(target.id) is not None
 
     # Training through the API: 202 with a flow run id at once; the served deployment runs it.
@@ -188,9 +247,15 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
 
     _, key = create_api_key(catalog, default_account(catalog).id)
     grant(catalog, default_account(catalog).id, PVC_TRAINING_CREDITS)
-    fresh = create_pvc(catalog, default_account(catalog).id, completed_pvc.dataset_id, "Served", "tiny-base")
-    answer = httpx.post(f"{served['api_url']}/fine-tunes/{fresh.id}/train", json={"max_steps": 2},
-                        headers={"X-API-Key": key}, timeout=30)
+    fresh = create_pvc(
+        catalog, default_account(catalog).id, completed_pvc.dataset_id, "Served", "tiny-base", settings=settings
+    )
+    answer = httpx.post(
+        f"{served['api_url']}/fine-tunes/{fresh.id}/train",
+        json={"max_steps": 2},
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "queued" and answer.json()["flow_run_id"]
     run_id, seen = answer.json()["flow_run_id"], []
@@ -200,22 +265,38 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
         if not seen or seen[-1] != status:
             seen.append(status)
         return status in ("completed", "failed")
+
     _wait("the served PVC to finish", finished_training, 420, 0.3)
     assert seen[0] == "queued" and seen[-1] == "completed" and "training" in seen, seen
-    flow_run = _wait("its flow run to end", lambda: (lambda r: r if r["state_type"] in (
-        "COMPLETED", "FAILED", "CRASHED") else None)(api.http.get(f"/flow_runs/{run_id}").json()), 120)
+    flow_run = _wait(
+        "its flow run to end",
+        lambda: (lambda r: r if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None)(
+            api.http.get(f"/flow_runs/{run_id}").json()
+        ),
+        120,
+    )
     assert flow_run["deployment_id"] == deployments["pro-voice-clone/pro-voice-clone"]["id"]
     assert flow_run["state_type"] == "COMPLETED"
 
     # The same deployments on work pools, as infra/ registers them.
     for command in (["ops", "setup"], ["ops", "deploy"]):
-        done = subprocess.run([sys.executable, "-m", "interfaces.cli", *command, "--json"], capture_output=True,
-                              text=True, env={**served["env"], "PREFECT_API_URL": api.url}, timeout=180)
+        done = subprocess.run(
+            [sys.executable, "-m", "interfaces.cli", *command, "--json"],
+            capture_output=True,
+            text=True,
+            env={**served["env"], "PREFECT_API_URL": api.url},
+            timeout=180,
+        )
         assert done.returncode == 0, done.stderr
     pools = {name: d["work_pool_name"] for name, d in api.deployments().items()}
-    assert pools == {"pro-voice-clone/pro-voice-clone": "cpu", "prepare-dataset/prepare-dataset": "cpu",
-                     "retrain-on-new-base-model/retrain-on-new-base-model": "cpu",
-                     "ingest-files/ingest-upload": "cpu", "fine-tune/gpu": "gpu", "reap-pvcs/reap-pvcs": "cpu"}
+    assert pools == {
+        "pro-voice-clone/pro-voice-clone": "cpu",
+        "prepare-dataset/prepare-dataset": "cpu",
+        "retrain-on-new-base-model/retrain-on-new-base-model": "cpu",
+        "ingest-files/ingest-upload": "cpu",
+        "fine-tune/gpu": "gpu",
+        "reap-pvcs/reap-pvcs": "cpu",
+    }
     gpu_pool = api.http.get("/work_pools/gpu").json()
     assert gpu_pool["type"] == "kubernetes"
     assert gpu_pool["base_job_template"]["variables"]["properties"]["gpu_count"]["default"] == 1
@@ -229,8 +310,11 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     assert not (settings.home / "serve.json").exists()
 
     # A `provoice serve` killed with SIGKILL leaves nothing running: its watchdog stops the children.
-    again = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(served["api_port"])],
-                             env=served["env"], cwd=tmp_path)
+    again = subprocess.Popen(
+        [sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(served["api_port"])],
+        env=served["env"],
+        cwd=tmp_path,
+    )
     _wait("the ProVoice API again", lambda: _get(f"{served['api_url']}/openapi.json"), 120)
     groups = json.loads((settings.home / "serve.json").read_text())["groups"]
     again.kill()
@@ -240,8 +324,13 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     _wait("the children of a killed serve to stop", lambda: not any(alive(g) for g in groups), 60)
     assert not _get(f"{served['api_url']}/openapi.json")
 
-    stopped = subprocess.run([sys.executable, "-m", "interfaces.cli", "server", "stop", "--json"], env=served["env"],
-                             capture_output=True, text=True, timeout=60)
+    stopped = subprocess.run(
+        [sys.executable, "-m", "interfaces.cli", "server", "stop", "--json"],
+        env=served["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stopped.returncode == 0, stopped.stderr
     assert not _get(f"{api.url}/health")
     assert served["local"].record() is None

@@ -40,16 +40,21 @@ def test_settings_choose_the_task_runner(tmp_path):
         assert remote.address == "tcp://dask.internal:8786"
         flow = prepare_flow_for(Settings(**base, dask_address="tcp://dask.internal:8786"))
         assert flow.name == "prepare-files" and flow.task_runner.address == "tcp://dask.internal:8786"
-    with temporary_settings(restore_defaults={PREFECT_API_URL}), \
-            pytest.raises(ConfigurationError, match="PREFECT_API_URL"):
+    with (
+        temporary_settings(restore_defaults={PREFECT_API_URL}),
+        pytest.raises(ConfigurationError, match="PREFECT_API_URL"),
+    ):
         prepare_task_runner(Settings(**base, dask_address="tcp://dask.internal:8786"))
 
 
 def _worker_view() -> dict:
     import psutil
 
-    return {"api": os.environ.get("PREFECT_API_URL"), "omp": os.environ.get("OMP_NUM_THREADS"),
-            "children": [" ".join(c.cmdline()[:3]) for c in psutil.Process().children(recursive=True)]}
+    return {
+        "api": os.environ.get("PREFECT_API_URL"),
+        "omp": os.environ.get("OMP_NUM_THREADS"),
+        "children": [" ".join(c.cmdline()[:3]) for c in psutil.Process().children(recursive=True)],
+    }
 
 
 @pytest.mark.integration
@@ -109,16 +114,21 @@ def _prepare(home, upload, monkeypatch, **env):
             text = text.replace(file_id, name)
         return json.loads(text.replace(ds.id, "<dataset>").replace(settings.storage_uri, "<store>"))
 
-    rows = [json.loads(line) for line in
-            storage.read_bytes(storage.key_of(summary["manifest_uri"])).decode().splitlines()]
-    audio = {r["file_id"]: hashlib.sha256(storage.read_bytes(storage.key_of(r["audio_uri"]))).hexdigest()
-             for r in rows}
+    rows = [
+        json.loads(line) for line in storage.read_bytes(storage.key_of(summary["manifest_uri"])).decode().splitlines()
+    ]
+    audio = {r["file_id"]: hashlib.sha256(storage.read_bytes(storage.key_of(r["audio_uri"]))).hexdigest() for r in rows}
     report = storage.read_json(storage.key_of(summary["report_uri"]))
     report.pop("created_at")
     run = catalog.latest_run(ds.id)
-    return {"summary": neutral(summary), "rows": neutral(rows), "audio": neutral(audio),
-            "report": neutral(report), "progress": (run.progress_done, run.progress_total),
-            "flow_run_id": state.state_details.flow_run_id}
+    return {
+        "summary": neutral(summary),
+        "rows": neutral(rows),
+        "audio": neutral(audio),
+        "report": neutral(report),
+        "progress": (run.progress_done, run.progress_total),
+        "flow_run_id": state.state_details.flow_run_id,
+    }
 
 
 def _task_runs(flow_run_id, expected: int) -> list[tuple[str, str]]:
@@ -134,10 +144,16 @@ def _task_runs(flow_run_id, expected: int) -> list[tuple[str, str]]:
     deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
         while True:
-            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                         sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
-            final = sorted((r.name, r.state_type.value) for r in runs
-                           if " " in r.name and r.state is not None and r.state.is_final())
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
+            final = sorted(
+                (r.name, r.state_type.value)
+                for r in runs
+                if " " in r.name and r.state is not None and r.state.is_final()
+            )
             if len(final) >= expected or time.monotonic() > deadline:
                 return final
             time.sleep(0.5)
@@ -151,6 +167,7 @@ def test_dask_workers_prepare_exactly_what_threads_do(prefect_harness, speech_di
 
     def boom(*args, **kwargs):
         raise AssertionError("per-file work ran in the flow's own process")
+
     # The workers are separate processes: this patch reaches only the flow's process.
     monkeypatch.setattr("provoice.dataset.steps.convert", boom)
     environ = dict(os.environ)

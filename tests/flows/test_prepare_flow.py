@@ -28,8 +28,21 @@ def build_upload(folder, speech_dir):
     bad = synthetic.bad_files(folder / "bad", speech_dir / "main.wav")
     (folder.parent / "later").mkdir(exist_ok=True)
     (folder.parent / "later" / "take0-again.wav").write_bytes((folder / "take0.wav").read_bytes())
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(speech_dir / "main.wav"), "-ar", "8000",
-                    "-c:a", "pcm_mulaw", str(folder / "bad" / "telephone.wav")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(speech_dir / "main.wav"),
+            "-ar",
+            "8000",
+            "-c:a",
+            "pcm_mulaw",
+            str(folder / "bad" / "telephone.wav"),
+        ],
+        check=True,
+    )
     (folder / "bad" / "guest.wav").write_bytes((speech_dir / "other.wav").read_bytes())
     return texts, bad
 
@@ -46,7 +59,7 @@ def _run(sources):
 
 def _check_summary(summary, texts, settings):
     files = {f["name"]: f for f in summary["files"]}
-    for name, text in texts.items():
+    for name, _text in texts.items():
         assert files[name]["status"] == "accepted", files[name]
     reasons = {name: (files[name]["status"], files[name]["reason"] or "") for name in files}
     assert reasons["empty.wav"] == ("rejected", "empty file (0 bytes)")
@@ -64,7 +77,9 @@ def _check_summary(summary, texts, settings):
     report = storage.read_json(storage.key_of(summary["report_uri"]))
     assert any(w.startswith("telephone.wav: low bandwidth") for w in report["warnings"])
     assert summary["enough"] is (summary["accepted_seconds"] >= summary["min_seconds"])
-    manifest = [json.loads(x) for x in storage.read_bytes(storage.key_of(summary["manifest_uri"])).decode().splitlines()]
+    manifest = [
+        json.loads(x) for x in storage.read_bytes(storage.key_of(summary["manifest_uri"])).decode().splitlines()
+    ]
     assert {"audio_uri", "duration", "text", "file_id", "start", "end", "metrics"} <= set(manifest[0])
     assert sum(r["duration"] for r in manifest) == pytest.approx(summary["accepted_seconds"], abs=0.01)
     by_id = {f["id"]: f["name"] for f in summary["files"]}
@@ -85,6 +100,7 @@ def test_prepare_on_local_storage_reruns_and_edits(prefect_harness, settings, sp
 
     def boom(*a, **k):
         raise AssertionError("per-file work repeated")
+
     for name in ("convert", "segment", "transcribe_segments", "embed"):
         monkeypatch.setattr(f"provoice.dataset.steps.{name}", boom)
     again = prepare_dataset(ds_id).model_dump()
@@ -95,6 +111,7 @@ def test_prepare_on_local_storage_reruns_and_edits(prefect_harness, settings, sp
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
     seen = []
     import provoice.dataset.steps as steps
+
     real_convert = steps.convert
     monkeypatch.setattr(steps, "convert", lambda src, *a, **k: seen.append(src) or real_convert(src, *a, **k))
     extra = synthetic.speak(synthetic.SENTENCES[0], tmp_path / "extra.wav")
@@ -115,6 +132,6 @@ def test_prepare_on_s3_from_an_s3_prefix(prefect_harness, s3_settings, speech_di
     bucket = s3_settings.storage_uri.split("/")[2]
     fs.put(str(tmp_path / "upload") + "/", f"{bucket}/uploads/", recursive=True)
     fs.put(str(tmp_path / "later") + "/", f"{bucket}/later/", recursive=True)
-    ds_id, summary = _run([f"s3://{bucket}/uploads", f"s3://{bucket}/later"])
+    _ds_id, summary = _run([f"s3://{bucket}/uploads", f"s3://{bucket}/later"])
     assert summary["manifest_uri"].startswith(f"s3://{bucket}/store/")
     _check_summary(summary, texts, s3_settings)

@@ -8,12 +8,12 @@ from provoice import synthetic
 from provoice.catalog import Catalog
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.tts.synthesis import synthesize
 from provoice.tts.train.checkpoint import load_state
 from provoice.voice_models.export import config_key
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
-from provoice.voice_models.registry import BaseModelRegistry
-from provoice.tts.synthesis import synthesize
 from provoice.voice_models.recipe import RECIPE
+from provoice.voice_models.registry import BaseModelRegistry
 from provoice.voice_models.validation import VALIDATION_SENTENCES
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,11 @@ def _artifact(key: str) -> str:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        found = client.request("POST", "/artifacts/filter", json={
-            "artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1, "offset": 0}).json()
+        found = client.request(
+            "POST",
+            "/artifacts/filter",
+            json={"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1, "offset": 0},
+        ).json()
     assert found, f"no artifact {key}"
     return found[0]["data"]
 
@@ -49,7 +52,14 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
     assert out["model_id"] == "tiny-base/ft-1" and out["base_model_id"] == "tiny-base"
     assert out["steps"] == 3 and out["stopped_by"] == "max_steps"
-    assert set(out["evaluation"]) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base", "wer_by_seed"}
+    assert set(out["evaluation"]) == {
+        "wer",
+        "speaker_similarity",
+        "dnsmos",
+        "ceiling_similarity",
+        "base",
+        "wer_by_seed",
+    }
     assert len(out["evaluation"]["wer_by_seed"]) == 2  # every sentence read with two synthesis seeds
     assert out["evaluation"]["wer"] == pytest.approx(sum(out["evaluation"]["wer_by_seed"]) / 2, abs=1e-3)
     assert out["evaluation"]["base"]["model_id"] == "tiny-base" and 0 < out["evaluation"]["ceiling_similarity"] <= 1
@@ -59,9 +69,17 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     # Validation ran at the start (the base) and at the end, wrote previews, and chose the step exported.
     assert out["best_step"] == 3
     assert [k.rsplit("/", 1)[1] for k in storage.list("training/ft-1/previews")] == [
-        "step-000000000.json", "step-000000000.wav", "step-000000003.json", "step-000000003.wav"]
-    assert set(storage.read_json("training/ft-1/previews/step-000000003.json")) >= {"wer", "speaker_similarity",
-                                                                                    "dnsmos", "mel"}
+        "step-000000000.json",
+        "step-000000000.wav",
+        "step-000000003.json",
+        "step-000000003.wav",
+    ]
+    assert set(storage.read_json("training/ft-1/previews/step-000000003.json")) >= {
+        "wer",
+        "speaker_similarity",
+        "dnsmos",
+        "mel",
+    }
     table = _artifact("validation-ft-1")
     assert [row["step"] for row in json.loads(table)] == [0, 3]
     summary = _artifact("model-ft-1")
@@ -91,12 +109,37 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     evaluated = json.loads(r.stdout)
     assert set(evaluated) == {"wer", "speaker_similarity", "dnsmos", "ceiling_similarity", "base", "wer_by_seed"}
     assert evaluated["ceiling_similarity"] == out["evaluation"]["ceiling_similarity"]
-    r = runner.invoke(app, ["tts", "--model-id", "tiny-base/ft-1", "--reference", str(up / "take0.wav"),
-                            "--text", "Hello there.", "-o", str(tmp_path / "out.wav"), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "tts",
+            "--model-id",
+            "tiny-base/ft-1",
+            "--reference",
+            str(up / "take0.wav"),
+            "--text",
+            "Hello there.",
+            "-o",
+            str(tmp_path / "out.wav"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["conditioned"] is True and (tmp_path / "out.wav").stat().st_size > 1000
-    r = runner.invoke(app, ["model", "bundle", ds.id, str(tmp_path / "bundle"), "--weights", "int8",
-                            "--max-audio-minutes", "0.3", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "model",
+            "bundle",
+            ds.id,
+            str(tmp_path / "bundle"),
+            "--weights",
+            "int8",
+            "--max-audio-minutes",
+            "0.3",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     written = json.loads(r.stdout)
     assert set(written["files"]) >= {"bundle.json", "data.npz", "generator.npz"} and written["weights"] == "int8"
@@ -116,6 +159,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
 
     monkeypatch_env = {"PROVOICE_TRAIN_PROCESSES": "2"}
     import os
+
     os.environ.update(monkeypatch_env)
     try:
         ddp = fine_tune_model(ds.id, run_id="ft-ddp", max_steps=2, batch_size=2, checkpoint_every=2).model_dump()

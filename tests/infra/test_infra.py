@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import tomllib
 import shlex
 from fnmatch import fnmatch
 from importlib.metadata import distribution, version
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def simple_commands(argv: list[str]) -> list[list[str]]:
         words = shlex.split(part)
         while ">" in words:
             i = words.index(">")
-            del words[i:i + 2]
+            del words[i : i + 2]
         if words:
             out.append(words)
     return out
@@ -137,8 +137,12 @@ def k8s_docs() -> list[dict]:
 
 def k8s_containers() -> list[tuple[dict, dict]]:
     """(workload, container) for every Deployment and Job."""
-    return [(d, c) for d in k8s_docs() if d["kind"] in ("Deployment", "Job")
-            for c in d["spec"]["template"]["spec"]["containers"]]
+    return [
+        (d, c)
+        for d in k8s_docs()
+        if d["kind"] in ("Deployment", "Job")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]
 
 
 def k8s_object(kind: str, name: str) -> dict:
@@ -188,8 +192,12 @@ def rendered_job(values: dict[str, Any]) -> dict:
         pod_watch_timeout_seconds: int = 60
         stream_output: bool = True
 
-    run = {"name": "fine-tune-run", "labels": {"prefect.io/flow-run-id": "1"},
-           "command": "prefect flow-run execute", **values}
+    run = {
+        "name": "fine-tune-run",
+        "labels": {"prefect.io/flow-run-id": "1"},
+        "command": "prefect flow-run execute",
+        **values,
+    }
     config = asyncio.run(KubernetesShape.from_template_and_values(template(), run, client=object()))
     return config.model_dump()
 
@@ -199,8 +207,9 @@ def rendered_job(values: dict[str, Any]) -> dict:
 
 def test_compose_has_the_stack_with_the_gpu_worker_behind_a_profile():
     services = compose()["services"]
-    assert {"postgres", "prefect-server", "minio", "minio-setup", "setup", "api", "worker-cpu",
-            "worker-gpu"} <= set(services)
+    assert {"postgres", "prefect-server", "minio", "minio-setup", "setup", "api", "worker-cpu", "worker-gpu"} <= set(
+        services
+    )
     with_profiles = {name: s["profiles"] for name, s in services.items() if "profiles" in s}
     assert with_profiles == {"worker-gpu": ["gpu"]}
 
@@ -260,8 +269,11 @@ def test_compose_catalog_database_is_created_by_the_postgres_init_script():
     env = {k: interpolate(v) for k, v in compose()["x-provoice-env"].items()}
     catalog_db = urlsplit(env["PROVOICE_DATABASE_URL"]).path.lstrip("/")
     mounts = dict(v.rsplit(":", 1)[0].split(":", 1) for v in postgres["volumes"] if v.startswith("./"))
-    scripts = [(COMPOSE_FILE.parent / src).read_text() for src, dest in mounts.items()
-               if dest.startswith("/docker-entrypoint-initdb.d/")]
+    scripts = [
+        (COMPOSE_FILE.parent / src).read_text()
+        for src, dest in mounts.items()
+        if dest.startswith("/docker-entrypoint-initdb.d/")
+    ]
     assert any(f"CREATE DATABASE {catalog_db};" in s for s in scripts)
     assert postgres["environment"]["POSTGRES_DB"] == "prefect"
 
@@ -269,7 +281,7 @@ def test_compose_catalog_database_is_created_by_the_postgres_init_script():
 def test_compose_gpu_worker_reserves_an_nvidia_gpu_and_serves_the_gpu_pool():
     worker = compose()["services"]["worker-gpu"]
     assert image_name(worker["image"]) == "provoice-cuda"
-    device, = worker["deploy"]["resources"]["reservations"]["devices"]
+    (device,) = worker["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"] and device["count"] >= 1
     assert option(worker["command"], "--pool") == "gpu"
 
@@ -277,8 +289,11 @@ def test_compose_gpu_worker_reserves_an_nvidia_gpu_and_serves_the_gpu_pool():
 def test_compose_workers_serve_every_pool_and_match_the_pool_types_setup_creates():
     services = compose()["services"]
     pools = {d["work_pool"]["name"] for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
-    workers = {option(s["command"], "--pool"): option(s["command"], "--type") for s in services.values()
-               if s.get("command", [])[:3] == ["prefect", "worker", "start"]}
+    workers = {
+        option(s["command"], "--pool"): option(s["command"], "--type")
+        for s in services.values()
+        if s.get("command", [])[:3] == ["prefect", "worker", "start"]
+    }
     assert set(workers) == pools == {"cpu", "gpu"}
     setup = next(c for c in simple_commands(services["setup"]["command"]) if c[:3] == ["provoice", "ops", "setup"])
     assert workers == {"cpu": "process", "gpu": option(setup, "--gpu-pool-type")}
@@ -309,8 +324,11 @@ def test_minio_webhook_posts_uploads_to_the_api_bucket_events_route():
 
 
 def test_compose_variables_are_all_in_env_example():
-    documented = {line.split("=", 1)[0] for line in (INFRA / ".env.example").read_text().splitlines()
-                  if line and not line.startswith("#")}
+    documented = {
+        line.split("=", 1)[0]
+        for line in (INFRA / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert compose_variables() == documented
 
 
@@ -319,8 +337,7 @@ def test_compose_variables_are_all_in_env_example():
 
 @pytest.mark.parametrize("path", sorted(IMAGES.values()))
 def test_dockerfile_copies_existing_sources_that_its_dockerignore_lets_through(path):
-    patterns = [p for p in (ROOT / f"{path}.dockerignore").read_text().splitlines()
-                if p and not p.startswith("#")]
+    patterns = [p for p in (ROOT / f"{path}.dockerignore").read_text().splitlines() if p and not p.startswith("#")]
 
     def ignored(rel: str) -> bool:
         verdict = False
@@ -345,7 +362,7 @@ def test_dockerfile_cmd_is_a_real_entrypoint_and_there_is_no_entrypoint(path):
     appended to an ENTRYPOINT."""
     instructions = dockerfile(path)
     assert "ENTRYPOINT" not in {i for i, _ in instructions}
-    cmd, = [json.loads(rest) for i, rest in instructions if i == "CMD"]
+    (cmd,) = [json.loads(rest) for i, rest in instructions if i == "CMD"]
     check_command(cmd)
     assert ("WORKDIR", "/app") in instructions
 
@@ -385,7 +402,9 @@ def env_names_and_values() -> list[tuple[str, str, str]]:
         for key in ("data", "stringData"):
             out += [(where, name, value) for name, value in doc.get(key, {}).items()]
     for workload, container in k8s_containers():
-        out += [(f"k8s {workload['metadata']['name']}", e["name"], e.get("value", "")) for e in container.get("env", [])]
+        out += [
+            (f"k8s {workload['metadata']['name']}", e["name"], e.get("value", "")) for e in container.get("env", [])
+        ]
     return out
 
 
@@ -408,8 +427,11 @@ def test_every_provoice_and_prefect_variable_is_a_real_setting():
 def test_settings_values_are_valid(where, monkeypatch):
     from provoice.settings import Settings
 
-    values = {name: value for w, name, value in env_names_and_values() if w == where or (
-        where.startswith("k8s") and w == "k8s Secret provoice-secrets")}
+    values = {
+        name: value
+        for w, name, value in env_names_and_values()
+        if w == where or (where.startswith("k8s") and w == "k8s Secret provoice-secrets")
+    }
     assert values
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -446,7 +468,7 @@ def test_kustomization_lists_every_manifest_and_only_existing_ones():
 
 def test_k8s_commands_are_real_entrypoints():
     checked = 0
-    for workload, container in k8s_containers():
+    for _workload, container in k8s_containers():
         if is_ours(container["image"]) or is_prefect(container["image"]):
             check_command(container.get("command", []) + container.get("args", []))
             checked += 1
@@ -458,7 +480,9 @@ def test_k8s_references_resolve():
     for workload, container in k8s_containers():
         name = workload["metadata"]["name"]
         for source in container.get("envFrom", []):
-            kind, ref = ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+            kind, ref = (
+                ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+            )
             k8s_object(kind, ref["name"])
         for env in container.get("env", []):
             if ref := env.get("valueFrom", {}).get("configMapKeyRef"):
@@ -473,8 +497,12 @@ def test_k8s_references_resolve():
         if sa := workload["spec"]["template"]["spec"].get("serviceAccountName"):
             k8s_object("ServiceAccount", sa)
     for service in (d for d in k8s_docs() if d["kind"] == "Service"):
-        targets = [(w, c) for w, c in k8s_containers() if w["kind"] == "Deployment"
-                   and service["spec"]["selector"].items() <= w["spec"]["template"]["metadata"]["labels"].items()]
+        targets = [
+            (w, c)
+            for w, c in k8s_containers()
+            if w["kind"] == "Deployment"
+            and service["spec"]["selector"].items() <= w["spec"]["template"]["metadata"]["labels"].items()
+        ]
         assert len(targets) == 1, service["metadata"]["name"]
         ports = {p["name"] for p in targets[0][1]["ports"]}
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
@@ -482,7 +510,7 @@ def test_k8s_references_resolve():
 
 def test_k8s_workers_serve_both_pools_and_setup_creates_the_kubernetes_gpu_pool():
     workers = {}
-    for workload, container in k8s_containers():
+    for _workload, container in k8s_containers():
         argv = container.get("command", []) + container.get("args", [])
         if argv[:3] == ["prefect", "worker", "start"]:
             workers[option(argv, "--pool")] = (option(argv, "--type"), container["image"])
@@ -496,14 +524,23 @@ def test_k8s_workers_serve_both_pools_and_setup_creates_the_kubernetes_gpu_pool(
 def test_k8s_gpu_worker_may_create_jobs_and_read_pods_logs_and_events():
     deployment = k8s_object("Deployment", "provoice-worker-gpu")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-    bindings = [b for b in k8s_docs() if b["kind"] == "RoleBinding"
-                and {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE} in b["subjects"]]
+    bindings = [
+        b
+        for b in k8s_docs()
+        if b["kind"] == "RoleBinding"
+        and {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE} in b["subjects"]
+    ]
     assert bindings
     granted: set[tuple[str, str, str]] = set()
     for binding in bindings:
         role = k8s_object(binding["roleRef"]["kind"], binding["roleRef"]["name"])
-        granted |= {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-                    for resource in rule["resources"] for verb in rule["verbs"]}
+        granted |= {
+            (group, resource, verb)
+            for rule in role["rules"]
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            for verb in rule["verbs"]
+        }
     needed = {("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")}
     needed |= {("", r, v) for r in ("pods", "pods/log", "events") for v in ("get", "list", "watch")}
     assert needed <= granted, sorted(needed - granted)
@@ -529,8 +566,14 @@ def test_gpu_template_is_a_base_job_template_prefect_accepts_and_setup_uses():
     declared = set(t["variables"]["properties"])
     assert used <= declared, f"undeclared: {sorted(used - declared)}"
     defaults = {k: v["default"] for k, v in t["variables"]["properties"].items() if "default" in v}
-    validate(defaults, t["variables"], raise_on_error=True, preprocess=True, ignore_required=True,
-             allow_none_with_default=True)
+    validate(
+        defaults,
+        t["variables"],
+        raise_on_error=True,
+        preprocess=True,
+        ignore_required=True,
+        allow_none_with_default=True,
+    )
 
 
 def test_gpu_template_renders_a_job_on_a_gpu_node_with_one_gpu_by_default():
@@ -539,7 +582,7 @@ def test_gpu_template_renders_a_job_on_a_gpu_node_with_one_gpu_by_default():
     config = rendered_job({})
     job = config["job_manifest"]
     pod = job["spec"]["template"]["spec"]
-    container, = pod["containers"]
+    (container,) = pod["containers"]
     # What prefect-kubernetes requires of every manifest (_get_base_job_manifest).
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
     assert (pod["parallelism"], pod["completions"], pod["restartPolicy"]) == (1, 1, "Never")
@@ -552,15 +595,23 @@ def test_gpu_template_renders_a_job_on_a_gpu_node_with_one_gpu_by_default():
     assert config["namespace"] == job["metadata"]["namespace"] == NAMESPACE
     assert container["image"] == compose()["services"]["worker-gpu"]["image"]
     for source in container["envFrom"]:
-        kind, ref = ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+        )
         k8s_object(kind, ref["name"])
 
 
 def test_gpu_count_and_the_gpu_deployments_job_variables_land_in_the_job():
-    assert rendered_job({"gpu_count": 2})["job_manifest"]["spec"]["template"]["spec"]["containers"][0][
-        "resources"]["limits"]["nvidia.com/gpu"] == 2
-    gpu, = [d for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"] if d["work_pool"]["name"] == "gpu"]
+    assert (
+        rendered_job({"gpu_count": 2})["job_manifest"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+            "limits"
+        ]["nvidia.com/gpu"]
+        == 2
+    )
+    (gpu,) = [d for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"] if d["work_pool"]["name"] == "gpu"]
     job_variables = gpu["work_pool"]["job_variables"]
     assert set(job_variables) <= set(template()["variables"]["properties"])
-    limits = rendered_job(job_variables)["job_manifest"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    limits = rendered_job(job_variables)["job_manifest"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+        "limits"
+    ]
     assert limits["nvidia.com/gpu"] == job_variables["gpu_count"]

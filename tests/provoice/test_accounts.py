@@ -87,3 +87,13 @@ def test_unknown_ids_are_not_found(catalog):
         create_api_key(catalog, "acct_nope")
     with pytest.raises(NotFound, match="key_nope"):
         revoke_api_key(catalog, "key_nope")
+
+
+def test_an_owner_revokes_only_its_own_keys(catalog):
+    alice, bob = create_account(catalog, "alice"), create_account(catalog, "bob")
+    alice_key, _ = create_api_key(catalog, alice.id)
+    bob_key, bob_secret = create_api_key(catalog, bob.id)
+    with pytest.raises(NotFound, match=f"no API key with id '{bob_key}'"):
+        revoke_api_key(catalog, bob_key, alice.id)
+    assert account_for_key(catalog, bob_secret).id == bob.id
+    assert revoke_api_key(catalog, alice_key, alice.id).revoked_at is not None

@@ -8,7 +8,8 @@ from provoice.errors import NotFound
 def test_migrated_schema_and_crud(settings):
     catalog = Catalog(settings)
     assert {"datasets", "dataset_files", "preparation_runs", "alembic_version"} <= set(
-        inspect(catalog.engine).get_table_names())
+        inspect(catalog.engine).get_table_names()
+    )
     ds = catalog.create_dataset("voice")
     f = catalog.add_file(dataset_id=ds.id, original_name="ä.wav", sha256="0" * 64, size=3, status="pending")
     assert [x.id for x in Catalog(settings).files(ds.id)] == [f.id]
@@ -58,3 +59,23 @@ def test_a_catalog_behind_the_code_names_the_migration_command(settings, tmp_pat
         Catalog(old)
     assert migrate_catalog(old).revision() == head_revision()
     assert Catalog(old).revision() == head_revision()
+
+
+def test_datetimes_come_back_aware_and_in_utc(settings):
+    """SQLite keeps no zone; the catalog's column type hands every moment back as aware UTC."""
+    from datetime import datetime, timedelta, timezone
+
+    from provoice.catalog import Dataset
+    from provoice.catalog.types import UtcDateTime
+
+    catalog = Catalog(settings)
+    ds = catalog.create_dataset("x")
+    east = timezone(timedelta(hours=5, minutes=30))
+    with catalog.session() as s:
+        s.get(Dataset, ds.id).created_at = datetime(2024, 3, 1, 17, 30, tzinfo=east)
+    with catalog.session() as s:
+        created = s.get(Dataset, ds.id).created_at
+    assert created == datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc) and created.tzinfo == timezone.utc
+    assert catalog.get_dataset(ds.id).created_at.utcoffset() == timedelta(0)
+    with pytest.raises(ValueError, match="aware datetimes only"):
+        UtcDateTime().process_bind_param(datetime(2024, 3, 1), catalog.engine.dialect)

@@ -54,7 +54,9 @@ def test_grant_debit_balance_history(catalog, account):
     assert balance(catalog, account) == Decimal("999992.5")
     entries = history(catalog, account)
     assert [(e.kind, e.amount, e.credits) for e in entries] == [
-        ("grant", 1_000_000_000, Decimal(1_000_000)), ("tts", -7_500, Decimal("-7.5"))]
+        ("grant", 1_000_000_000, Decimal(1_000_000)),
+        ("tts", -7_500, Decimal("-7.5")),
+    ]
 
 
 def test_tts_cost_is_exact_per_character():
@@ -173,7 +175,10 @@ def test_holds_set_credits_aside_until_charged_or_released(catalog, account):
 
     grant(catalog, account, 1_500_000)
     place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_1", "hold-1")
-    assert place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_1", "hold-1").idempotency_key == "hold-1"
+    assert (
+        place_hold(catalog, account, PVC_TRAINING_CREDITS, "pvc_training", "pvc_1", "hold-1").idempotency_key
+        == "hold-1"
+    )
     b = account_balance(catalog, account)
     assert (b.total, b.held, b.available) == (1_500_000, PVC_TRAINING_CREDITS, 500_000)
     with pytest.raises(InsufficientCredits, match=r"available 500,000 \(1,000,000 of 1,500,000 held"):

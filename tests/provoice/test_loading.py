@@ -12,6 +12,7 @@ def _ask_together(n, ask):
     def worker():
         barrier.wait()
         got.append(ask())
+
     threads = [threading.Thread(target=worker) for _ in range(n)]
     [t.start() for t in threads]
     [t.join() for t in threads]

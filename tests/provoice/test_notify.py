@@ -8,10 +8,12 @@ from provoice.notify import DeliveryFailed, Notification, display_url, post_webh
 from tests.http_receiver import receiver
 
 LOCAL = ("127.0.0.1",)  # the test receivers listen on loopback, which webhooks may not reach by default
-DONE = Notification(pvc_id="pvc_1", pvc_name="Narrator", status="completed", model_id="base/pvc_1",
-                    voice_ids=["voice_a", "voice_b"])
-FAILED = Notification(pvc_id="pvc_2", pvc_name="Narrator", status="failed",
-                      reason="needs ≥ 3 h of accepted speech, has 1 h 12 min")
+DONE = Notification(
+    pvc_id="pvc_1", pvc_name="Narrator", status="completed", model_id="base/pvc_1", voice_ids=["voice_a", "voice_b"]
+)
+FAILED = Notification(
+    pvc_id="pvc_2", pvc_name="Narrator", status="failed", reason="needs ≥ 3 h of accepted speech, has 1 h 12 min"
+)
 
 
 def test_delivers_json_with_everything_a_user_needs():
@@ -21,8 +23,14 @@ def test_delivers_json_with_everything_a_user_needs():
     assert req["headers"]["x-provoice-event"] == "provoice.pvc.completed"
     body = req["body"]
     assert {k: body[k] for k in ("event", "pvc_id", "pvc_name", "status", "model_id", "voice_ids", "reason")} == {
-        "event": "provoice.pvc.completed", "pvc_id": "pvc_1", "pvc_name": "Narrator", "status": "completed",
-        "model_id": "base/pvc_1", "voice_ids": ["voice_a", "voice_b"], "reason": None}
+        "event": "provoice.pvc.completed",
+        "pvc_id": "pvc_1",
+        "pvc_name": "Narrator",
+        "status": "completed",
+        "model_id": "base/pvc_1",
+        "voice_ids": ["voice_a", "voice_b"],
+        "reason": None,
+    }
     assert "voice_a, voice_b" in body["text"]
 
 

@@ -7,23 +7,26 @@ import pytest
 from provoice.outbound import DestinationRefused, check_destination
 
 
-@pytest.mark.parametrize("url, rule", [
-    ("http://127.0.0.1:9000/hook", "loopback"),
-    ("http://localhost/hook", "loopback"),
-    ("http://app.localhost/hook", "loopback"),
-    ("http://[::1]/hook", "loopback"),
-    ("http://[::ffff:127.0.0.1]/hook", "loopback"),
-    ("http://10.0.0.1/hook", "private"),
-    ("http://192.168.1.20/hook", "private"),
-    ("http://169.254.169.254/latest/meta-data/", "link-local"),
-    ("http://0.0.0.0/hook", "unspecified"),
-    ("http://224.0.0.1/hook", "multicast"),
-    ("file:///etc/passwd", "must be http:// or https://"),
-    ("gopher://example.com/", "must be http:// or https://"),
-    ("https://user:pw@example.com/", "user name or password"),
-    ("http:///nohost", "has no host"),
-    ("http://example.com:99999/", "not a valid URL"),
-])
+@pytest.mark.parametrize(
+    "url, rule",
+    [
+        ("http://127.0.0.1:9000/hook", "loopback"),
+        ("http://localhost/hook", "loopback"),
+        ("http://app.localhost/hook", "loopback"),
+        ("http://[::1]/hook", "loopback"),
+        ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("http://10.0.0.1/hook", "private"),
+        ("http://192.168.1.20/hook", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://0.0.0.0/hook", "unspecified"),
+        ("http://224.0.0.1/hook", "multicast"),
+        ("file:///etc/passwd", "must be http:// or https://"),
+        ("gopher://example.com/", "must be http:// or https://"),
+        ("https://user:pw@example.com/", "user name or password"),
+        ("http:///nohost", "has no host"),
+        ("http://example.com:99999/", "not a valid URL"),
+    ],
+)
 def test_non_public_destinations_are_refused_with_the_rule(url, rule):
     with pytest.raises(DestinationRefused, match=rule):
         check_destination(url)

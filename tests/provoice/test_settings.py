@@ -24,13 +24,17 @@ def test_step_keys_follow_settings():
     assert a.step_key("sample_rate") == b.step_key("sample_rate")
 
 
-def test_settings_survive_a_round_trip_through_the_environment(monkeypatch):
-    from provoice.voice_models.pipeline import settings_env
+def test_settings_survive_the_way_to_a_worker_process(monkeypatch):
+    """A torchrun rank gets its launcher's settings whole (`pipeline.WORKER_SETTINGS_ENV`), whatever
+    its own environment says."""
+    import os
 
-    original = Settings(vad_frame_ms=20, min_speech_seconds=42, asr_trim_window=False)
-    for key, value in settings_env(original).items():
-        monkeypatch.setenv(key, value)
-    assert Settings() == original
+    from provoice.voice_models.pipeline import WORKER_SETTINGS_ENV
+
+    original = Settings(vad_frame_ms=20, min_speech_seconds=42, asr_trim_window=False, notify_blocks=["a/b"])
+    monkeypatch.setenv(WORKER_SETTINGS_ENV, original.model_dump_json())
+    monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "7")
+    assert Settings.model_validate_json(os.environ[WORKER_SETTINGS_ENV]) == original
 
 
 def test_bad_vad_frame_is_refused():
@@ -41,10 +45,10 @@ def test_bad_vad_frame_is_refused():
 
 
 def test_notify_blocks_from_the_environment(monkeypatch):
-    from provoice.voice_models.pipeline import settings_env
+    import json
 
     monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", "slack-webhook/ops, custom-webhook/pager")
     s = Settings()
     assert s.notify_blocks == ["slack-webhook/ops", "custom-webhook/pager"]
-    monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", settings_env(s)["PROVOICE_NOTIFY_BLOCKS"])
+    monkeypatch.setenv("PROVOICE_NOTIFY_BLOCKS", json.dumps(s.notify_blocks))  # a JSON list reads the same
     assert Settings() == s

@@ -27,10 +27,9 @@ def test_roundtrip_and_listing(storage, tmp_path):
 
 
 def test_staged_output_is_atomic(storage):
-    with pytest.raises(RuntimeError):
-        with storage.staged_output("out/half.bin") as p:
-            p.write_bytes(b"partial")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), storage.staged_output("out/half.bin") as p:
+        p.write_bytes(b"partial")
+        raise RuntimeError("crash mid-write")
     assert not storage.exists("out/half.bin")
     with storage.staged_output("out/full.bin") as p:
         p.write_bytes(b"done")

@@ -16,8 +16,13 @@ from tests.http_receiver import receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-DONE = Notification(pvc_id="pvc_1", pvc_name="Narrator", status="completed", model_id="base/pvc_1",
-                    voice_ids=["voice_a", "voice_b", "voice_c", "voice_d"])
+DONE = Notification(
+    pvc_id="pvc_1",
+    pvc_name="Narrator",
+    status="completed",
+    model_id="base/pvc_1",
+    voice_ids=["voice_a", "voice_b", "voice_c", "voice_d"],
+)
 FAILED = Notification(pvc_id="pvc_1", pvc_name="Narrator", status="failed", reason="out of memory")
 
 
@@ -47,14 +52,16 @@ def fast(settings, **fields):
 
 
 def webhook_block(url: str) -> CustomWebhookNotificationBlock:
-    return CustomWebhookNotificationBlock(name="ops", url=url, allow_private_urls=True,
-                                          json_data={"subject": "{{subject}}", "body": "{{body}}"})
+    return CustomWebhookNotificationBlock(
+        name="ops", url=url, allow_private_urls=True, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+    )
 
 
 def test_each_webhook_once_and_an_event(settings, events):
     with receiver() as default, receiver() as own:
-        summary = notify_task.fn(fast(settings, notify_webhook_url=default.url), DONE,
-                                 webhook_urls=[own.url, default.url], block_names=[])
+        summary = notify_task.fn(
+            fast(settings, notify_webhook_url=default.url), DONE, webhook_urls=[own.url, default.url], block_names=[]
+        )
     assert len(default.requests) == 1 and len(own.requests) == 1
     assert own.bodies[0]["voice_ids"] == list(DONE.voice_ids)
     assert (summary["delivered"], summary["failed"]) == (2, 0)
@@ -64,11 +71,19 @@ def test_each_webhook_once_and_an_event(settings, events):
 def test_notification_blocks_by_name(settings, events, blocks):
     with receiver([500, 200]) as rec:
         blocks["custom-webhook/ops"] = webhook_block(rec.url)
-        summary = notify_task.fn(fast(settings, notify_blocks=["custom-webhook/ops"]), FAILED,
-                                 webhook_urls=[], block_names=["custom-webhook/ops"])
+        summary = notify_task.fn(
+            fast(settings, notify_blocks=["custom-webhook/ops"]),
+            FAILED,
+            webhook_urls=[],
+            block_names=["custom-webhook/ops"],
+        )
     (delivery,) = summary["deliveries"]
     assert (delivery["channel"], delivery["target"], delivery["ok"], delivery["attempts"]) == (
-        "block", "custom-webhook/ops", True, 2)
+        "block",
+        "custom-webhook/ops",
+        True,
+        2,
+    )
     assert delivery["error"].startswith("HTTPStatusError: Server error '500")
     assert rec.bodies[-1]["subject"] == "PVC 'Narrator' failed"
     assert "Reason: out of memory" in rec.bodies[-1]["body"]
@@ -80,9 +95,12 @@ def test_failures_are_logged_and_reported_never_raised(settings, events, blocks,
     with receiver([500]) as broken, receiver() as ok:
         blocks["custom-webhook/broken"] = webhook_block(broken.url)
         with caplog.at_level(logging.WARNING, logger="tasks.notify"):
-            summary = notify_task.fn(fast(settings), DONE, webhook_urls=[broken.url, ok.url],
-                                     block_names=["custom-webhook/missing", "secret/token",
-                                                  "custom-webhook/broken"])
+            summary = notify_task.fn(
+                fast(settings),
+                DONE,
+                webhook_urls=[broken.url, ok.url],
+                block_names=["custom-webhook/missing", "secret/token", "custom-webhook/broken"],
+            )
     assert len(broken.requests) == 3 + 3 and len(ok.requests) == 1
     assert (summary["delivered"], summary["failed"]) == (1, 4)
     by_target = {d["target"]: d for d in summary["deliveries"]}
@@ -103,8 +121,9 @@ def test_an_unexpected_error_is_contained(settings, events):
 
 
 def send_webhook(url, notification, attempts=3, backoff_s=2.0, timeout_s=10.0):
-    return deliver_with_retries("webhook", url, webhook_attempt(url, notification, timeout_s, ["127.0.0.1"]),
-                                attempts, backoff_s)
+    return deliver_with_retries(
+        "webhook", url, webhook_attempt(url, notification, timeout_s, ["127.0.0.1"]), attempts, backoff_s
+    )
 
 
 def test_server_errors_are_retried_with_backoff_until_delivered():

@@ -25,7 +25,7 @@ def test_step_chain_and_cache(settings, speech_dir, monkeypatch):
     q = check_quality.fn(settings, tr)
     assert [s["reason"] for s in q["segments"]] == [None] * len(q["segments"])
     assert wer(" ".join(MAIN_TEXT), " ".join(s["text"] for s in q["segments"])) < 0.35
-    qualities, speakers = check_speakers.fn(settings, {"f1": q})
+    _qualities, speakers = check_speakers.fn(settings, {"f1": q})
     assert speakers.median_similarity > 0.8
     assert len(speakers.voice) == 256 and abs(sum(v * v for v in speakers.voice) - 1) < 1e-3
     storage = Storage.from_settings(settings)
@@ -34,6 +34,7 @@ def test_step_chain_and_cache(settings, speech_dir, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("cached step ran again")
+
     monkeypatch.setattr("provoice.dataset.steps.convert", boom)
     monkeypatch.setattr("provoice.dataset.steps.transcribe_segments", boom)
     assert convert_file.fn(settings, ing.sha256, ing.raw_uri) == conv

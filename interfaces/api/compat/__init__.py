@@ -12,15 +12,21 @@ ROUTERS = (openai.router, cartesia.router, elevenlabs.router)
 
 #: The compatible routes' own sections in /docs, each saying which base URL its client takes.
 OPENAPI_TAGS = [
-    {"name": "OpenAI-compatible",
-     "description": "`OpenAI(base_url=\"http://HOST:PORT/v1\", api_key=KEY)`: speech with a ProVoice voice id "
-                    "as `voice`; errors in OpenAI's shape."},
-    {"name": "Cartesia-compatible",
-     "description": "`Cartesia(base_url=\"http://HOST:PORT/cartesia\", api_key=KEY)`: speech, voices, datasets "
-                    "and fine-tunes (which wait for the speaker's consent); errors in Cartesia's shape."},
-    {"name": "ElevenLabs-compatible",
-     "description": "`ElevenLabs(base_url=\"http://HOST:PORT/elevenlabs\", api_key=KEY)`: speech, voices and "
-                    "Professional Voice Cloning; errors in ElevenLabs' shape."},
+    {
+        "name": "OpenAI-compatible",
+        "description": '`OpenAI(base_url="http://HOST:PORT/v1", api_key=KEY)`: speech with a ProVoice voice id '
+        "as `voice`; errors in OpenAI's shape.",
+    },
+    {
+        "name": "Cartesia-compatible",
+        "description": '`Cartesia(base_url="http://HOST:PORT/cartesia", api_key=KEY)`: speech, voices, datasets '
+        "and fine-tunes (which wait for the speaker's consent); errors in Cartesia's shape.",
+    },
+    {
+        "name": "ElevenLabs-compatible",
+        "description": '`ElevenLabs(base_url="http://HOST:PORT/elevenlabs", api_key=KEY)`: speech, voices and '
+        "Professional Voice Cloning; errors in ElevenLabs' shape.",
+    },
 ]
 
 __all__ = ["OPENAPI_TAGS", "ROUTERS"]

@@ -41,8 +41,12 @@ FORMATS: dict[str, AudioFormat] = {
 }
 MEDIA_TYPES = {"pcm": "audio/pcm", "opus": "audio/opus"}
 
-_ERROR_TYPES = {401: ("invalid_request_error", "invalid_api_key"), 402: ("insufficient_quota", "insufficient_quota"),
-                404: ("invalid_request_error", "not_found"), 429: ("rate_limit_exceeded", "rate_limit_exceeded")}
+_ERROR_TYPES = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    402: ("insufficient_quota", "insufficient_quota"),
+    404: ("invalid_request_error", "not_found"),
+    429: ("rate_limit_exceeded", "rate_limit_exceeded"),
+}
 
 
 def _openai_error(status: int, error: str, message: str) -> dict:
@@ -64,14 +68,14 @@ class OpenAIVoiceRef(BaseModel):
 class OpenAISpeechRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(min_length=1, max_length=200, description="any of OpenAI's names; the voice's own model "
-                                                                  "speaks")
+    model: str = Field(min_length=1, max_length=200, description="any of OpenAI's names; the voice's own model speaks")
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
-    voice: str | OpenAIVoiceRef = Field(description="a ProVoice voice id (`GET /v1/audio/voices`), or {\"id\": ...}")
+    voice: str | OpenAIVoiceRef = Field(description='a ProVoice voice id (`GET /v1/audio/voices`), or {"id": ...}')
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
-    instructions: str | None = Field(None, max_length=4096, description="accepted and not used: a fine-tuned "
-                                                                          "voice speaks as it was trained")
+    instructions: str | None = Field(
+        None, max_length=4096, description="accepted and not used: a fine-tuned voice speaks as it was trained"
+    )
     stream_format: Literal["audio", "sse"] = "audio"
 
     @property
@@ -79,15 +83,25 @@ class OpenAISpeechRequest(BaseModel):
         return self.voice if isinstance(self.voice, str) else self.voice.id
 
 
-AUDIO = {media: {"schema": {"type": "string", "format": "binary"}}
-         for media in ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")}
+AUDIO = {
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")
+}
 
 
-@router.post("/audio/speech", response_class=Response,
-             responses={200: {"content": {**AUDIO, "text/event-stream": {}},
-                              "description": "the audio as it is made (24 kHz mono), or SSE events"}})
-async def create_speech(body: OpenAISpeechRequest, account: AccountId, catalog: CatalogDep,
-                        settings: SettingsDep) -> Response:
+@router.post(
+    "/audio/speech",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {**AUDIO, "text/event-stream": {}},
+            "description": "the audio as it is made (24 kHz mono), or SSE events",
+        }
+    },
+)
+async def create_speech(
+    body: OpenAISpeechRequest, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     """Charged as `POST /tts` (1.5 credits a character), for the sentences delivered."""
     voice = await run_in_threadpool(get_voice, catalog, body.voice_id, account)
     fmt = FORMATS[body.response_format]
@@ -104,8 +118,10 @@ def _delta(chunk: Chunk) -> list[dict]:
 def _done(text: str, seconds: float) -> dict:
     """The closing event; "tokens" are characters in and audio frames (20 ms) out, as a usage figure."""
     out = round(seconds * 50)
-    return {"type": "speech.audio.done", "usage": {"input_tokens": len(text), "output_tokens": out,
-                                                   "total_tokens": len(text) + out}}
+    return {
+        "type": "speech.audio.done",
+        "usage": {"input_tokens": len(text), "output_tokens": out, "total_tokens": len(text) + out},
+    }
 
 
 class VoiceEntry(BaseModel):
@@ -157,5 +173,7 @@ STARTED = int(time.time())
 def list_models(account: AccountId, catalog: CatalogDep) -> Models:
     """OpenAI's speech model names, then the caller's fine-tuned models."""
     mine = sorted({v.model_id for v in account_voices(catalog, account)})
-    return Models(data=[Model(id=name, created=STARTED, owned_by="provoice") for name in SPEECH_MODELS]
-                  + [Model(id=model_id, created=STARTED, owned_by=account) for model_id in mine])
+    return Models(
+        data=[Model(id=name, created=STARTED, owned_by="provoice") for name in SPEECH_MODELS]
+        + [Model(id=model_id, created=STARTED, owned_by=account) for model_id in mine]
+    )

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
     )
     from provoice.tts.formats.piper_voice import InferenceScales, piper_voice_config
 
-__getattr__, __dir__, __all__ = surface(__name__, {
-    "base_meta": ("BaseModelMeta", "DiscriminatorState", "NewBaseModel"),
-    "onnx_export": ("export_onnx_file", "verify_onnx"),
-    "onnx_import": ("VOICE_FILE", "default_voice_path", "import_onnx_voice"),
-    "piper_ckpt": ("DISCRIMINATOR_PREFIX", "load_piper_checkpoint", "read_checkpoint", "save_piper_checkpoint"),
-    "piper_voice": ("InferenceScales", "piper_voice_config"),
-})
+__getattr__, __dir__, __all__ = surface(
+    __name__,
+    {
+        "base_meta": ("BaseModelMeta", "DiscriminatorState", "NewBaseModel"),
+        "onnx_export": ("export_onnx_file", "verify_onnx"),
+        "onnx_import": ("VOICE_FILE", "default_voice_path", "import_onnx_voice"),
+        "piper_ckpt": ("DISCRIMINATOR_PREFIX", "load_piper_checkpoint", "read_checkpoint", "save_piper_checkpoint"),
+        "piper_voice": ("InferenceScales", "piper_voice_config"),
+    },
+)

@@ -29,7 +29,7 @@ from torch import nn
 
 from provoice.tts.errors import ExportError
 from provoice.tts.model.commons import generate_path
-from provoice.tts.model.conditioning import VoiceBiases
+from provoice.tts.model.conditioning import VoiceBiases, VoiceConditioning
 from provoice.tts.model.layers import WeightNormed
 from provoice.tts.model.synthesizer import SynthesizerTrn
 from provoice.tts.train.checkpoint import preserved_rng
@@ -46,8 +46,9 @@ class PiperInterface(nn.Module):
     can); without it a conditioned model takes `g` as a fourth input.
     """
 
-    def __init__(self, generator: SynthesizerTrn, speaker_embedding: torch.Tensor | None = None,
-                 timed: bool = False) -> None:
+    def __init__(
+        self, generator: SynthesizerTrn, speaker_embedding: torch.Tensor | None = None, timed: bool = False
+    ) -> None:
         super().__init__()
         self.timed = timed
         self.config = generator.config
@@ -91,7 +92,7 @@ class PiperInterface(nn.Module):
             logw = self.dp(h, x_mask, cond=dp_cond)
         w_ceil = torch.ceil(torch.exp(logw) * x_mask * length_scale)
         y_lengths = torch.clamp_min(torch.sum(w_ceil, [1, 2]), 1).long()
-        positions = torch.arange(y_lengths.max(), device=y_lengths.device)
+        positions = torch.arange(y_lengths.max(), device=y_lengths.device)  # type: ignore[call-overload]  # a tensor keeps it dynamic
         y_mask = (positions.unsqueeze(0) < y_lengths.unsqueeze(1)).unsqueeze(1).to(x_mask.dtype)
         attn = generate_path(w_ceil, x_mask.unsqueeze(2) * y_mask.unsqueeze(-1))
         m_p = (attn.squeeze(1) @ m_p.transpose(1, 2)).transpose(1, 2)
@@ -108,6 +109,9 @@ class MultiSpeakerInterface(PiperInterface):
     """A conditioned model with several voices: Piper's `sid` picks a row of the embedding table
     held in the graph, so a standard multi-speaker Piper host can speak every voice."""
 
+    speaker_table: torch.Tensor
+    voice: VoiceConditioning
+
     def __init__(self, generator: SynthesizerTrn, speaker_embeddings: torch.Tensor, timed: bool = False) -> None:
         if generator.voice is None:
             raise ValueError("speaker embeddings were given but the model has no voice conditioning")
@@ -118,7 +122,7 @@ class MultiSpeakerInterface(PiperInterface):
     def takes_g(self) -> bool:
         return False
 
-    def forward(
+    def forward(  # type: ignore[override]  # Piper's multi-speaker graph takes `sid` where `g` was
         self,
         input: torch.Tensor,
         input_lengths: torch.Tensor,
@@ -214,12 +218,19 @@ def fold_voice(model: SynthesizerTrn, embedding: torch.Tensor) -> bool:
         couplings = [flow for flow in model.flow.flows if hasattr(flow, "pre")]
         model.enc_p.encoder.norm_layers_2[-1].beta += biases.enc_p.reshape(-1)
         if model.config.use_sdp:
-            model.dp.pre.bias += biases.dp.reshape(-1)
+            _bias_of(model.dp.pre).add_(biases.dp.reshape(-1))
         for layer, bias in zip(couplings, biases.flow, strict=True):
-            layer.pre.bias += bias.reshape(-1)
-        model.dec.conv_pre.bias += biases.dec.reshape(-1)
+            _bias_of(layer.pre).add_(bias.reshape(-1))
+        _bias_of(model.dec.conv_pre).add_(biases.dec.reshape(-1))
     model.voice = None
     return True
+
+
+def _bias_of(layer: object) -> torch.Tensor:
+    bias = getattr(layer, "bias", None)
+    if not isinstance(bias, torch.Tensor):
+        raise ExportError(f"{type(layer).__name__} has no bias to fold a voice into")
+    return bias
 
 
 def sample_phoneme_ids(n_vocab: int, length: int = 12) -> torch.Tensor:
@@ -264,8 +275,9 @@ def verify_onnx(
             feeds["sid"] = np.array([speaker_id or 0], dtype=np.int64)
     theirs = session.run(["output"], feeds)[0].reshape(-1)
     with preserved_rng():
-        ours = model.infer(ids, torch.tensor([ids.size(1)]), noise_scale=0.0, noise_w=0.0, g=g).audio
-    ours = ours.reshape(-1).numpy()
+        ours = (
+            model.infer(ids, torch.tensor([ids.size(1)]), noise_scale=0.0, noise_w=0.0, g=g).audio.reshape(-1).numpy()
+        )
     if abs(len(ours) - len(theirs)) > model.config.hop_length:
         raise ExportError(f"ONNX output has {len(theirs)} samples, the torch generator {len(ours)}")
     n = min(len(ours), len(theirs))

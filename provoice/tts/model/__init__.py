@@ -17,8 +17,11 @@ if TYPE_CHECKING:
         for_inference,
     )
 
-__getattr__, __dir__, __all__ = surface(__name__, {
-    "config": ("VitsConfig",),
-    "mel": ("AudioFeatures",),
-    "synthesizer": ("EXTRA_PREFIXES", "SynthesizerTrn", "VitsOutput", "build_discriminator", "for_inference"),
-})
+__getattr__, __dir__, __all__ = surface(
+    __name__,
+    {
+        "config": ("VitsConfig",),
+        "mel": ("AudioFeatures",),
+        "synthesizer": ("EXTRA_PREFIXES", "SynthesizerTrn", "VitsOutput", "build_discriminator", "for_inference"),
+    },
+)

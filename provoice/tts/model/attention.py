@@ -15,9 +15,7 @@ from provoice.tts.model.layers import LayerNorm
 class MultiHeadAttention(nn.Module):
     """Self-attention whose scores and values get a learned term per relative offset |j-i| <= w."""
 
-    def __init__(
-        self, channels: int, out_channels: int, n_heads: int, p_dropout: float, window_size: int
-    ) -> None:
+    def __init__(self, channels: int, out_channels: int, n_heads: int, p_dropout: float, window_size: int) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.k_channels = channels // n_heads

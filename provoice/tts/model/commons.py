@@ -30,13 +30,10 @@ def slice_segments(x: torch.Tensor, starts: torch.Tensor, segment_size: int) -> 
     return torch.gather(x, 2, index)
 
 
-def rand_slice_segments(
-    x: torch.Tensor, lengths: torch.Tensor, segment_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def rand_slice_segments(x: torch.Tensor, lengths: torch.Tensor, segment_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows of `segment_size` frames inside each sequence; short inputs are zero-padded."""
     if x.size(2) < segment_size:
         x = F.pad(x, (0, segment_size - x.size(2)))
     max_start = (lengths - segment_size + 1).clamp_min(1)
     starts = (torch.rand(x.size(0), device=x.device) * max_start.to(x.device)).long()
     return slice_segments(x, starts, segment_size), starts
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -23,7 +25,7 @@ class ResidualCouplingLayer(nn.Module):
         self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers)
         self.post = nn.Conv1d(hidden_channels, self.half_channels, 1)
         nn.init.zeros_(self.post.weight)
-        nn.init.zeros_(self.post.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.post.bias))
 
     def forward(
         self, x: torch.Tensor, x_mask: torch.Tensor, cond: torch.Tensor | None = None, reverse: bool = False

@@ -61,7 +61,7 @@ class StochasticDurationPredictor(nn.Module):
         if reverse:
             flows = list(reversed(self.flows))
             # The first ConvFlow only acts on the dequantisation channel, which is discarded.
-            flows = flows[:-2] + [flows[-1]]
+            flows = [*flows[:-2], flows[-1]]
             z = torch.randn(x.size(0), 2, x.size(2), device=x.device, dtype=x.dtype, generator=generator) * noise_scale
             for flow in flows:
                 z = flow(z, x_mask, g=h, reverse=True)

@@ -25,14 +25,8 @@ class ResBlock1(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
         super().__init__()
-        self.convs1 = nn.ModuleList(
-            _dilated_conv(channels, kernel_size, d)
-            for d in dilations
-        )
-        self.convs2 = nn.ModuleList(
-            _dilated_conv(channels, kernel_size, 1)
-            for _ in dilations
-        )
+        self.convs1 = nn.ModuleList(_dilated_conv(channels, kernel_size, d) for d in dilations)
+        self.convs2 = nn.ModuleList(_dilated_conv(channels, kernel_size, 1) for _ in dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
@@ -46,10 +40,7 @@ class ResBlock2(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]) -> None:
         super().__init__()
-        self.convs = nn.ModuleList(
-            _dilated_conv(channels, kernel_size, d)
-            for d in dilations
-        )
+        self.convs = nn.ModuleList(_dilated_conv(channels, kernel_size, d) for d in dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.convs:

@@ -10,25 +10,53 @@ from provoice.tts.errors import ModelMismatch
 from provoice.tts.model.synthesizer import SynthesizerTrn
 
 
-def infer_ids(generator: SynthesizerTrn, ids: list[int], g: torch.Tensor | None, *, noise_scale: float,
-              length_scale: float, noise_w: float, rng: torch.Generator | None = None) -> np.ndarray:
+def infer_ids(
+    generator: SynthesizerTrn,
+    ids: list[int],
+    g: torch.Tensor | None,
+    *,
+    noise_scale: float,
+    length_scale: float,
+    noise_w: float,
+    rng: torch.Generator | None = None,
+) -> np.ndarray:
     """One utterance of phoneme ids as float32 audio in [-1, 1] (`g` from `condition`)."""
     device = next(generator.parameters()).device
     with torch.inference_mode():
-        out = generator.infer(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device),
-                              noise_scale=noise_scale, length_scale=length_scale, noise_w=noise_w, g=g,
-                              generator=rng)
+        out = generator.infer(
+            torch.tensor([ids], device=device),
+            torch.tensor([len(ids)], device=device),
+            noise_scale=noise_scale,
+            length_scale=length_scale,
+            noise_w=noise_w,
+            g=g,
+            generator=rng,
+        )
     return np.clip(out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy(), -1.0, 1.0).astype(np.float32)
 
 
-def infer_ids_timed(generator: SynthesizerTrn, ids: list[int], g: torch.Tensor | None, *, noise_scale: float,
-                    length_scale: float, noise_w: float) -> tuple[np.ndarray, np.ndarray]:
+def infer_ids_timed(
+    generator: SynthesizerTrn,
+    ids: list[int],
+    g: torch.Tensor | None,
+    *,
+    noise_scale: float,
+    length_scale: float,
+    noise_w: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """As `infer_ids`, with the frames the duration predictor gave each id (for word timestamps)."""
     device = next(generator.parameters()).device
     with torch.inference_mode():
-        out = generator.infer(torch.tensor([ids], device=device), torch.tensor([len(ids)], device=device),
-                              noise_scale=noise_scale, length_scale=length_scale, noise_w=noise_w, g=g)
+        out = generator.infer(
+            torch.tensor([ids], device=device),
+            torch.tensor([len(ids)], device=device),
+            noise_scale=noise_scale,
+            length_scale=length_scale,
+            noise_w=noise_w,
+            g=g,
+        )
     audio = np.clip(out.audio[0, 0, : int(out.lengths[0])].float().cpu().numpy(), -1.0, 1.0).astype(np.float32)
+    assert out.durations is not None  # infer always reports them
     return audio, out.durations[0].float().cpu().numpy()
 
 

@@ -6,6 +6,8 @@ deprecated hook so that state-dict keys match Piper checkpoints on every torch v
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,8 +41,15 @@ def _norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
 class WeightNormed:
     """Mixin: replaces `weight` by `weight_g * weight_v / ||weight_v||` (norm over all dims but 0)."""
 
+    _parameters: dict[str, nn.Parameter | None]
+    weight: torch.Tensor
+    weight_g: nn.Parameter
+    weight_v: nn.Parameter
+
     def _init_weight_norm(self, init_std: float | None) -> None:
         weight = self._parameters.pop("weight")
+        if weight is None:
+            raise ValueError("a weight-normed layer needs a weight")
         with torch.no_grad():
             if init_std is not None:
                 weight.normal_(0.0, init_std)
@@ -49,8 +58,9 @@ class WeightNormed:
 
     def normed_weight(self) -> torch.Tensor:
         """The effective convolution weight."""
-        if "weight" in self._parameters:
-            return self._parameters["weight"]
+        weight = self._parameters.get("weight")
+        if weight is not None:
+            return weight
         return self.weight_g * self.weight_v / _norm_except_dim0(self.weight_v)
 
     @torch.no_grad()
@@ -99,13 +109,13 @@ class WNConvTranspose1d(WeightNormed, nn.ConvTranspose1d):
         super().__init__(*args, **kwargs)
         self._init_weight_norm(init_std)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]  # no output_size: fixed shapes
         return F.conv_transpose1d(
             x,
             self.normed_weight(),
             self.bias,
             self.stride,
-            self.padding,
+            cast(tuple[int, ...], self.padding),
             self.output_padding,
             self.groups,
             self.dilation,

@@ -24,7 +24,10 @@ def discriminator_loss(real_scores: Sequence[torch.Tensor], fake_scores: Sequenc
 
 def generator_adversarial_loss(fake_scores: Sequence[torch.Tensor]) -> torch.Tensor:
     """LSGAN generator term: push scores of generated audio to 1."""
-    return sum(torch.mean((1 - fake.float()) ** 2) for fake in fake_scores)
+    loss = torch.zeros((), device=fake_scores[0].device)
+    for fake in fake_scores:
+        loss = loss + torch.mean((1 - fake.float()) ** 2)
+    return loss
 
 
 def feature_loss(

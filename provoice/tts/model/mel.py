@@ -57,6 +57,9 @@ def mel_filterbank(
 class AudioFeatures(nn.Module):
     """Spectrogram extraction for one config; window and filterbank follow the module's device."""
 
+    window: torch.Tensor
+    mel_basis: torch.Tensor
+
     def __init__(self, config: VitsConfig) -> None:
         super().__init__()
         self.n_fft = config.n_fft

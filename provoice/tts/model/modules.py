@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Union
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +102,7 @@ class DDSConv(nn.Module):
         return x * x_mask
 
 
-FlowOutput = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+FlowOutput = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 class Flow(nn.Module):
@@ -177,7 +177,7 @@ class ConvFlow(Flow):
         self.convs = DDSConv(filter_channels, kernel_size, n_layers, p_dropout=0.0)
         self.proj = nn.Conv1d(filter_channels, self.half_channels * (num_bins * 3 - 1), 1)
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.proj.bias))
 
     def forward(
         self, x: torch.Tensor, x_mask: torch.Tensor, g: torch.Tensor | None = None, reverse: bool = False

@@ -15,14 +15,26 @@ from collections.abc import Callable
 from provoice.tts.text import numbers
 
 MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 _MONTH_ALIASES = {m.lower(): i for i, m in enumerate(MONTHS, 1)}
 _MONTH_ALIASES.update({m[:3].lower(): i for i, m in enumerate(MONTHS, 1)})
 _MONTH_ALIASES["sept"] = 9
-_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|November|December" \
+_MONTH_NAME = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+)
 
 _CURRENCIES = {
     "$": ("dollar", "dollars", "cent", "cents"),
@@ -54,11 +66,42 @@ _ABBREVIATIONS: tuple[tuple[str, str, bool], ...] = (
 #: Titles read one way before a name and another after a street name ("St. Paul" / "Main St.").
 _TITLES = {"Dr.": ("Doctor", "Drive"), "St.": ("Saint", "Street")}
 #: Capitalised words that start a sentence rather than name someone ("Elm St. He said").
-_SENTENCE_STARTERS = frozenset({
-    "A", "An", "And", "As", "At", "But", "He", "Her", "His", "I", "If", "In", "It", "Its", "My", "No", "Our",
-    "She", "So", "That", "The", "Then", "There", "These", "They", "This", "We", "What", "When", "Where", "Why",
-    "You",
-})
+_SENTENCE_STARTERS = frozenset(
+    {
+        "A",
+        "An",
+        "And",
+        "As",
+        "At",
+        "But",
+        "He",
+        "Her",
+        "His",
+        "I",
+        "If",
+        "In",
+        "It",
+        "Its",
+        "My",
+        "No",
+        "Our",
+        "She",
+        "So",
+        "That",
+        "The",
+        "Then",
+        "There",
+        "These",
+        "They",
+        "This",
+        "We",
+        "What",
+        "When",
+        "Where",
+        "Why",
+        "You",
+    }
+)
 
 _SYMBOLS = {
     "&": " and ",
@@ -71,8 +114,13 @@ _SYMBOLS = {
     "~": " about ",
 }
 _PUNCTUATION_FIXES = {
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2013": ", ", "\u2014": ", ", "\u2026": "...",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": ", ",
+    "\u2014": ", ",
+    "\u2026": "...",
 }
 
 
@@ -120,7 +168,7 @@ def _abbreviations(text: str) -> str:
 
     def title(m: re.Match) -> str:
         before_name, after_name = _TITLES[m.group(0)]
-        following = re.match(r"\s+([A-Z][\w']*)", m.string[m.end():])
+        following = re.match(r"\s+([A-Z][\w']*)", m.string[m.end() :])
         if following and following.group(1) not in _SENTENCE_STARTERS:
             return before_name
         if re.search(r"[A-Z][a-z]+\s+$", m.string[: m.start()]):

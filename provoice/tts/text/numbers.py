@@ -47,19 +47,19 @@ def year(n: int) -> str:
 
 
 def plural(words: str) -> str:
-    """"nineteen ninety" -> "nineteen nineties" (decades like the 1990s)."""
+    """ "nineteen ninety" -> "nineteen nineties" (decades like the 1990s)."""
     if words.endswith("y"):
         return words[:-1] + "ies"
     return words + "s"
 
 
 def digits(text: str) -> str:
-    """"007" -> "zero zero seven"."""
+    """ "007" -> "zero zero seven"."""
     return " ".join(_ONES[int(ch)] for ch in text if ch.isdigit())
 
 
 def decimal(text: str) -> str:
-    """"3.14" -> "three point one four"; the integer part may carry thousands commas."""
+    """ "3.14" -> "three point one four"; the integer part may carry thousands commas."""
     whole, _, fraction = text.partition(".")
     whole = whole.replace(",", "")
     spoken = cardinal(int(whole)) if whole else "zero"

@@ -47,8 +47,14 @@ class Batch:
         def move(t: torch.Tensor) -> torch.Tensor:
             return (t.pin_memory() if pin else t).to(device, non_blocking=True)
 
-        return Batch(move(self.phoneme_ids), move(self.phoneme_lengths), move(self.audio), move(self.frame_lengths),
-                     None if self.embeddings is None else move(self.embeddings), self.audio_seconds)
+        return Batch(
+            move(self.phoneme_ids),
+            move(self.phoneme_lengths),
+            move(self.audio),
+            move(self.frame_lengths),
+            None if self.embeddings is None else move(self.embeddings),
+            self.audio_seconds,
+        )
 
 
 def plan_epoch(

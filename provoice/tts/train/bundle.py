@@ -31,7 +31,7 @@ from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.tts.train.batching import TrainingItem
 from provoice.tts.train.config import TrainConfig
 from provoice.tts.train.store import LocalRunStore, RunStore
-from provoice.tts.train.trainer import MetricsCallback, TrainResult, train
+from provoice.tts.train.trainer import MetricsCallback, Trainer, TrainResult
 from provoice.tts.train.validation import Scorer, ValidationSet, Validator
 
 FORMAT = "provoice-train-bundle"
@@ -72,25 +72,45 @@ class Bundle:
         return self.discriminator_state is not None
 
 
-def bundle_files(items: Sequence[TrainingItem], validation: ValidationSet, generator: SynthesizerTrn,
-                 discriminator: torch.nn.Module | None = None, *, info: Mapping[str, Any] | None = None,
-                 weights: str = "fp16") -> dict[str, bytes]:
+def bundle_files(
+    items: Sequence[TrainingItem],
+    validation: ValidationSet,
+    generator: SynthesizerTrn,
+    discriminator: torch.nn.Module | None = None,
+    *,
+    info: Mapping[str, Any] | None = None,
+    weights: str = "fp16",
+) -> dict[str, bytes]:
     """The bundle as {file name: bytes}, for any store to write."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
     audio_s = sum(len(i.audio) for i in items) / generator.config.sample_rate
-    meta = {"format": FORMAT, "version": VERSION, "vits_config": generator.config.to_dict(), "weights": weights,
-            "items": len(items), "audio_seconds": round(audio_s, 2), "sentences": list(validation.sentences),
-            "scales": {"noise_scale": validation.noise_scale, "length_scale": validation.length_scale,
-                       "noise_w": validation.noise_w}, **dict(info or {})}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "vits_config": generator.config.to_dict(),
+        "weights": weights,
+        "items": len(items),
+        "audio_seconds": round(audio_s, 2),
+        "sentences": list(validation.sentences),
+        "scales": {
+            "noise_scale": validation.noise_scale,
+            "length_scale": validation.length_scale,
+            "noise_w": validation.noise_w,
+        },
+        **dict(info or {}),
+    }
     data: dict[str, np.ndarray] = {}
     _pack(data, "item", items)
     _pack(data, "clip", validation.clips)
     data["val_ids"], data["val_ids_offsets"] = _ragged([np.asarray(x, dtype=np.int32) for x in validation.phoneme_ids])
     if validation.voice is not None:
         data["val_voice"] = np.asarray(validation.voice, dtype=np.float32)
-    files = {INFO: json.dumps(meta, indent=1).encode(), DATA: _npz(data),
-             GENERATOR: _npz(_weights_out(generator.state_dict(), weights))}
+    files = {
+        INFO: json.dumps(meta, indent=1).encode(),
+        DATA: _npz(data),
+        GENERATOR: _npz(_weights_out(generator.state_dict(), weights)),
+    }
     if discriminator is not None:
         files[DISCRIMINATOR] = _npz(_weights_out(discriminator.state_dict(), "fp16" if weights == "int8" else weights))
     return files
@@ -98,6 +118,7 @@ def bundle_files(items: Sequence[TrainingItem], validation: ValidationSet, gener
 
 def read_bundle(store: RunStore, prefix: str = "") -> Bundle:
     """A bundle from `store` under `prefix` (a directory: `LocalRunStore(path)`, prefix "")."""
+
     def key(name: str) -> str:
         return f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
 
@@ -107,16 +128,33 @@ def read_bundle(store: RunStore, prefix: str = "") -> Bundle:
     data = _load_npz(store, key(DATA))
     voice = data.get("val_voice")
     scales = info.get("scales", {})
-    validation = ValidationSet(sentences=list(info["sentences"]), phoneme_ids=[x.tolist() for x in _unragged(data, "val_ids")],
-                               voice=voice, clips=_unpack(data, "clip"), **scales)
+    validation = ValidationSet(
+        sentences=list(info["sentences"]),
+        phoneme_ids=[x.tolist() for x in _unragged(data, "val_ids")],
+        voice=voice,
+        clips=_unpack(data, "clip"),
+        **scales,
+    )
     disc = _weights_in(_load_npz(store, key(DISCRIMINATOR))) if store.exists(key(DISCRIMINATOR)) else None
-    return Bundle(info=info, items=_unpack(data, "item"), validation=validation,
-                  generator_state=_weights_in(_load_npz(store, key(GENERATOR))), discriminator_state=disc)
+    return Bundle(
+        info=info,
+        items=_unpack(data, "item"),
+        validation=validation,
+        generator_state=_weights_in(_load_npz(store, key(GENERATOR))),
+        discriminator_state=disc,
+    )
 
 
-def train_bundle(bundle: Bundle, config: TrainConfig, store: RunStore, prefix: str, *,
-                 score: Scorer | None = None, on_metrics: MetricsCallback | None = None,
-                 generator: SynthesizerTrn | None = None) -> TrainResult:
+def train_bundle(
+    bundle: Bundle,
+    config: TrainConfig,
+    store: RunStore,
+    prefix: str,
+    *,
+    score: Scorer | None = None,
+    on_metrics: MetricsCallback | None = None,
+    generator: SynthesizerTrn | None = None,
+) -> TrainResult:
     """Fine-tune the bundle's base on its items, validating with its sentences and clips (mel error
     always; WER, similarity and DNSMOS when a `score` is given). A fresh discriminator (a base without
     one) trains alone for at least `FRESH_DISC_WARMUP_STEPS`; pass `generator` to keep the trained model."""
@@ -126,14 +164,17 @@ def train_bundle(bundle: Bundle, config: TrainConfig, store: RunStore, prefix: s
     validate = None
     if config.validate_every or config.validate_at_start:
         validate = Validator(bundle.validation, store, prefix, score)
-    return train(bundle.items, generator, bundle.discriminator(), config, store, prefix,
-                 on_metrics=on_metrics, validate=validate)
+    return Trainer(
+        bundle.items, generator, bundle.discriminator(), config, store, prefix, on_metrics=on_metrics, validate=validate
+    ).run()
 
 
 def _pack(data: dict[str, np.ndarray], name: str, items: Sequence[TrainingItem]) -> None:
     audio = [np.round(np.clip(np.asarray(i.audio, dtype=np.float32), -1, 1) * 32767).astype(np.int16) for i in items]
     data[f"{name}_audio"], data[f"{name}_audio_offsets"] = _ragged(audio)
-    data[f"{name}_ids"], data[f"{name}_ids_offsets"] = _ragged([np.asarray(i.phoneme_ids, dtype=np.int32) for i in items])
+    data[f"{name}_ids"], data[f"{name}_ids_offsets"] = _ragged(
+        [np.asarray(i.phoneme_ids, dtype=np.int32) for i in items]
+    )
     data[f"{name}_names"] = np.asarray([i.item_id for i in items], dtype=np.str_)
     if items and items[0].embedding is not None:
         data[f"{name}_embeddings"] = np.stack([np.asarray(i.embedding, dtype=np.float32) for i in items])
@@ -142,9 +183,15 @@ def _pack(data: dict[str, np.ndarray], name: str, items: Sequence[TrainingItem])
 def _unpack(data: Mapping[str, np.ndarray], name: str) -> list[TrainingItem]:
     audio, ids = _unragged(data, f"{name}_audio"), _unragged(data, f"{name}_ids")
     embeddings = data.get(f"{name}_embeddings")
-    return [TrainingItem(phoneme_ids=[int(x) for x in ids[i]], audio=audio[i].astype(np.float32) / 32767,
-                         embedding=None if embeddings is None else embeddings[i], item_id=str(n))
-            for i, n in enumerate(data[f"{name}_names"])]
+    return [
+        TrainingItem(
+            phoneme_ids=[int(x) for x in ids[i]],
+            audio=audio[i].astype(np.float32) / 32767,
+            embedding=None if embeddings is None else embeddings[i],
+            item_id=str(n),
+        )
+        for i, n in enumerate(data[f"{name}_names"])
+    ]
 
 
 def _ragged(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +202,7 @@ def _ragged(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def _unragged(data: Mapping[str, np.ndarray], name: str) -> list:
     flat, offsets = data[name], data[f"{name}_offsets"]
-    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
 def _weights_out(state: Mapping[str, torch.Tensor], weights: str) -> dict[str, np.ndarray]:
@@ -189,7 +236,7 @@ def _weights_in(arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 def _npz(arrays: Mapping[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its allow_pickle flag
     return buffer.getvalue()
 
 
@@ -199,8 +246,10 @@ def _load_npz(store: RunStore, key: str) -> dict[str, np.ndarray]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m provoice.tts.train.bundle",
-                                 description="Fine-tune from a training bundle with torch and numpy only.")
+    ap = argparse.ArgumentParser(
+        prog="python -m provoice.tts.train.bundle",
+        description="Fine-tune from a training bundle with torch and numpy only.",
+    )
     ap.add_argument("bundle", type=Path)
     ap.add_argument("out", type=Path, help="directory for checkpoints, previews, best weights and history")
     ap.add_argument("--max-steps", type=int)
@@ -214,12 +263,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     bundle = read_bundle(LocalRunStore(args.bundle))
     suggested = dict(bundle.info.get("train_config", {}))
-    overrides = {"max_steps": args.max_steps, "max_minutes": args.max_minutes, "device": args.device,
-                 "batch_size": args.batch_size, "validate_every": args.validate_every}
+    overrides = {
+        "max_steps": args.max_steps,
+        "max_minutes": args.max_minutes,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "validate_every": args.validate_every,
+    }
     config = TrainConfig.from_dict({**suggested, **{k: v for k, v in overrides.items() if v is not None}})
     result = train_bundle(bundle, config, LocalRunStore(args.out), "")
-    print(json.dumps({"step": result.step, "stopped_by": result.stopped_by, "best_step": result.best_step,
-                      "trained_s": result.trained_s, "validation_s": result.validation_s}))
+    print(
+        json.dumps(
+            {
+                "step": result.step,
+                "stopped_by": result.stopped_by,
+                "best_step": result.best_step,
+                "trained_s": result.trained_s,
+                "validation_s": result.validation_s,
+            }
+        )
+    )
     return 0
 
 

@@ -66,12 +66,12 @@ def prune_checkpoints(storage: RunStore, prefix: str, keep: int) -> None:
 
 def capture_rng() -> dict[str, Any]:
     """State of every random generator a training step can draw from."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
         "python": random.getstate(),
         "numpy": {
             "name": name,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
             "pos": int(pos),
             "has_gauss": int(has_gauss),
             "cached_gaussian": float(cached),

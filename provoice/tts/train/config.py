@@ -104,8 +104,10 @@ class TrainConfig:
             problems.append("validation_budget and selection_wer_margin must be >= 0")
         unknown = {name for name in self.module_lr if name.split(".", 1)[0] not in GENERATOR_MODULES}
         if unknown or any(v < 0 for v in self.module_lr.values()):
-            problems.append(f"module_lr takes multipliers >= 0 for {', '.join(GENERATOR_MODULES)} or their sub-modules; "
-                            f"got {dict(self.module_lr)}")
+            problems.append(
+                f"module_lr takes multipliers >= 0 for {', '.join(GENERATOR_MODULES)} or their sub-modules; "
+                f"got {dict(self.module_lr)}"
+            )
         if self.learning_rate <= 0 or not 0 < self.lr_decay <= 1:
             problems.append("learning_rate must be > 0 and lr_decay in (0, 1]")
         if self.grad_clip_norm is not None and self.grad_clip_norm <= 0:

@@ -16,7 +16,7 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 #: What an empty panel means, said on the panel instead of leaving it blank.
 EMPTY_NOTES = {
     "adversarial": "no adversarial or feature terms: the generator\ntrains on them after the discriminator warm-up\n"
-                   "(a run that ends within it does not train\nthe discriminator at all)",
+    "(a run that ends within it does not train\nthe discriminator at all)",
     "val_wer": "no validation points\n(validation off, or no held-out clips)",
     "val_dnsmos": "no validation points\n(validation off, or no held-out clips)",
 }
@@ -36,8 +36,9 @@ def loss_curve_png(history: Sequence[Mapping[str, float]], title: str = "trainin
             if points:
                 steps, values = zip(*points)
                 ax.plot(steps, values, label=key, marker="." if len(points) < 30 else None)
-        missing = next((EMPTY_NOTES[k] for k in keys if k in EMPTY_NOTES
-                        and not any(k in row for row in history)), None)
+        missing = next(
+            (EMPTY_NOTES[k] for k in keys if k in EMPTY_NOTES and not any(k in row for row in history)), None
+        )
         if missing:
             ax.text(0.5, 0.5, missing, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.4")
         ax.set_title(panel_title, fontsize=10)

@@ -9,7 +9,7 @@ trains its shard of every epoch's batches with DDP and rank 0 alone writes to st
 Outputs under `prefix`: `checkpoints/step-NNNNNNNNN.pt` (the newest `keep_checkpoints`),
 `best/step-NNNNNNNNN.pt` (generator weights of the `keep_best` best-ranked validation points),
 `history.json` (the metric records) and `loss_curve.png`. The generator passed in is trained in
-place; when validation ranked a best point, it holds that point's weights when `train` returns
+place; when validation ranked a best point, it holds that point's weights when `Trainer.run` returns
 (`TrainResult.best_step`), otherwise the final ones.
 """
 
@@ -36,7 +36,7 @@ from provoice.tts.errors import CheckpointError, TrainingError
 from provoice.tts.model.losses import discriminator_loss, generator_objective, reconstruction_losses, target_segment
 from provoice.tts.model.mel import AudioFeatures
 from provoice.tts.model.synthesizer import SynthesizerTrn, VitsOutput
-from provoice.tts.train import distributed
+from provoice.tts.train import distributed, selection
 from provoice.tts.train.batching import Batch, TrainingItem, collate, plan_epoch, shard, split_batches
 from provoice.tts.train.checkpoint import (
     capture_rng,
@@ -48,11 +48,11 @@ from provoice.tts.train.checkpoint import (
     restore_rng,
     save_state,
 )
-from provoice.tts.train import selection
 from provoice.tts.train.config import TrainConfig
+from provoice.tts.train.state import Progress, Stage, TrainState
 from provoice.tts.train.store import RunStore
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingItem", "train"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "TrainingItem"]
 
 log = logging.getLogger(__name__)
 
@@ -91,47 +91,6 @@ class TrainResult:
     validation_s: float = 0.0
 
 
-def train(
-    items: Sequence[TrainingItem],
-    generator: SynthesizerTrn,
-    discriminator: nn.Module,
-    config: TrainConfig,
-    storage: RunStore,
-    prefix: str,
-    *,
-    on_metrics: MetricsCallback | None = None,
-    validate: ValidateCallback | None = None,
-    on_checkpoint: CheckpointCallback | None = None,
-) -> TrainResult:
-    """Train (or resume) the run under `prefix` until the budget in `config` is spent.
-
-    The model sizes are `generator.config`. With a checkpoint under `prefix`, its weights, optimiser
-    and schedule state, data position and random streams replace the fresh ones (the items must be
-    the same; budget and cadence come from `config`). The global python/numpy/torch generators are
-    seeded with `config.seed + rank`.
-
-    `on_metrics` receives every metric record (rank 0 only); `validate(generator, step)` runs every
-    `config.validate_every` steps on rank 0 in eval mode with the training random streams set
-    aside, and what it returns is recorded with a `val_` prefix; `on_checkpoint(key, step)` follows
-    each checkpoint write.
-    """
-    trainer = Trainer(
-        items,
-        generator,
-        discriminator,
-        config,
-        storage,
-        prefix,
-        on_metrics=on_metrics,
-        validate=validate,
-        on_checkpoint=on_checkpoint,
-    )
-    try:
-        return trainer.run()
-    finally:
-        distributed.teardown(trainer.ctx)
-
-
 @dataclass
 class _Window:
     """Sums of step losses since the last metric record (kept on the device until logged)."""
@@ -157,7 +116,18 @@ class _Window:
 
 
 class Trainer:
-    """The training loop and its resumable state; `train` is the usual entry point."""
+    """Train (or resume) the run under `prefix` until the budget in `config` is spent: `Trainer(...).run()`.
+
+    The model sizes are `generator.config`. With a checkpoint under `prefix`, its weights, optimiser
+    and schedule state, data position and random streams replace the fresh ones (the items must be
+    the same; budget and cadence come from `config`). The global python/numpy/torch generators are
+    seeded with `config.seed + rank`.
+
+    `on_metrics` receives every metric record (rank 0 only); `validate(generator, step)` runs every
+    `config.validate_every` steps on rank 0 in eval mode with the training random streams set
+    aside, and what it returns is recorded with a `val_` prefix; `on_checkpoint(key, step)` follows
+    each checkpoint write. What a checkpoint restores is `self.state` (`provoice.tts.train.state`).
+    """
 
     def __init__(
         self,
@@ -197,61 +167,79 @@ class Trainer:
         self.bf16 = config.precision == "bf16" or (
             config.precision == "auto" and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         )
-        self.generator = generator.to(self.device).train()
-        self.discriminator = discriminator.to(self.device).train()
+        generator, discriminator = generator.to(self.device).train(), discriminator.to(self.device).train()
         self.features = AudioFeatures(self.vits).to(self.device)
-        self.opt_g = self._optimizer(self.generator)
-        self.opt_d = self._optimizer(self.discriminator)
-        self.sched_g = torch.optim.lr_scheduler.ExponentialLR(self.opt_g, config.lr_decay)
-        self.sched_d = torch.optim.lr_scheduler.ExponentialLR(self.opt_d, config.lr_decay)
-
-        self.step = 0
-        self.epoch = 0
-        self.position = 0
-        self.plan: list[list[int]] = []
-        self.batch_cap: int | None = None
-        self.history: list[dict[str, float]] = []
+        opt_g, opt_d = self._optimizer(generator, per_module=True), self._optimizer(discriminator)
+        decay = torch.optim.lr_scheduler.ExponentialLR
+        self.g = Stage("generator", "g", generator, opt_g, decay(opt_g, config.lr_decay))
+        self.d = Stage("discriminator", "d", discriminator, opt_d, decay(opt_d, config.lr_decay))
+        self.progress = Progress(discriminator_off=self._warmup_outlasts(config.max_steps))
+        self.state = TrainState((self.g, self.d), self.progress)
         self.last_checkpoint: str | None = None
         self.resumed_from: str | None = None
-        self.trained_s = 0.0  # wall seconds trained by earlier calls of this run (from the checkpoint)
-        self.validation_s = 0.0  # of which validating
         self._last_validation_s = 0.0
-        self.early_stopped = False
-        self.discriminator_off = self._warmup_outlasts(self.config.max_steps)
 
         _seed_everything(config.seed + self.ctx.rank)
         key = latest_checkpoint(storage, self.prefix)
         if key is not None:
             self._restore(load_state(storage, key), key)
         else:
-            self.plan = self._plan(0)
-        self.my_batches = shard(self.plan, self.ctx.rank, self.ctx.world_size)
+            self.progress.plan = self._plan(0)
+        self.my_batches = shard(self.progress.plan, self.ctx.rank, self.ctx.world_size)
 
-        self.g_model: nn.Module = self.generator
-        self.d_model: nn.Module = self.discriminator
+        self.g_model: nn.Module = generator
+        self.d_model: nn.Module = discriminator
         if self.ctx.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_model = DistributedDataParallel(self.generator, device_ids=ids)
-            self.d_model = DistributedDataParallel(self.discriminator, device_ids=ids)
+            self.g_model = DistributedDataParallel(generator, device_ids=ids)
+            self.d_model = DistributedDataParallel(discriminator, device_ids=ids)
 
     @property
     def batch_size(self) -> int:
         """The batch size new epochs are planned with (lowered for good after an out-of-memory)."""
-        return min(self.config.batch_size, self.batch_cap or self.config.batch_size)
+        return min(self.config.batch_size, self.progress.batch_cap or self.config.batch_size)
 
     def run(self) -> TrainResult:
-        """Train until the budget is spent. Budgets are totals for the run: a resumed call continues
-        the step counter and the trained time from its checkpoint, so it trains only the rest."""
+        """Train until the budget is spent, then leave the process group `setup` joined. Budgets are totals
+        for the run: a resumed call continues the step counter and the trained time from its checkpoint,
+        so it trains only the rest."""
+        try:
+            stopped_by = self._train_until_spent()
+            history_key, curve_key = self._write_reports()
+            best = self._restore_best()
+            p = self.progress
+            return TrainResult(
+                step=p.step,
+                epoch=p.epoch,
+                stopped_by=stopped_by,
+                checkpoint_key=self.last_checkpoint,
+                resumed_from=self.resumed_from,
+                batch_size=self.batch_size,
+                history=list(p.history),
+                trained_s=round(p.trained_s, 3),
+                history_key=history_key,
+                loss_curve_key=curve_key,
+                skipped_items=list(self.skipped),
+                best_step=best,
+                best_key=None if best is None else best_key(self.prefix, best),
+                validation_s=round(p.validation_s, 3),
+            )
+        finally:
+            distributed.teardown(self.ctx)
+
+    def _train_until_spent(self) -> str:
+        """The loop: steps, records, validations and checkpoints until a budget or early stop; says which."""
+        p = self.progress
         started = time.monotonic()
-        self._started, self._trained_before = started, self.trained_s
-        deadline = (started + self.config.max_minutes * 60 - self.trained_s) if self.config.max_minutes else None
-        stopped_by = "early_stop" if self.early_stopped else ("max_steps" if self._steps_done() else None)
+        self._started, self._trained_before = started, p.trained_s
+        deadline = (started + self.config.max_minutes * 60 - p.trained_s) if self.config.max_minutes else None
+        stopped_by = "early_stop" if p.early_stopped else ("max_steps" if self._steps_done() else None)
         if stopped_by is None and deadline is not None and started >= deadline:
             stopped_by = "max_minutes"
-        if self.step == 0 and self.config.validate_at_start and self.validate is not None:
+        if p.step == 0 and self.config.validate_at_start and self.validate is not None:
             self._validate(force=True)
         window = _Window(time.monotonic())
-        loop_started, loop_first_step = time.monotonic(), self.step
+        loop_started, loop_first_step = time.monotonic(), p.step
         while stopped_by is None:
             indices = self._next_batch()
             batch = self._collate(indices)
@@ -264,87 +252,75 @@ class Trainer:
                 del batch
                 self._shrink_after_oom(len(indices))
                 continue
-            self.position += 1
-            self.step += 1
+            p.position += 1
+            p.step += 1
             window.add(losses, batch)
-            if deadline is not None and self.step - loop_first_step == DISC_PROBE_STEPS and not self.discriminator_off:
+            if deadline is not None and p.step - loop_first_step == DISC_PROBE_STEPS and not p.discriminator_off:
                 per_step = (time.monotonic() - loop_started) / DISC_PROBE_STEPS
-                reachable = self.step + max(deadline - time.monotonic(), 0.0) / per_step
-                self.discriminator_off = distributed.any_rank(self.ctx, self._warmup_outlasts(reachable))
+                reachable = p.step + max(deadline - time.monotonic(), 0.0) / per_step
+                p.discriminator_off = distributed.any_rank(self.ctx, self._warmup_outlasts(reachable))
 
             if self._steps_done():
                 stopped_by = "max_steps"
             elif deadline is not None and distributed.any_rank(self.ctx, time.monotonic() >= deadline):
                 stopped_by = "max_minutes"
             every = self.config.validate_every
-            if every and (self.step % every == 0 or stopped_by is not None):
+            if every and (p.step % every == 0 or stopped_by is not None):
                 self._validate(force=stopped_by is not None)
                 if stopped_by is None and distributed.any_rank(self.ctx, self._stale()):
-                    stopped_by, self.early_stopped = "early_stop", True
-            checkpoint_due = self.step % self.config.checkpoint_every == 0 or stopped_by is not None
-            record_due = self.step % self.config.log_every == 0 or checkpoint_due
+                    stopped_by, p.early_stopped = "early_stop", True
+            checkpoint_due = p.step % self.config.checkpoint_every == 0 or stopped_by is not None
+            record_due = p.step % self.config.log_every == 0 or checkpoint_due
             if record_due:
                 self._record(window, started)
             if checkpoint_due:
                 self._checkpoint()
             if record_due:
                 window = _Window(time.monotonic())
-
-        history_key, curve_key = self._write_reports()
-        best = self._restore_best()
-        return TrainResult(
-            step=self.step,
-            epoch=self.epoch,
-            stopped_by=stopped_by,
-            checkpoint_key=self.last_checkpoint,
-            resumed_from=self.resumed_from,
-            batch_size=self.batch_size,
-            history=list(self.history),
-            trained_s=round(self.trained_s, 3),
-            history_key=history_key,
-            loss_curve_key=curve_key,
-            skipped_items=list(self.skipped),
-            best_step=best,
-            best_key=None if best is None else best_key(self.prefix, best),
-            validation_s=round(self.validation_s, 3),
-        )
+        return stopped_by
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One discriminator and one generator update; returns detached loss tensors."""
         with torch.no_grad():
             spec = self.features.spectrogram(batch.audio)
         with self._autocast():
-            out = self.g_model(batch.phoneme_ids, batch.phoneme_lengths, spec, batch.frame_lengths, g=batch.embeddings,
-                               prior_items=round(self.config.prior_decode_fraction * batch.size),
-                               prior_noise_scale=self.config.prior_noise_scale)
+            out = self.g_model(
+                batch.phoneme_ids,
+                batch.phoneme_lengths,
+                spec,
+                batch.frame_lengths,
+                g=batch.embeddings,
+                prior_items=round(self.config.prior_decode_fraction * batch.size),
+                prior_noise_scale=self.config.prior_noise_scale,
+            )
         out = _as_float(out)
         real = target_segment(batch.audio, out, self.vits.hop_length)
 
         losses: dict[str, torch.Tensor] = {}
-        if not self.discriminator_off:
+        if not self.progress.discriminator_off:
             with self._autocast():
                 real_scores, fake_scores, _, _ = self.d_model(real, out.audio.detach())
             loss_d = discriminator_loss(real_scores, fake_scores)
-            self.opt_d.zero_grad(set_to_none=True)
+            self.d.optimizer.zero_grad(set_to_none=True)
             loss_d.backward()
-            losses.update(loss_d=loss_d.detach(), grad_norm_d=self._clip(self.discriminator))
-            self.opt_d.step()
+            losses.update(loss_d=loss_d.detach(), grad_norm_d=self._clip(self.d.module))
+            self.d.optimizer.step()
 
         terms = reconstruction_losses(out, real, self.features)
         weights = self._weights()
-        if self.step >= self.config.disc_warmup_steps and not self.discriminator_off:
+        if self.progress.step >= self.config.disc_warmup_steps and not self.progress.discriminator_off:
             with self._autocast():
                 _, fake_scores, real_fmaps, fake_fmaps = self.d_model(real, out.audio)
             total, terms = generator_objective(terms, fake_scores, real_fmaps, fake_fmaps, weights)
         else:
             total, terms = generator_objective(terms, weights=weights)
-        self.opt_g.zero_grad(set_to_none=True)
+        self.g.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        grad_g = self._clip(self.generator)
-        self.opt_g.step()
-        self.sched_g.step()
-        if not self.discriminator_off:
-            self.sched_d.step()
+        grad_g = self._clip(self.g.module)
+        self.g.optimizer.step()
+        self.g.scheduler.step()
+        if not self.progress.discriminator_off:
+            self.d.scheduler.step()
         losses.update(loss_g=total.detach(), grad_norm_g=grad_g)
         losses.update({name: value.detach() for name, value in terms.items()})
         return losses
@@ -352,8 +328,8 @@ class Trainer:
     def _weights(self):
         """The loss weights of this step: the KL weight ramps up over `kl_warmup_steps`."""
         weights, ramp = self.config.loss_weights, self.config.kl_warmup_steps
-        if ramp and self.step < ramp:
-            return dataclasses.replace(weights, kl=weights.kl * self.step / ramp)
+        if ramp and self.progress.step < ramp:
+            return dataclasses.replace(weights, kl=weights.kl * self.progress.step / ramp)
         return weights
 
     def _warmup_outlasts(self, steps: float | None) -> bool:
@@ -363,8 +339,9 @@ class Trainer:
         if warmup == 0 or steps is None:
             return False
         if steps <= warmup:
-            log.info("%s: the discriminator is not trained (the run ends within its %d warm-up steps)",
-                     self.prefix, warmup)
+            log.info(
+                "%s: the discriminator is not trained (the run ends within its %d warm-up steps)", self.prefix, warmup
+            )
         return steps <= warmup
 
     def _collate(self, indices: Sequence[int]) -> Batch:
@@ -395,11 +372,11 @@ class Trainer:
             raise TrainingError("no usable training items: every item is empty or shorter than its phoneme sequence")
         return usable, skipped
 
-    def _optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
-        """AdamW; for the generator one parameter group per `module_lr` entry (frozen ones left out)."""
+    def _optimizer(self, module: nn.Module, per_module: bool = False) -> torch.optim.Optimizer:
+        """AdamW; `per_module` (the generator): one parameter group per `module_lr` entry (frozen ones left out)."""
         c = self.config
         groups: list[dict[str, Any]] = [{"params": list(module.parameters())}]
-        if c.module_lr and module is self.generator:
+        if c.module_lr and per_module:
             by_scale: dict[float, list[nn.Parameter]] = {}
             for name, p in module.named_parameters():
                 scale = _module_scale(c.module_lr, name)
@@ -418,7 +395,7 @@ class Trainer:
         return torch.nn.utils.clip_grad_norm_(module.parameters(), limit).detach()
 
     def _steps_done(self) -> bool:
-        return self.config.max_steps is not None and self.step >= self.config.max_steps
+        return self.config.max_steps is not None and self.progress.step >= self.config.max_steps
 
     def _plan(self, epoch: int) -> list[list[int]]:
         plan = plan_epoch(self.lengths, self.batch_size, self.config.seed, epoch, self.config.bucket_batches)
@@ -430,12 +407,13 @@ class Trainer:
         return plan
 
     def _next_batch(self) -> list[int]:
-        if self.position >= len(self.my_batches):
-            self.epoch += 1
-            self.position = 0
-            self.plan = self._plan(self.epoch)
-            self.my_batches = shard(self.plan, self.ctx.rank, self.ctx.world_size)
-        return self.my_batches[self.position]
+        p = self.progress
+        if p.position >= len(self.my_batches):
+            p.epoch += 1
+            p.position = 0
+            p.plan = self._plan(p.epoch)
+            self.my_batches = shard(p.plan, self.ctx.rank, self.ctx.world_size)
+        return self.my_batches[p.position]
 
     def _check_can_shrink(self, size: int, exc: BaseException) -> None:
         if self.ctx.distributed:
@@ -448,14 +426,15 @@ class Trainer:
 
     def _shrink_after_oom(self, size: int) -> None:
         """Free what the failed step held and re-cut the rest of the epoch into halved batches."""
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_d.zero_grad(set_to_none=True)
+        for stage in self.state.stages:
+            stage.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        self.batch_cap = max(1, size // 2)
-        self.plan = self.plan[: self.position] + split_batches(self.plan[self.position :], self.batch_cap)
-        self.my_batches = self.plan
-        log.warning("CUDA out of memory at batch size %d; continuing with batch size %d", size, self.batch_cap)
+        p = self.progress
+        p.batch_cap = max(1, size // 2)
+        p.plan = p.plan[: p.position] + split_batches(p.plan[p.position :], p.batch_cap)
+        self.my_batches = p.plan
+        log.warning("CUDA out of memory at batch size %d; continuing with batch size %d", size, p.batch_cap)
 
     def _record(self, window: _Window, started: float) -> None:
         if not window.steps:
@@ -464,10 +443,10 @@ class Trainer:
         means = window.means()
         means = distributed.mean_over_ranks(self.ctx, means)
         audio_seconds = distributed.sum_over_ranks(self.ctx, window.audio_seconds)
-        record: dict[str, float] = {"step": self.step, "epoch": self.epoch, **means}
+        record: dict[str, float] = {"step": self.progress.step, "epoch": self.progress.epoch, **means}
         record.update(
-            lr_g=max(group["lr"] for group in self.opt_g.param_groups),
-            lr_d=self.opt_d.param_groups[0]["lr"],
+            lr_g=max(group["lr"] for group in self.g.optimizer.param_groups),
+            lr_d=self.d.optimizer.param_groups[0]["lr"],
             batch_size=window.items / window.steps,
             steps_per_s=window.steps / elapsed,
             audio_s_per_s=audio_seconds / elapsed,
@@ -477,7 +456,7 @@ class Trainer:
         self._emit(record)
 
     def _emit(self, record: dict[str, float]) -> None:
-        self.history.append(record)
+        self.progress.history.append(record)
         if self.ctx.is_main and self.on_metrics is not None:
             self.on_metrics(record)
 
@@ -486,38 +465,46 @@ class Trainer:
         start and end points are always taken); keep the generator if it ranks among the best."""
         if not self.ctx.is_main or self.validate is None:
             return
-        if any(r.get("step") == self.step and any(k.startswith("val_") for k in r) for r in self.history):
+        p = self.progress
+        if any(r.get("step") == p.step and any(k.startswith("val_") for k in r) for r in p.history):
             return
-        training_s = self._trained_before + (time.monotonic() - self._started) - self.validation_s
+        training_s = self._trained_before + (time.monotonic() - self._started) - p.validation_s
         # The next validation must fit in the share too (it takes about as long as the last one).
-        if not force and self.validation_s + self._last_validation_s > self.config.validation_budget * max(training_s, 0.0):
-            log.info("step %d: validation skipped (it has taken %.0f s of %.0f s trained)",
-                     self.step, self.validation_s, training_s)
+        share = self.config.validation_budget * max(training_s, 0.0)
+        if not force and p.validation_s + self._last_validation_s > share:
+            log.info(
+                "step %d: validation skipped (it has taken %.0f s of %.0f s trained)",
+                p.step,
+                p.validation_s,
+                training_s,
+            )
             return
         began = time.monotonic()
         with preserved_rng():
-            self.generator.eval()
+            self.g.module.eval()
             try:
-                result = self.validate(self.generator, self.step)
+                result = self.validate(self.g.module, p.step)
             finally:
-                self.generator.train()
+                self.g.module.train()
         if result:
             values = {k if k.startswith("val_") else f"val_{k}": float(v) for k, v in result.items()}
-            self._emit({"step": self.step, "epoch": self.epoch, **values})
+            self._emit({"step": p.step, "epoch": p.epoch, **values})
             self._keep_if_best()
         self._last_validation_s = time.monotonic() - began
-        self.validation_s += self._last_validation_s
+        self.progress.validation_s += self._last_validation_s
 
     def _ranked_steps(self) -> list[int]:
-        return [r.step for r in selection.rank(self.history, self.config.selection_wer_margin)]
+        return [r.step for r in selection.rank(self.progress.history, self.config.selection_wer_margin)]
 
     def _keep_if_best(self) -> None:
         """Store this step's generator if it ranks in the top `keep_best`; drop what fell out."""
         if not self.config.keep_best:
             return
         top = self._ranked_steps()[: self.config.keep_best]
-        if self.step in top:
-            self.storage.write_bytes(best_key(self.prefix, self.step), _tensor_bytes(self.generator.state_dict()))
+        if self.progress.step in top:
+            self.storage.write_bytes(
+                best_key(self.prefix, self.progress.step), _tensor_bytes(self.g.module.state_dict())
+            )
         for key in self.storage.list(f"{self.prefix}/{BEST_DIR}"):
             step = _best_step_of(key)
             if step is not None and step not in top:
@@ -527,7 +514,8 @@ class Trainer:
         patience = self.config.early_stop_patience
         if not patience or not self.ctx.is_main:
             return False
-        return selection.stale_for(self.history, self.config.selection_wer_margin, self.step) >= patience
+        stale = selection.stale_for(self.progress.history, self.config.selection_wer_margin, self.progress.step)
+        return stale >= patience
 
     def _restore_best(self) -> int | None:
         """Load the best-ranked kept generator into the model; None when there is none to load."""
@@ -544,49 +532,35 @@ class Trainer:
         if found is None:
             return None
         step, key = found
-        if step != self.step:
+        if step != self.progress.step:
             with self.storage.local_path(key) as path:
-                self.generator.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
-        log.info("%s: the best validation point is step %d of %d", self.prefix, step, self.step)
+                self.g.module.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+        log.info("%s: the best validation point is step %d of %d", self.prefix, step, self.progress.step)
         return step
 
     def _checkpoint(self) -> None:
-        self.trained_s = self._trained_before + (time.monotonic() - self._started)
+        self.progress.trained_s = self._trained_before + (time.monotonic() - self._started)
         rng = distributed.gather_to_all(self.ctx, capture_rng())
-        key = checkpoint_key(self.prefix, self.step)
+        key = checkpoint_key(self.prefix, self.progress.step)
         if self.ctx.is_main:
             save_state(self.storage, key, self._state(rng))
             prune_checkpoints(self.storage, self.prefix, self.config.keep_checkpoints)
             if self.on_checkpoint is not None:
-                self.on_checkpoint(key, self.step)
+                self.on_checkpoint(key, self.progress.step)
         self.last_checkpoint = key
         distributed.barrier(self.ctx)
 
     def _state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
+        """The checkpoint: a header that says which run it belongs to, the train state, every rank's random streams."""
         return {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
-            "step": self.step,
-            "epoch": self.epoch,
-            "position": self.position,
-            "plan": self.plan,
-            "batch_cap": self.batch_cap,
             "world_size": self.ctx.world_size,
             "items_fingerprint": self.fingerprint,
             "vits_config": self.vits.to_dict(),
             "train_config": self.config.to_dict(),
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
+            **self.state.state_dict(),
             "rng": rng,
-            "history": self.history,
-            "trained_s": self.trained_s,
-            "validation_s": self.validation_s,
-            "early_stopped": self.early_stopped,
-            "discriminator_off": self.discriminator_off,
         }
 
     def _restore(self, state: dict[str, Any], key: str) -> None:
@@ -600,44 +574,31 @@ class Trainer:
                 f"(checkpoint {key}); resume with the same items or start a new run prefix"
             )
         try:
-            self.generator.load_state_dict(state["generator"])
-            self.discriminator.load_state_dict(state["discriminator"])
+            self.state.load_state_dict(state)
         except RuntimeError as exc:
             raise CheckpointError(f"{key} does not fit the models: {exc}") from exc
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
-        self.plan = [list(b) for b in state["plan"]]
-        self.batch_cap = state["batch_cap"]
-        self.history = list(state["history"])
-        self.trained_s = float(state.get("trained_s", 0.0))
-        self.validation_s = float(state.get("validation_s", 0.0))
-        self.early_stopped = bool(state.get("early_stopped", False))
-        self.discriminator_off = bool(state.get("discriminator_off", False))
         self.last_checkpoint = self.resumed_from = key
         if state["world_size"] != self.ctx.world_size:
             # Batches were sharded for another process count: start this epoch's remainder afresh.
-            self.epoch += 1
-            self.position = 0
-            self.plan = self._plan(self.epoch)
+            self.progress.epoch += 1
+            self.progress.position = 0
+            self.progress.plan = self._plan(self.progress.epoch)
         rng = state["rng"]
         if len(rng) == self.ctx.world_size:
             restore_rng(rng[self.ctx.rank])
         else:
-            _seed_everything(self.config.seed + self.ctx.rank + self.step)
-        log.info("resumed %s at step %d (epoch %d) from %s", self.prefix, self.step, self.epoch, key)
+            _seed_everything(self.config.seed + self.ctx.rank + self.progress.step)
+        log.info("resumed %s at step %d (epoch %d) from %s", self.prefix, self.progress.step, self.progress.epoch, key)
 
     def _write_reports(self) -> tuple[str | None, str | None]:
         if not self.ctx.is_main:
             return None, None
         history_key = f"{self.prefix}/{HISTORY_NAME}"
-        self.storage.write_json(history_key, self.history)
+        self.storage.write_json(history_key, self.progress.history)
         try:
             from provoice.tts.train.plots import loss_curve_png
 
-            png = loss_curve_png(self.history, title=f"{self.prefix} (step {self.step})")
+            png = loss_curve_png(self.progress.history, title=f"{self.prefix} (step {self.progress.step})")
         except ImportError as exc:
             log.warning("no loss curve written: %s", exc)
             return history_key, None

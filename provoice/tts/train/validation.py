@@ -50,11 +50,17 @@ def preview_key(prefix: str, step: int, suffix: str = "wav") -> str:
 
 
 class Validator:
-    """`validate(generator, step)` for `provoice.tts.train.train`: returns the scores as floats
+    """`validate(generator, step)` for `provoice.tts.train.Trainer`: returns the scores as floats
     (`mel` always; whatever `score` adds) and stores `previews/step-N.wav` and `.json`."""
 
-    def __init__(self, vset: ValidationSet, storage: RunStore, prefix: str, score: Scorer | None = None,
-                 preview_sentences: int = 1) -> None:
+    def __init__(
+        self,
+        vset: ValidationSet,
+        storage: RunStore,
+        prefix: str,
+        score: Scorer | None = None,
+        preview_sentences: int = 1,
+    ) -> None:
         self.vset, self.storage, self.prefix, self.score = vset, storage, prefix, score
         self.preview_sentences = preview_sentences
 
@@ -68,9 +74,14 @@ class Validator:
             scores.update({k: float(v) for k, v in self.score(self.vset.sentences, audios, rate).items()})
         preview = _joined(audios[: self.preview_sentences], rate)
         self.storage.write_bytes(preview_key(self.prefix, step), wav_bytes(preview, rate))
-        self.storage.write_json(preview_key(self.prefix, step, "json"),
-                                {"step": step, "sentences": self.vset.sentences[: self.preview_sentences],
-                                 **{k: round(v, 4) for k, v in scores.items()}})
+        self.storage.write_json(
+            preview_key(self.prefix, step, "json"),
+            {
+                "step": step,
+                "sentences": self.vset.sentences[: self.preview_sentences],
+                **{k: round(v, 4) for k, v in scores.items()},
+            },
+        )
         return scores
 
 
@@ -80,8 +91,18 @@ def synthesise_ids(generator: SynthesizerTrn, vset: ValidationSet) -> list[np.nd
     g = condition(generator, vset.voice, device)
     rng = torch.Generator(device=device)
     rng.manual_seed(VALIDATION_SEED)
-    return [infer_ids(generator, ids, g, noise_scale=vset.noise_scale, length_scale=vset.length_scale,
-                      noise_w=vset.noise_w, rng=rng) for ids in vset.phoneme_ids]
+    return [
+        infer_ids(
+            generator,
+            ids,
+            g,
+            noise_scale=vset.noise_scale,
+            length_scale=vset.length_scale,
+            noise_w=vset.noise_w,
+            rng=rng,
+        )
+        for ids in vset.phoneme_ids
+    ]
 
 
 def held_out_mel_l1(generator: SynthesizerTrn, clips: Sequence[TrainingItem]) -> float:
@@ -113,5 +134,4 @@ def _joined(audios: Sequence[np.ndarray], rate: int, pause_s: float = 0.3) -> np
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-__all__ = ["PREVIEWS_DIR", "Scorer", "ValidationSet", "Validator", "held_out_mel_l1", "preview_key",
-           "synthesise_ids"]
+__all__ = ["PREVIEWS_DIR", "Scorer", "ValidationSet", "Validator", "held_out_mel_l1", "preview_key", "synthesise_ids"]

@@ -10,11 +10,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from interfaces.api.app import create_app
+from interfaces.api.runner import Runner
 from provoice.accounts import create_account, create_api_key
 from provoice.catalog import Voice
 from provoice.pvc.service import create_pvc
-from interfaces.api.app import create_app
-from interfaces.api.runner import Runner
+from provoice.settings import Settings
 from provoice.tts.onnx_voice import OnnxVoice
 from tests.conftest import _free_port
 
@@ -100,10 +101,18 @@ def new_fine_tune(client, caller, **fields) -> dict:
 
 def make_voice(catalog, account_id: str, model_id: str) -> Voice:
     ds = catalog.create_dataset("d", account_id=account_id)
-    pvc = create_pvc(catalog, account_id, ds.id, "Narrator", model_id)
-    voice = Voice(account_id=account_id, pvc_id=pvc.id, model_id=model_id, name="Narrator 1",
-                  source_file_id="f_source", clip_uri="file:///clip.wav", clip_start=0.0, clip_end=2.0,
-                  embedding=[0.01] * 256)
+    pvc = create_pvc(catalog, account_id, ds.id, "Narrator", model_id, settings=Settings())
+    voice = Voice(
+        account_id=account_id,
+        pvc_id=pvc.id,
+        model_id=model_id,
+        name="Narrator 1",
+        source_file_id="f_source",
+        clip_uri="file:///clip.wav",
+        clip_start=0.0,
+        clip_end=2.0,
+        embedding=[0.01] * 256,
+    )
     with catalog.session() as s:
         s.add(voice)
     return voice

@@ -57,26 +57,31 @@ def test_concurrent_requests_on_a_thin_balance_never_overdraw(app, alice, voice,
     with live(app) as url, httpx.Client(base_url=url, timeout=120) as http:
         request = {"model_id": base, "voice_id": voice.id, "text": "Hello there."}
         with ThreadPoolExecutor(10) as pool:
-            codes = sorted(pool.map(lambda _: http.post("/tts", json=request, headers=alice.headers).status_code,
-                                    range(10)))
+            codes = sorted(
+                pool.map(lambda _: http.post("/tts", json=request, headers=alice.headers).status_code, range(10))
+            )
     assert codes == [200] * 4 + [402] * 6
     bal = account_balance(app.state.catalog, alice.account_id)
     assert (bal.total, bal.held, bal.available) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("raw, field", [
-    ('{"max_minutes": NaN}', "max_minutes"),
-    ('{"max_minutes": Infinity}', "max_minutes"),
-    ('{"max_minutes": 1e9}', "max_minutes"),
-    ('{"max_steps": 1e30}', "max_steps"),
-    ('{"max_steps": "10"}', "max_steps"),
-    ('{"max_steps": 10, "gpu": "all of them"}', "gpu"),
-])
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ('{"max_minutes": NaN}', "max_minutes"),
+        ('{"max_minutes": Infinity}', "max_minutes"),
+        ('{"max_minutes": 1e9}', "max_minutes"),
+        ('{"max_steps": 1e30}', "max_steps"),
+        ('{"max_steps": "10"}', "max_steps"),
+        ('{"max_steps": 10, "gpu": "all of them"}', "gpu"),
+    ],
+)
 def test_absurd_budgets_are_422_and_nothing_is_held(client, app, alice, base, raw, field):
     pvc = new_fine_tune(client, alice)
     grant(app.state.catalog, alice.account_id, PVC_TRAINING_CREDITS)
-    r = client.post(f"/fine-tunes/{pvc['id']}/train", content=raw,
-                    headers={**alice.headers, "Content-Type": "application/json"})
+    r = client.post(
+        f"/fine-tunes/{pvc['id']}/train", content=raw, headers={**alice.headers, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and field in r.text
     assert account_balance(app.state.catalog, alice.account_id).held == 0
 
@@ -119,7 +124,11 @@ def test_replies_never_carry_storage_uris(client, alice, settings, tmp_path):
     with take.open("rb") as f:
         r = client.post(f"/datasets/{ds}/files", files={"files": ("take.wav", f, "audio/wav")}, headers=alice.headers)
     assert r.status_code == 201, r.text
-    for reply in (r, client.get(f"/datasets/{ds}", headers=alice.headers), client.get("/datasets", headers=alice.headers)):
+    for reply in (
+        r,
+        client.get(f"/datasets/{ds}", headers=alice.headers),
+        client.get("/datasets", headers=alice.headers),
+    ):
         assert "file://" not in reply.text and str(settings.home) not in reply.text
 
 
@@ -127,16 +136,24 @@ BOUNDARY = "b0undary"
 
 
 def _part(name: str, data: bytes) -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode() + data + b"\r\n"
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + data
+        + b"\r\n"
+    )
 
 
 def _raw_upload(url: str, path: str, api_key: str, body: bytes, content_length: int) -> bytes:
     """Send a multipart request over a plain socket, then close our side: what the server answers."""
     host, port = url.removeprefix("http://").split(":")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {api_key}\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {content_length}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {api_key}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {content_length}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     with socket.create_connection((host, int(port)), timeout=30) as s:
         s.sendall(head + body)
         s.shutdown(socket.SHUT_WR)
@@ -165,5 +182,3 @@ def test_uploads_whose_framing_is_incomplete_store_nothing(app, alice, tmp_path,
     status = int(reply.split(b" ", 2)[1]) if reply else None
     assert status is None or 400 <= status < 500, reply[:300]
     assert catalog.files(ds.id) == []
-
-

@@ -32,8 +32,9 @@ def test_consent_over_http(prefect_harness, settings, monkeypatch, tmp_path, ste
         _, bob = _caller(catalog, "bob")
         BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
         ds = narrator_dataset(catalog, tmp_path / "up", 2, account_id=alice_id)
-        r = client.post("/fine-tunes", json={"dataset_id": ds.id, "name": "Narrator", "speaker_name": "Dana"},
-                        headers=alice)
+        r = client.post(
+            "/fine-tunes", json={"dataset_id": ds.id, "name": "Narrator", "speaker_name": "Dana"}, headers=alice
+        )
         assert r.status_code == 201, r.text
         pvc = r.json()
         assert pvc["consent"]["status"] == "none" and pvc["speaker_name"] == "Dana"
@@ -53,16 +54,23 @@ def test_consent_over_http(prefect_harness, settings, monkeypatch, tmp_path, ste
 
         prepare_dataset(ds.id)
         for path in (f"/fine-tunes/{pvc['id']}/consent/prompt", f"/fine-tunes/{pvc['id']}/consent"):
-            r = client.post(path, files=body, headers=bob) if path.endswith("consent") else client.post(path, headers=bob)
+            r = (
+                client.post(path, files=body, headers=bob)
+                if path.endswith("consent")
+                else client.post(path, headers=bob)
+            )
             assert r.status_code == 404, r.text
         assert client.get(f"/fine-tunes/{pvc['id']}", headers=bob).status_code == 404
 
-        two = body + [("file", ("again.wav", wav.read_bytes(), "audio/wav"))]
+        two = [*body, ("file", ("again.wav", wav.read_bytes(), "audio/wav"))]
         r = client.post(f"/fine-tunes/{pvc['id']}/consent", files=two, headers=alice)
         assert r.status_code == 422 and "one recording" in r.json()["detail"]
         other = read_aloud(prompt["prompt"], tmp_path / "guest.wav", synthetic.OTHER_VOICE, 70)
-        r = client.post(f"/fine-tunes/{pvc['id']}/consent", headers=alice,
-                        files=[("file", ("guest.wav", other.read_bytes(), "audio/wav"))])
+        r = client.post(
+            f"/fine-tunes/{pvc['id']}/consent",
+            headers=alice,
+            files=[("file", ("guest.wav", other.read_bytes(), "audio/wav"))],
+        )
         assert r.status_code == 200
         refused = r.json()
         assert refused["verified"] is False and refused["reason"].startswith("another speaker")

@@ -1,9 +1,9 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from interfaces.api.app import create_app
 from provoice import synthetic
 from provoice.accounts import create_api_key
-from interfaces.api.app import create_app
 from provoice.settings import ACCEPTED_FORMATS, Settings
 
 
@@ -61,8 +61,11 @@ def test_upload_over_the_limit_is_413(settings, monkeypatch, alice, audio):
     client = TestClient(app)
     headers = {"X-API-Key": create_api_key(app.state.catalog, alice.account_id)[1]}
     ds = client.post("/datasets", json={"name": "big"}, headers=headers).json()["id"]
-    r = client.post(f"/datasets/{ds}/files", headers=headers,
-                    files=[("files", ("hello.wav", audio["wav"].read_bytes(), "audio/wav"))])
+    r = client.post(
+        f"/datasets/{ds}/files",
+        headers=headers,
+        files=[("files", ("hello.wav", audio["wav"].read_bytes(), "audio/wav"))],
+    )
     assert r.status_code == 413
     assert r.json()["detail"] == "hello.wav is larger than the upload limit of 4 KiB per file"
     assert client.get(f"/datasets/{ds}", headers=headers).json()["files"] == []

@@ -9,14 +9,26 @@ def test_every_route_has_a_response_schema(client):
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             ok = [code for code in op["responses"] if code.startswith("2")]
-            described = [code for code in ok if "content" in op["responses"][code]
-                         and any("schema" in c for c in op["responses"][code]["content"].values())]
+            described = [
+                code
+                for code in ok
+                if "content" in op["responses"][code]
+                and any("schema" in c for c in op["responses"][code]["content"].values())
+            ]
             if not described:
                 missing.append(f"{method.upper()} {path}")
     assert missing == []
     schemas = spec["components"]["schemas"]
-    assert {"DatasetView", "DatasetRow", "FileView", "PvcView", "VoiceView", "BalanceView", "PrepareStarted",
-            "ErrorBody"} <= set(schemas)
+    assert {
+        "DatasetView",
+        "DatasetRow",
+        "FileView",
+        "PvcView",
+        "VoiceView",
+        "BalanceView",
+        "PrepareStarted",
+        "ErrorBody",
+    } <= set(schemas)
 
 
 def test_docs_load_their_assets_from_this_server(client):
@@ -31,8 +43,11 @@ def test_docs_load_their_assets_from_this_server(client):
 def test_the_compatible_routes_have_their_own_sections_in_the_docs(client):
     spec = client.get("/openapi.json").json()
     tags = {t["name"]: t["description"] for t in spec["tags"]}
-    expected = {"/v1/": "OpenAI-compatible", "/cartesia/": "Cartesia-compatible",
-                "/elevenlabs/": "ElevenLabs-compatible"}
+    expected = {
+        "/v1/": "OpenAI-compatible",
+        "/cartesia/": "Cartesia-compatible",
+        "/elevenlabs/": "ElevenLabs-compatible",
+    }
     for prefix, tag in expected.items():
         assert prefix.rstrip("/") + '"' in tags[tag]  # the base URL to give the client
         ops = [op for path, methods in spec["paths"].items() if path.startswith(prefix) for op in methods.values()]

@@ -15,8 +15,10 @@ from tests.conftest import served_model
 from tests.interfaces.api.conftest import live, make_voice
 
 THREE = "The first sentence is here. A second one follows it. And the third one ends the text."
-EIGHT = " ".join(f"Sentence number {n} is spoken on its own." for n in
-                 ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+EIGHT = " ".join(
+    f"Sentence number {n} is spoken on its own."
+    for n in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+)
 
 
 @pytest.fixture
@@ -25,7 +27,6 @@ def served(app, alice, settings):
     model_id = served_model(settings, quiet=True)
     grant(app.state.catalog, alice.account_id, 1000)
     return make_voice(app.state.catalog, alice.account_id, model_id)
-
 
 
 def _pcm(wav: bytes) -> bytes:
@@ -40,8 +41,9 @@ def test_the_stream_sends_each_sentence_as_it_is_made_and_equals_the_whole(app, 
         whole = httpx.post(f"{url}/tts", json=request, headers=alice.headers, timeout=60)
         assert whole.status_code == 200
         arrivals, chunks = [], []
-        with httpx.stream("POST", f"{url}/tts", json={**request, "stream": True}, headers=alice.headers,
-                          timeout=60) as r:
+        with httpx.stream(
+            "POST", f"{url}/tts", json={**request, "stream": True}, headers=alice.headers, timeout=60
+        ) as r:
             assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
             assert r.headers["x-sample-rate"] == "22050" and r.headers["x-audio-format"] == "pcm_s16le"
             for chunk in r.iter_raw():
@@ -75,8 +77,10 @@ def test_a_client_that_goes_away_stops_the_synthesis_and_pays_for_what_was_sent(
 
     units = load_synthesizer(app.state.settings, served.model_id).meta.front_end().sentence_units(EIGHT)
     lengths = [len(sentence) for sentence, _ in units]
-    shares = {(tts_cost(EIGHT) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
-              for k in range(1, len(lengths))}
+    shares = {
+        (tts_cost(EIGHT) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
+        for k in range(1, len(lengths))
+    }
     assert paid in shares, (paid, shares)  # the sentences sent, not the text
 
 
@@ -91,8 +95,13 @@ def test_the_websocket_streams_sentences_then_says_what_it_charged(client, app, 
     whole = client.post("/tts", json=request, headers=alice.headers)
     with client.websocket_connect("/tts/ws", headers=alice.headers) as ws:
         ws.send_json(request)
-        assert ws.receive_json() == {"format": "pcm_s16le", "container": "raw", "encoding": "pcm_s16le",
-                                        "sample_rate": 22050, "channels": 1}
+        assert ws.receive_json() == {
+            "format": "pcm_s16le",
+            "container": "raw",
+            "encoding": "pcm_s16le",
+            "sample_rate": 22050,
+            "channels": 1,
+        }
         pcm, sentences = b"", []
         while True:
             message = ws.receive()

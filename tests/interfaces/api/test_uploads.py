@@ -12,6 +12,7 @@ from interfaces.api.uploads import Limits, human_bytes, receive_files, safe_file
 def per_file(n: int) -> Limits:
     return Limits(per_file=n, per_request=10**9, account_room=10**9, account_limit=10**9)
 
+
 BOUNDARY = "xyzBOUNDARYxyz"
 
 
@@ -21,8 +22,13 @@ def request_of(chunks: list[bytes], consumed: list[int]) -> Request:
         i = len(consumed) - 1
         return {"type": "http.request", "body": chunks[i], "more_body": i + 1 < len(chunks)}
 
-    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
-             "headers": [(b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
+    }
     return Request(scope, receive)
 
 
@@ -32,11 +38,17 @@ def part(name: str, filename: str | None) -> bytes:
 
 
 def test_files_are_written_and_fields_ignored(tmp_path):
-    body = (part("files", "../a.wav") + b"AAAA\r\n" + part("note", None) + b"hello\r\n"
-            + part("files", "C:\\x\\b.mp3") + b"BB\r\n" + f"--{BOUNDARY}--\r\n".encode())
+    body = (
+        part("files", "../a.wav")
+        + b"AAAA\r\n"
+        + part("note", None)
+        + b"hello\r\n"
+        + part("files", "C:\\x\\b.mp3")
+        + b"BB\r\n"
+        + f"--{BOUNDARY}--\r\n".encode()
+    )
     uploads = asyncio.run(receive_files(request_of([body[:30], body[30:]], []), tmp_path, per_file(10)))
-    assert [(u.filename, u.size, u.path.read_bytes()) for u in uploads] == [("a.wav", 4, b"AAAA"),
-                                                                          ("b.mp3", 2, b"BB")]
+    assert [(u.filename, u.size, u.path.read_bytes()) for u in uploads] == [("a.wav", 4, b"AAAA"), ("b.mp3", 2, b"BB")]
 
 
 def test_an_oversized_part_stops_reading_the_body(tmp_path):

@@ -8,9 +8,10 @@ import json
 import re
 import zipfile
 
-from provoice.pvc.service import finish
+from provoice.pvc.status import PvcStatus
 from tests.conftest import served_model
 from tests.interfaces.api.conftest import make_voice
+from tests.pvc_states import set_status
 
 
 def test_a_voice_downloads_as_a_piper_voice_zip(client, app, alice, bob, settings):
@@ -32,10 +33,11 @@ def test_a_voice_downloads_as_a_piper_voice_zip(client, app, alice, bob, setting
 
 def test_the_pvc_page_offers_each_voice_for_piper(client, app, alice, base):
     voice = make_voice(app.state.catalog, alice.account_id, base)
-    finish(app.state.catalog, voice.pvc_id, "completed", model_id=base)
+    set_status(app.state.catalog, voice.pvc_id, PvcStatus.COMPLETED, model_id=base)
     login = re.search(r'name="login" value="([^"]+)"', client.get("/ui/sign-in").text).group(1)
-    client.post("/ui/sign-in", data={"api_key": alice.headers["X-API-Key"], "login": login, "next": "/"},
-                follow_redirects=False)
+    client.post(
+        "/ui/sign-in", data={"api_key": alice.headers["X-API-Key"], "login": login, "next": "/"}, follow_redirects=False
+    )
     page = client.get(f"/ui/pvcs/{voice.pvc_id}").text
     assert f'<a href="/voices/{voice.id}/piper" download data-piper-download' in page
     assert "Download for Piper" in page

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from provoice import synthetic
 from interfaces.cli import app
+from provoice import synthetic
 
 runner = CliRunner()
 
@@ -45,8 +45,7 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
     summary = json.loads(r.stdout)
     dup = next(f for f in summary["files"] if f["name"] == "three.wav")
     assert dup["status"] == "rejected" and "duplicate of 'one.wav'" in dup["reason"]
-    assert set(summary) >= {"dataset_id", "version", "accepted_seconds", "min_seconds", "enough",
-                            "report_url", "files"}
+    assert set(summary) >= {"dataset_id", "version", "accepted_seconds", "min_seconds", "enough", "report_url", "files"}
     assert not {"manifest_uri", "report_uri"} & set(summary), "replies name stored objects by route, not URI"
     assert summary["min_seconds"] == 30 and summary["enough"] is False
     for f in summary["files"]:
@@ -72,19 +71,27 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
 HEAVY = ("torch", "faster_whisper", "ctranslate2", "resemblyzer", "onnxruntime", "prefect")
 
 
-@pytest.mark.parametrize("args", [["dataset", "list"], ["credits", "balance"], ["voices", "list"],
-                                  ["server", "status"]])
+@pytest.mark.parametrize(
+    "args", [["dataset", "list"], ["credits", "balance"], ["voices", "list"], ["server", "status"]]
+)
 def test_commands_that_need_no_model_import_none(settings, args):
     """A command pays only for what it uses: listing and balances load no model and no Prefect."""
     import subprocess
     import sys
     from pathlib import Path
 
-    probe = ("import sys\nfrom interfaces.cli import app\n"
-             "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-             f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", probe, *args, "--json"], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[3], timeout=120)
+    probe = (
+        "import sys\nfrom interfaces.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, *args, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=120,
+    )
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
 
 
@@ -106,12 +113,32 @@ def test_speaking_with_a_voice_on_onnxruntime_imports_no_torch(settings, tmp_pat
     model_id = served_model(settings)
     voice = make_voice(catalog, account, model_id)
     out = tmp_path / "hello.wav"
-    probe = ("import sys\nfrom interfaces.cli import app\n"
-             "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    print('exit', e.code, file=sys.stderr)\n"
-             f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", probe, "tts", "--model-id", model_id, "--voice-id", voice.id,
-                        "--text", "Hello there.", "-o", str(out), "--json"], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[3], timeout=300)
+    probe = (
+        "import sys\nfrom interfaces.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    print('exit', e.code, file=sys.stderr)\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            "tts",
+            "--model-id",
+            model_id,
+            "--voice-id",
+            voice.id,
+            "--text",
+            "Hello there.",
+            "-o",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=300,
+    )
     assert "exit 0" in r.stderr or "exit None" in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "['onnxruntime']", r.stderr
     assert json.loads(r.stdout)["duration_s"] > 0 and out.stat().st_size > 1000

@@ -25,10 +25,21 @@ def local_voices(settings, names: list[str]) -> tuple[str, list[Voice]]:
     account = default_account(catalog).id
     model_id = served_model(settings, quiet=True)
     dataset = catalog.create_dataset("d", account_id=account)
-    pvc = create_pvc(catalog, account, dataset.id, "Narrator", "tiny-base")
-    voices = [Voice(account_id=account, pvc_id=pvc.id, model_id=model_id, name=name, source_file_id="f",
-                    clip_uri="file:///clip.wav", clip_start=0.0, clip_end=1.0, embedding=[0.1 * i] * 256)
-              for i, name in enumerate(names)]
+    pvc = create_pvc(catalog, account, dataset.id, "Narrator", "tiny-base", settings=settings)
+    voices = [
+        Voice(
+            account_id=account,
+            pvc_id=pvc.id,
+            model_id=model_id,
+            name=name,
+            source_file_id="f",
+            clip_uri="file:///clip.wav",
+            clip_start=0.0,
+            clip_end=1.0,
+            embedding=[0.1 * i] * 256,
+        )
+        for i, name in enumerate(names)
+    ]
     with catalog.session() as s:
         s.add_all(voices)
     return model_id, voices
@@ -41,8 +52,11 @@ def test_voices_export_writes_a_piper_voice(settings, tmp_path):
     made = json.loads(r.stdout)
     assert made["name"] == "Narrator_1" and made["num_speakers"] == 1 and made["speaker_id_map"] == {}
     assert made["onnx_path"] == str(tmp_path / "piper" / "Narrator_1.onnx") and min(made["correlations"]) >= 0.99
-    assert sorted(p.name for p in (tmp_path / "piper").iterdir()) == ["Narrator_1.md", "Narrator_1.onnx",
-                                                                     "Narrator_1.onnx.json"]
+    assert sorted(p.name for p in (tmp_path / "piper").iterdir()) == [
+        "Narrator_1.md",
+        "Narrator_1.onnx",
+        "Narrator_1.onnx.json",
+    ]
     r = run("voices", "export", voice.id, tmp_path / "again")
     assert r.exit_code == 0 and "Piper voice Narrator_1 (single speaker" in r.stdout
 

@@ -4,12 +4,13 @@ import json
 
 from typer.testing import CliRunner
 
+from interfaces.cli import app
 from provoice.catalog import Catalog
 from provoice.catalog.models import utcnow
-from interfaces.cli import app
 from provoice.pvc.retrain import record
-from provoice.pvc.service import finish
+from provoice.pvc.status import PvcStatus
 from provoice.voice_models.registry import BaseModelRegistry
+from tests.pvc_states import set_status
 
 runner = CliRunner()
 
@@ -39,9 +40,15 @@ def test_auto_retrain_options_and_decisions(settings):
     assert json.loads(run("pvc", "retrains", pvc["id"], "--json").stdout) == []
     assert "has not been retrained on a new base model yet" in run("pvc", "retrains", pvc["id"]).stdout
     catalog = Catalog(settings)
-    done = finish(catalog, pvc["id"], "completed", model_id=f"tiny-base/{pvc['id']}", dataset_version="v1")
-    record(catalog, done, "tiny-base-2", "failed", "dataset d has no completed preparation of version v1",
-           started_at=utcnow())
+    done = set_status(catalog, pvc["id"], PvcStatus.COMPLETED, model_id=f"tiny-base/{pvc['id']}", dataset_version="v1")
+    record(
+        catalog,
+        done,
+        "tiny-base-2",
+        "failed",
+        "dataset d has no completed preparation of version v1",
+        started_at=utcnow(),
+    )
     rows = json.loads(run("pvc", "retrains", pvc["id"], "--json").stdout)
     assert [(r["base_model_id"], r["decision"], r["new_model_id"]) for r in rows] == [("tiny-base-2", "failed", None)]
     text = run("pvc", "retrains", pvc["id"]).stdout

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import tasks.events
 import interfaces.cli.base_model
-from provoice.audio.wavio import read_slice, read_wav_info
+import tasks.events
 from interfaces.cli import app
+from provoice.audio.wavio import read_slice, read_wav_info
 from tests.conftest import wer
 
 runner = CliRunner()
@@ -113,14 +113,24 @@ def test_tts_to_stdout_streams_the_same_speech(settings, speech_dir, tmp_path):
 
     model_id = served_model(settings, quiet=True)
     text = "The first sentence is here. And a second one follows it."
-    r = runner.invoke(app, ["tts", "--model-id", model_id, "--reference", str(speech_dir / "main.wav"),
-                            "--text", text, "-o", "-"])
+    r = runner.invoke(
+        app, ["tts", "--model-id", model_id, "--reference", str(speech_dir / "main.wav"), "--text", text, "-o", "-"]
+    )
     assert r.exit_code == 0, r.stderr
     streamed = r.stdout_bytes
     assert streamed[:4] == b"RIFF" and streamed[4:8] == b"\xff\xff\xff\xff"
     assert "wrote the audio to stdout" in r.stderr
-    r = run("tts", "--model-id", model_id, "--reference", speech_dir / "main.wav", "--text", text,
-            "-o", tmp_path / "whole.wav")
+    r = run(
+        "tts",
+        "--model-id",
+        model_id,
+        "--reference",
+        speech_dir / "main.wav",
+        "--text",
+        text,
+        "-o",
+        tmp_path / "whole.wav",
+    )
     assert r.exit_code == 0, r.stderr
     assert streamed[44:] == (tmp_path / "whole.wav").read_bytes()[44:]
     r = run("tts", "--model-id", model_id, "--text", text, "-o", "-", "--json")
@@ -133,18 +143,49 @@ def test_tts_writes_any_format_at_any_rate_and_speed(settings, speech_dir, tmp_p
 
     model_id = served_model(settings)  # noise in its durations: a tiny quiet model gives every phoneme 1 frame
     text = "The first sentence is here. And a second one follows it."
-    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "speech.mp3", "--sample-rate", "44100",
-            "--json")
+    r = run(
+        "tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "speech.mp3", "--sample-rate", "44100", "--json"
+    )
     assert r.exit_code == 0, r.stderr
     spoken = json.loads(r.stdout)
     assert (spoken["format"], spoken["encoding"], spoken["sample_rate"]) == ("mp3", None, 44100)
     rate, seconds, codec = decode((tmp_path / "speech.mp3").read_bytes())
     assert rate == 44100 and codec.startswith("mp3") and seconds == pytest.approx(spoken["duration_s"], abs=0.1)
-    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "phone.wav", "--encoding", "pcm_mulaw",
-            "--sample-rate", "8000", "--reference", speech_dir / "main.wav", "--json")
+    r = run(
+        "tts",
+        "--model-id",
+        model_id,
+        "--text",
+        text,
+        "-o",
+        tmp_path / "phone.wav",
+        "--encoding",
+        "pcm_mulaw",
+        "--sample-rate",
+        "8000",
+        "--reference",
+        speech_dir / "main.wav",
+        "--json",
+    )
     normal = json.loads(r.stdout)
-    r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "phone.wav", "--encoding", "pcm_mulaw",
-            "--sample-rate", "8000", "--speed", "2", "--reference", speech_dir / "main.wav", "--json")
+    r = run(
+        "tts",
+        "--model-id",
+        model_id,
+        "--text",
+        text,
+        "-o",
+        tmp_path / "phone.wav",
+        "--encoding",
+        "pcm_mulaw",
+        "--sample-rate",
+        "8000",
+        "--speed",
+        "2",
+        "--reference",
+        speech_dir / "main.wav",
+        "--json",
+    )
     fast = json.loads(r.stdout)
     assert (fast["format"], fast["encoding"], fast["sample_rate"]) == ("wav", "pcm_mulaw", 8000)
     assert decode((tmp_path / "phone.wav").read_bytes())[2] == "pcm_mulaw"

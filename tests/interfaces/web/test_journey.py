@@ -10,6 +10,7 @@ import wave
 import pytest
 from playwright.sync_api import expect
 
+from interfaces.web.pages import TIMELINE
 from provoice import synthetic
 from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.settings import Settings
@@ -29,11 +30,14 @@ def recordings(tmp_path):
     files = []
     for i, fmt in enumerate(("wav", "mp3", "flac", "ogg")):
         wav = synthetic.speech_file(folder / f"chapter{i}.src.wav", synthetic.corpus(14, start=3 * i))
-        files.append(wav.rename(folder / f"chapter{i}.wav") if fmt == "wav"
-                     else synthetic.encode(wav, folder / f"chapter{i}.{fmt}", fmt))
+        files.append(
+            wav.rename(folder / f"chapter{i}.wav")
+            if fmt == "wav"
+            else synthetic.encode(wav, folder / f"chapter{i}.{fmt}", fmt)
+        )
     (folder / "broken.wav").write_text("this is a text file, not audio\n")
     (folder / "notes.txt").write_text("reading notes\n")
-    return files + [folder / "broken.wav", folder / "notes.txt"]
+    return [*files, folder / "broken.wav", folder / "notes.txt"]
 
 
 def test_the_whole_journey_in_the_browser(site, page, monkeypatch, recordings, tmp_path, steady_phrase):
@@ -53,7 +57,9 @@ def test_the_whole_journey_in_the_browser(site, page, monkeypatch, recordings, t
     page.get_by_label("Audio files").set_input_files([str(p) for p in recordings])
     uploads = page.locator("[data-upload-list] li")
     expect(uploads).to_have_count(6)
-    expect(page.locator('li[data-name="notes.txt"]')).to_contain_text("refused before upload: .txt is not an accepted format")
+    expect(page.locator('li[data-name="notes.txt"]')).to_contain_text(
+        "refused before upload: .txt is not an accepted format"
+    )
     shot(page, "new-voice-clone")
     page.get_by_role("button", name="Create and check the data").click()
     page.wait_for_url("**/ui/pvcs/pvc_*")
@@ -125,7 +131,7 @@ def test_the_whole_journey_in_the_browser(site, page, monkeypatch, recordings, t
     })""")
     assert seen[-1] == "completed", (seen, page.locator("[data-failure]").all_inner_texts())
     assert "queued" in seen or "training" in seen, seen
-    expect(page.locator(".timeline li.done")).to_have_count(7)
+    expect(page.locator(".timeline li.done")).to_have_count(len(TIMELINE))  # every step the flow sets, done
     expect(page.locator("table.scores")).to_contain_text("Word error rate")
     shot(page, "pvc-completed")
     page.set_viewport_size({"width": 390, "height": 844})

@@ -93,8 +93,10 @@ def test_the_dataset_and_pvc_pages_say_how_far_the_voice_is_and_what_to_expect(p
     text = client.get(f"/ui/datasets/{ds.id}").text
     minutes = recipe_for(settings).default_minutes(settings)
     assert "This voice is far from the base model tiny-base (the base scores 0.55 speaker similarity to it)" in text
-    assert f"With {minutes:g} minutes of CPU training expect a similarity of about " \
-           f"{expected_similarity(0.55, minutes):.2f}" in text
-    pvc = create_pvc(catalog, account.id, ds.id, "Narrator", base, max_minutes=12)
+    assert (
+        f"With {minutes:g} minutes of CPU training expect a similarity of about "
+        f"{expected_similarity(0.55, minutes):.2f}" in text
+    )
+    pvc = create_pvc(catalog, account.id, ds.id, "Narrator", base, max_minutes=12, settings=settings)
     text = client.get(f"/ui/pvcs/{pvc.id}").text
     assert "far from the base model tiny-base" in text and f"about {expected_similarity(0.55, 12):.2f}" in text

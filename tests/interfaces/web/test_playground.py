@@ -7,8 +7,9 @@ from playwright.sync_api import expect
 
 from interfaces.api.runner import Runner
 from provoice.credits import PVC_TRAINING_CREDITS, grant
-from provoice.pvc.lifecycle import Budget, claim, fail_attempt
+from provoice.pvc.budget import Budget
 from provoice.pvc.service import create_pvc
+from provoice.pvc.transitions import claim, fail_attempt
 from provoice.voice_models import BaseModelRegistry
 from tests.interfaces.web.conftest import csrf_of, sign_in
 
@@ -55,7 +56,7 @@ def test_a_second_account_sees_none_of_the_first(site, page, browser):
     _, bob_key = site.account("Bob")
     base = BaseModelRegistry(site.settings).create_random("tiny-base", tiny=True).id
     ds = site.catalog.create_dataset("alice's recordings", account_id=alice)
-    pvc = create_pvc(site.catalog, alice, ds.id, "Alice narrator", base)
+    pvc = create_pvc(site.catalog, alice, ds.id, "Alice narrator", base, settings=site.settings)
     sign_in(page, site.url, alice_key)
     expect(page.get_by_role("link", name="Alice narrator")).to_be_visible()
 
@@ -76,7 +77,7 @@ def test_a_failed_pvc_is_re_attempted_from_the_home_page(site, page):
     account, key = site.account("Dana Studio")
     base = BaseModelRegistry(site.settings).create_random("tiny-base", tiny=True).id
     ds = site.catalog.create_dataset("recordings", account_id=account)
-    pvc = create_pvc(site.catalog, account, ds.id, "Narrator", base)
+    pvc = create_pvc(site.catalog, account, ds.id, "Narrator", base, settings=site.settings)
     grant(site.catalog, account, PVC_TRAINING_CREDITS)
     claim(site.catalog, site.settings, pvc.id, retry=False, budget=Budget(max_steps=5), to="training")
     fail_attempt(site.catalog, pvc.id, "the worker was lost at step 3", "worker-lost")

@@ -28,8 +28,12 @@ def tone(seconds: float = 1.0, rate: int = RATE) -> np.ndarray:
     return (0.4 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
 
-RAW_NAMES = {Encoding.PCM_S16LE: "s16le", Encoding.PCM_F32LE: "f32le", Encoding.PCM_MULAW: "mulaw",
-             Encoding.PCM_ALAW: "alaw"}
+RAW_NAMES = {
+    Encoding.PCM_S16LE: "s16le",
+    Encoding.PCM_F32LE: "f32le",
+    Encoding.PCM_MULAW: "mulaw",
+    Encoding.PCM_ALAW: "alaw",
+}
 
 
 @pytest.mark.parametrize("encoding", list(Encoding))
@@ -43,10 +47,20 @@ def test_pcm_in_wav_and_raw_at_every_rate(container, encoding, rate):
     assert seconds == pytest.approx(1.0, abs=2 / rate)
 
 
-@pytest.mark.parametrize(("container", "rate", "codec"), [
-    (Container.MP3, 44100, "mp3"), (Container.MP3, 24000, "mp3"), (Container.MP3, 8000, "mp3"),
-    (Container.OPUS, 48000, "opus"), (Container.OPUS, 16000, "opus"), (Container.AAC, 24000, "aac"),
-    (Container.AAC, 48000, "aac"), (Container.FLAC, 44100, "flac"), (Container.FLAC, 8000, "flac")])
+@pytest.mark.parametrize(
+    ("container", "rate", "codec"),
+    [
+        (Container.MP3, 44100, "mp3"),
+        (Container.MP3, 24000, "mp3"),
+        (Container.MP3, 8000, "mp3"),
+        (Container.OPUS, 48000, "opus"),
+        (Container.OPUS, 16000, "opus"),
+        (Container.AAC, 24000, "aac"),
+        (Container.AAC, 48000, "aac"),
+        (Container.FLAC, 44100, "flac"),
+        (Container.FLAC, 8000, "flac"),
+    ],
+)
 def test_compressed_formats_decode_to_the_same_length(container, rate, codec):
     data = encode_whole(tone(2.0), RATE, AudioFormat(container, sample_rate=rate))
     got_rate, seconds, decoded = decode(data)
@@ -72,7 +86,7 @@ def test_resampling_a_piece_at_a_time_joins_without_a_seam():
     audio = tone(1.0)
     fmt = AudioFormat(Container.RAW, Encoding.PCM_F32LE, 48000)
     encoder = AudioEncoder(fmt, RATE, streamed=True)
-    streamed = b"".join(encoder.add(audio[i:i + 3000]) for i in range(0, audio.size, 3000)) + encoder.finish()
+    streamed = b"".join(encoder.add(audio[i : i + 3000]) for i in range(0, audio.size, 3000)) + encoder.finish()
     whole = encode_whole(audio, RATE, fmt)
     a, b = np.frombuffer(streamed, "<f4"), np.frombuffer(whole, "<f4")
     assert a.size == b.size == 48000
@@ -86,14 +100,17 @@ def test_compressed_audio_leaves_while_it_is_encoded():
     assert encoder.add(tone(1.0)) and encoder.finish()
 
 
-@pytest.mark.parametrize(("fmt", "message"), [
-    (dict(container="ogg"), "unknown container 'ogg'"),
-    (dict(container="wav", sample_rate=96000), "96000 Hz is out of range"),
-    (dict(container="opus", sample_rate=44100), "opus cannot be encoded at 44100 Hz"),
-    (dict(container="mp3", bit_rate=1000), "mp3 takes 8000 to 320000 bit/s"),
-    (dict(container="flac", bit_rate=128000), "lossless"),
-    (dict(container="wav", bit_rate=128000), "no bit rate"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        (dict(container="ogg"), "unknown container 'ogg'"),
+        (dict(container="wav", sample_rate=96000), "96000 Hz is out of range"),
+        (dict(container="opus", sample_rate=44100), "opus cannot be encoded at 44100 Hz"),
+        (dict(container="mp3", bit_rate=1000), "mp3 takes 8000 to 320000 bit/s"),
+        (dict(container="flac", bit_rate=128000), "lossless"),
+        (dict(container="wav", bit_rate=128000), "no bit rate"),
+    ],
+)
 def test_formats_that_cannot_be_made_are_refused_saying_why(fmt, message):
     with pytest.raises(BadAudioFormat, match=message):
         AudioFormat(**fmt)
@@ -108,5 +125,9 @@ def test_speed_is_the_inverse_of_the_length_scale():
 def test_the_model_rate_is_kept_where_a_codec_takes_it():
     assert AudioFormat().rate_for(22050) == 22050
     assert AudioFormat(Container.OPUS).rate_for(22050) == 24000
-    assert AudioFormat(Container.MP3).describe(22050) == {"container": "mp3", "sample_rate": 22050, "channels": 1,
-                                                          "bit_rate": 128000}
+    assert AudioFormat(Container.MP3).describe(22050) == {
+        "container": "mp3",
+        "sample_rate": 22050,
+        "channels": 1,
+        "bit_rate": 128000,
+    }

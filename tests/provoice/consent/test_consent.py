@@ -25,11 +25,12 @@ from provoice.consent import (
     submit_recording,
 )
 from provoice.credits import PVC_TRAINING_CREDITS, balance, grant
-from provoice.pvc.lifecycle import Budget, claim, fail_attempt
+from provoice.pvc.budget import Budget
+from provoice.pvc.queries import pvc_view
 from provoice.pvc.service import create_pvc, get_pvc
+from provoice.pvc.transitions import claim, fail_attempt
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.views import pvc_view
 from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import QUICK_SCORING, give_consent, narrator_dataset, read_aloud
 
@@ -60,14 +61,20 @@ def home(prefect_harness, tmp_path_factory):
 @pytest.fixture
 def env(home, monkeypatch, steady_phrase):
     settings, catalog, ds, root = home
-    for key, value in (("PROVOICE_HOME", str(settings.home)), ("PROVOICE_MIN_SPEECH_SECONDS", "30"),
-                       ("PROVOICE_REQUIRE_CONSENT", "true"), *QUICK_SCORING.items()):
+    for key, value in (
+        ("PROVOICE_HOME", str(settings.home)),
+        ("PROVOICE_MIN_SPEECH_SECONDS", "30"),
+        ("PROVOICE_REQUIRE_CONSENT", "true"),
+        *QUICK_SCORING.items(),
+    ):
         monkeypatch.setenv(key, value)
     return settings, catalog, ds, root
 
 
 def _pvc(catalog, ds, name="Narrator", speaker="Dana Reyes"):
-    return create_pvc(catalog, default_account(catalog).id, ds.id, name, "tiny-base", speaker_name=speaker)
+    return create_pvc(
+        catalog, default_account(catalog).id, ds.id, name, "tiny-base", speaker_name=speaker, settings=Settings()
+    )
 
 
 def _dataset_state(catalog, ds):
@@ -138,8 +145,11 @@ def test_refusals_say_why_and_never_touch_the_dataset(env, tmp_path):
     assert out["attempts_left"] == 4 and out["transcript"] is None
 
     with catalog.session() as s:
-        s.execute(update(ConsentPrompt).where(ConsentPrompt.pvc_id == pvc.id, ConsentPrompt.status == "open")
-                  .values(expires_at=utcnow() - timedelta(minutes=1)))
+        s.execute(
+            update(ConsentPrompt)
+            .where(ConsentPrompt.pvc_id == pvc.id, ConsentPrompt.status == "open")
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
     with pytest.raises(ConsentRefused, match="expired"):
         submit_recording(catalog, settings, pvc.id, tmp_path / "other text.wav", "x.wav")
     assert _dataset_state(catalog, ds) == before
@@ -185,12 +195,21 @@ def test_training_is_gated_on_every_path_and_consent_outlives_retry_and_retrain(
 
 def test_a_retrain_without_consent_is_refused(env):
     from flows.retrain import retrain_on_new_base_model
-    from provoice.pvc.service import finish
+    from provoice.pvc.status import PvcStatus
+    from tests.pvc_states import set_status
 
     settings, catalog, ds, _ = env
     BaseModelRegistry(settings).create_random("tiny-base-3", tiny=True)
-    pvc = create_pvc(catalog, default_account(catalog).id, ds.id, "Imported", "tiny-base", auto_retrain=True)
-    finish(catalog, pvc.id, "completed", model_id="tiny-base/imported", dataset_version=catalog.latest_run(ds.id).version)
+    pvc = create_pvc(
+        catalog, default_account(catalog).id, ds.id, "Imported", "tiny-base", auto_retrain=True, settings=settings
+    )
+    set_status(
+        catalog,
+        pvc.id,
+        PvcStatus.COMPLETED,
+        model_id="tiny-base/imported",
+        dataset_version=catalog.latest_run(ds.id).version,
+    )
     result = retrain_on_new_base_model(base_model_id="tiny-base-3", pvc_id=pvc.id, max_steps=1)
     row = result["results"][0]
     assert row["decision"] == "failed" and "before its speaker's consent is verified" in row["reason"]

@@ -18,8 +18,24 @@ def test_a_cut_is_found_and_a_new_reading_is_not(tmp_path):
     source = synthetic.speech_file(tmp_path / "chapter.wav", synthetic.corpus(30))
     view = _view(source, tmp_path, "chapter")
     cut = tmp_path / "cut.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "9.7", "-t", "6", "-i", str(source),
-                    "-filter:a", "volume=0.4", str(cut)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            "9.7",
+            "-t",
+            "6",
+            "-i",
+            str(source),
+            "-filter:a",
+            "volume=0.4",
+            str(cut),
+        ],
+        check=True,
+    )
     x = read_slice(_view(cut, tmp_path, "cut"), 0, 60)
     match = find_cut(x, [("chapter.wav", view)])
     assert match is not None and match.source == "chapter.wav" and 9 <= match.at_s <= 16

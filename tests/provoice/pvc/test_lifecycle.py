@@ -13,9 +13,10 @@ from provoice.catalog import Catalog, Pvc
 from provoice.catalog.models import utcnow
 from provoice.credits import PVC_TRAINING_CREDITS, account_balance, charge_hold, grant, holds
 from provoice.errors import InsufficientCredits, InvalidSource
-from provoice.pvc.lifecycle import (RUN_ENDED, WORKER_LOST, Budget, Heartbeat, begin_training, checked_budget,
-                                    claim, fail_attempt, heartbeat, hold_key, reap)
+from provoice.pvc.budget import Budget, checked_budget
+from provoice.pvc.lifecycle import RUN_ENDED, WORKER_LOST, Heartbeat, heartbeat, reap
 from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
+from provoice.pvc.transitions import IllegalTransition, begin_training, claim, complete, fail_attempt, hold_key
 from provoice.settings import Settings
 from provoice.voice_models.recipe import RECIPE
 
@@ -29,7 +30,7 @@ def _pvcs(catalog, n, credits=PVC_TRAINING_CREDITS):
     account = default_account(catalog).id
     grant(catalog, account, credits)
     ds = catalog.create_dataset("d")
-    return account, [create_pvc(catalog, account, ds.id, f"Voice {i}", "base") for i in range(n)]
+    return account, [create_pvc(catalog, account, ds.id, f"Voice {i}", "base", settings=Settings()) for i in range(n)]
 
 
 def test_two_pvcs_on_exactly_one_training_worth_of_credits_one_runs(catalog, settings):
@@ -43,6 +44,7 @@ def test_two_pvcs_on_exactly_one_training_worth_of_credits_one_runs(catalog, set
             outcomes[pvc.id] = "queued"
         except InsufficientCredits as exc:
             outcomes[pvc.id] = str(exc)
+
     threads = [threading.Thread(target=start, args=(p,)) for p in pvcs]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -92,23 +94,26 @@ def test_a_draft_s_own_budget_is_its_first_start_s_when_the_start_names_none(cat
     account = default_account(catalog).id
     grant(catalog, account, 2 * PVC_TRAINING_CREDITS)
     ds = catalog.create_dataset("d")
-    own = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", max_steps=2, max_minutes=3)
+    own = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", max_steps=2, max_minutes=3, settings=settings)
     started = claim(catalog, settings, own.id, retry=False, budget=Budget())
     assert (started.budget_steps, started.budget_minutes) == (2, 3)
-    other = create_pvc(catalog, account, ds.id, "Other", "tiny-base", max_steps=2)
+    other = create_pvc(catalog, account, ds.id, "Other", "tiny-base", max_steps=2, settings=settings)
     started = claim(catalog, settings, other.id, retry=False, budget=Budget(max_minutes=7))
     assert (started.budget_steps, started.budget_minutes) == (None, 7)
 
 
-@pytest.mark.parametrize("budget, message", [
-    (Budget(max_minutes=float("nan")), "max_minutes must be more than 0"),
-    (Budget(max_minutes=float("inf")), "max_minutes must be more than 0"),
-    (Budget(max_minutes=0), "max_minutes must be more than 0"),
-    (Budget(max_minutes=1e9), "at most 360"),
-    (Budget(max_steps=0), "max_steps must be a whole number"),
-    (Budget(max_steps=10**30), "max_steps must be a whole number from 1 to 1,000,000"),
-    (Budget(max_steps=2.5), "max_steps must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        (Budget(max_minutes=float("nan")), "max_minutes must be more than 0"),
+        (Budget(max_minutes=float("inf")), "max_minutes must be more than 0"),
+        (Budget(max_minutes=0), "max_minutes must be more than 0"),
+        (Budget(max_minutes=1e9), "at most 360"),
+        (Budget(max_steps=0), "max_steps must be a whole number"),
+        (Budget(max_steps=10**30), "max_steps must be a whole number from 1 to 1,000,000"),
+        (Budget(max_steps=2.5), "max_steps must be a whole number"),
+    ],
+)
 def test_budgets_outside_the_limits_are_refused_before_anything_is_held(catalog, settings, budget, message):
     account, (pvc,) = _pvcs(catalog, 1)
     with pytest.raises(InvalidSource, match=message):
@@ -125,8 +130,12 @@ def test_a_lapsed_lease_is_reaped_with_a_reason_and_the_hold_released(catalog, s
     with catalog.session() as s:
         s.execute(update(Pvc).where(Pvc.id == lost.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     (reaped,) = reap(catalog)
-    assert (reaped.id, reaped.status, reaped.failure_kind, reaped.reason) == (lost.id, "failed", "worker-lost",
-                                                                               WORKER_LOST)
+    assert (reaped.id, reaped.status, reaped.failure_kind, reaped.reason) == (
+        lost.id,
+        "failed",
+        "worker-lost",
+        WORKER_LOST,
+    )
     assert get_pvc(catalog, live.id).status == "training"
     assert account_balance(catalog, account).held == PVC_TRAINING_CREDITS
     assert heartbeat(catalog, settings, live.id) and not heartbeat(catalog, settings, lost.id)
@@ -141,6 +150,7 @@ def test_a_pvc_whose_flow_run_ended_is_reaped_even_with_a_lease(catalog, setting
     def ended_runs(ids):
         asked.append(sorted(ids))
         return {"run-1": "Crashed"}
+
     (reaped,) = reap(catalog, ended_runs=ended_runs)
     assert asked == [["run-1", "run-2"]]
     assert reaped.id == queued.id and reaped.reason == RUN_ENDED.format(state="Crashed")
@@ -172,4 +182,31 @@ def test_unsupported_languages_are_refused_when_the_pvc_is_created(catalog):
     account = default_account(catalog).id
     ds = catalog.create_dataset("d")
     with pytest.raises(InvalidSource, match="language 'xx' is not supported.*speak en"):
-        create_pvc(catalog, account, ds.id, "Voice", "base", language="xx")
+        create_pvc(catalog, account, ds.id, "Voice", "base", language="xx", settings=Settings())
+
+
+def test_the_owner_of_a_reaped_pvc_is_told_once_whoever_reaps_it_first(catalog, settings):
+    _, (lost,) = _pvcs(catalog, 1)
+    claim(catalog, settings, lost.id, retry=False, budget=Budget(max_steps=5), to="training")
+    with catalog.session() as s:
+        s.execute(update(Pvc).where(Pvc.id == lost.id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    seen_by_a_get = get_pvc(catalog, lost.id)  # read while it still looked training
+    told = []
+
+    def notify(notification, webhook_urls):
+        told.append((notification.status, notification.pvc_id, notification.reason, list(webhook_urls)))
+
+    assert [p.id for p in reap(catalog, [get_pvc(catalog, lost.id)], notify=notify)] == [lost.id]  # a GET
+    assert reap(catalog, notify=notify) == []  # the reap-pvcs flow, a minute later
+    assert reap(catalog, [seen_by_a_get], notify=notify) == []  # a GET that read it before it was failed
+    assert told == [("failed", lost.id, WORKER_LOST, [])]
+
+
+def test_illegal_transitions_are_refused_and_change_nothing(catalog, settings):
+    _, (pvc,) = _pvcs(catalog, 1)
+    with pytest.raises(IllegalTransition, match=f"PVC {pvc.id} cannot go from draft to completed"):
+        complete(catalog, pvc.id, model_id="base/x")
+    with pytest.raises(IllegalTransition, match="starts queued or training, not completed"):
+        claim(catalog, settings, pvc.id, retry=False, budget=Budget(), to="completed")
+    assert fail_attempt(catalog, pvc.id, "never started") is None
+    assert get_pvc(catalog, pvc.id).status == "draft"

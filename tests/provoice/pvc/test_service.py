@@ -5,11 +5,12 @@ import pytest
 
 from provoice.accounts import default_account
 from provoice.catalog import Catalog
-from provoice.errors import NotFound
 from provoice.credits import grant
-from provoice.pvc.lifecycle import Budget
-from provoice.pvc.lifecycle import claim as start
-from provoice.pvc.service import PvcRefused, create_pvc, finish, get_pvc
+from provoice.errors import NotFound
+from provoice.pvc.budget import Budget
+from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
+from provoice.pvc.transitions import claim as start
+from provoice.pvc.transitions import complete, fail_attempt
 from provoice.pvc.voices import clip_score
 
 
@@ -18,7 +19,7 @@ def pvc(settings):
     catalog = Catalog(settings)
     ds = catalog.create_dataset("d")
     grant(catalog, default_account(catalog).id, 10_000_000)
-    return catalog, create_pvc(catalog, default_account(catalog).id, ds.id, "Narrator", "base")
+    return catalog, create_pvc(catalog, default_account(catalog).id, ds.id, "Narrator", "base", settings=settings)
 
 
 def claim(catalog, pvc_id, retry=False):
@@ -39,6 +40,7 @@ def test_two_concurrent_starts_run_once(pvc):
             results.append("claimed")
         except PvcRefused as exc:
             results.append(str(exc))
+
     threads = [threading.Thread(target=start) for _ in range(6)]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -51,11 +53,11 @@ def test_lifecycle_and_refusals(pvc):
     with pytest.raises(PvcRefused, match="has not been trained yet"):
         claim(catalog, p.id, retry=True)
     claim(catalog, p.id)
-    failed = finish(catalog, p.id, "failed", reason="disk full")
+    failed = fail_attempt(catalog, p.id, "disk full")
     assert (failed.status, failed.reason, failed.step) == ("failed", "disk full", None)
     again = claim(catalog, p.id, retry=True)
     assert again.attempts == 2 and again.reason is None and again.status == "training"
-    finish(catalog, p.id, "completed", model_id="base/x")
+    complete(catalog, p.id, model_id="base/x")
     with pytest.raises(PvcRefused, match="completed with model base/x"):
         claim(catalog, p.id)
     with pytest.raises(NotFound):
@@ -106,15 +108,26 @@ def test_only_a_pvc_never_started_and_without_consent_recordings_is_deleted(pvc,
     account = default_account(catalog).id
     prompt = new_prompt(catalog, settings, p.id)
     with catalog.session() as s:
-        s.add(ConsentAttempt(prompt_id=prompt.id, pvc_id=p.id, account_id=account, created_at=utcnow(),
-                             original_name="c.wav", recording_key="k", sha256="c" * 64, size_bytes=1, verified=False))
+        s.add(
+            ConsentAttempt(
+                prompt_id=prompt.id,
+                pvc_id=p.id,
+                account_id=account,
+                created_at=utcnow(),
+                original_name="c.wav",
+                recording_key="k",
+                sha256="c" * 64,
+                size_bytes=1,
+                verified=False,
+            )
+        )
     with pytest.raises(PvcRefused, match="consent recordings are kept"):
         delete_pvc(catalog, p.id, account)
     claim(catalog, p.id)
     with pytest.raises(PvcRefused, match="it was started"):
         delete_pvc(catalog, p.id, account)
 
-    draft = create_pvc(catalog, account, p.dataset_id, "Draft", "base", train_on_consent=True)
+    draft = create_pvc(catalog, account, p.dataset_id, "Draft", "base", train_on_consent=True, settings=settings)
     assert get_pvc(catalog, draft.id).train_on_consent is True and p.train_on_consent is False
     new_prompt(catalog, settings, draft.id)
     delete_pvc(catalog, draft.id, account)

@@ -19,9 +19,21 @@ def test_one_clip_per_file_with_maximal_spread(monkeypatch):
     rows = []
     for f in directions:
         for k in range(2):
-            rows.append({"id": f"{f}{k}", "file_id": f, "audio_uri": f, "start": float(k), "end": k + 4.0,
-                         "duration": 4.0, "metrics": {"speaker_similarity": 0.9 + (0.05 if f == "a" else 0),
-                                                      "snr_db": 40, "avg_logprob": -0.1}})
+            rows.append(
+                {
+                    "id": f"{f}{k}",
+                    "file_id": f,
+                    "audio_uri": f,
+                    "start": float(k),
+                    "end": k + 4.0,
+                    "duration": 4.0,
+                    "metrics": {
+                        "speaker_similarity": 0.9 + (0.05 if f == "a" else 0),
+                        "snr_db": 40,
+                        "avg_logprob": -0.1,
+                    },
+                }
+            )
     monkeypatch.setattr(voices, "read_wav_info", lambda wav: (16000, 0))
     monkeypatch.setattr(voices, "read_slice", lambda wav, a, b: np.array([ord(wav)], dtype=np.float32))
     monkeypatch.setattr(voices, "to_16k", lambda x, rate: x)
@@ -29,6 +41,7 @@ def test_one_clip_per_file_with_maximal_spread(monkeypatch):
     def fake_embed(encoder, x):
         v = np.asarray(directions[chr(int(x[0]))], dtype=np.float32)
         return v / np.linalg.norm(v)
+
     monkeypatch.setattr(voices, "embed", fake_embed)
     chosen = voices.choose_clips(FakeStorage(), rows, encoder=None, count=4)
     files = [c["row"]["file_id"] for c in chosen]

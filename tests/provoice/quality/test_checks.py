@@ -6,25 +6,36 @@ from provoice.quality.signal import signal_metrics
 from provoice.quality.speaker import dominant_speaker, similarities
 from provoice.settings import Settings
 
-GOOD = {"duration": 4.0, "level_dbfs": -20.0, "peak_dbfs": -2.0, "clip_fraction": 0.0, "snr_db": 40.0,
-        "text": "The weather was bright and clear today.", "avg_logprob": -0.3,
-        "no_speech_prob": 0.05, "compression_ratio": 1.1}
+GOOD = {
+    "duration": 4.0,
+    "level_dbfs": -20.0,
+    "peak_dbfs": -2.0,
+    "clip_fraction": 0.0,
+    "snr_db": 40.0,
+    "text": "The weather was bright and clear today.",
+    "avg_logprob": -0.3,
+    "no_speech_prob": 0.05,
+    "compression_ratio": 1.1,
+}
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({}, None),
-    ({"duration": 0.5}, "duration 0.5 s outside 1–15 s"),
-    ({"duration": 20.0}, "duration 20.0 s outside"),
-    ({"clip_fraction": 0.05}, "clipping: 5.00% of samples"),
-    ({"level_dbfs": -60.0}, "too quiet"),
-    ({"snr_db": 5.0}, "noisy: estimated SNR 5 dB"),
-    ({"no_speech_prob": 0.9}, "no speech: ASR no-speech probability 0.90"),
-    ({"text": " ... "}, "empty transcript"),
-    ({"compression_ratio": 3.5}, "repetitive transcript"),
-    ({"avg_logprob": -1.6}, "low transcription confidence"),
-    ({"text": "ok"}, "implausible transcript: 0.5 characters per second"),
-    ({"text": "word " * 60}, "implausible transcript"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({}, None),
+        ({"duration": 0.5}, "duration 0.5 s outside 1–15 s"),
+        ({"duration": 20.0}, "duration 20.0 s outside"),
+        ({"clip_fraction": 0.05}, "clipping: 5.00% of samples"),
+        ({"level_dbfs": -60.0}, "too quiet"),
+        ({"snr_db": 5.0}, "noisy: estimated SNR 5 dB"),
+        ({"no_speech_prob": 0.9}, "no speech: ASR no-speech probability 0.90"),
+        ({"text": " ... "}, "empty transcript"),
+        ({"compression_ratio": 3.5}, "repetitive transcript"),
+        ({"avg_logprob": -1.6}, "low transcription confidence"),
+        ({"text": "ok"}, "implausible transcript: 0.5 characters per second"),
+        ({"text": "word " * 60}, "implausible transcript"),
+    ],
+)
 def test_each_check_names_its_reason(change, reason):
     got = rejection_reason({**GOOD, **change}, Settings())
     if reason is None:
@@ -49,8 +60,10 @@ def test_signal_metrics_detect_clipping_after_gain():
 def test_dominant_speaker_ignores_a_minority_voice():
     rng = np.random.default_rng(1)
     main, other = rng.standard_normal(256), rng.standard_normal(256)
-    emb = np.stack([main + 0.3 * rng.standard_normal(256) for _ in range(8)]
-                   + [other + 0.3 * rng.standard_normal(256) for _ in range(3)])
+    emb = np.stack(
+        [main + 0.3 * rng.standard_normal(256) for _ in range(8)]
+        + [other + 0.3 * rng.standard_normal(256) for _ in range(3)]
+    )
     centroid = dominant_speaker(emb, 0.75)
     sims = similarities(emb, centroid)
     assert (sims[:8] > 0.75).all() and (sims[8:] < 0.5).all()

@@ -7,23 +7,30 @@ import numpy as np
 import pytest
 import torch
 
+from provoice.tts.errors import EmptyText, ModelMismatch
 from provoice.tts.formats.base_meta import BaseModelMeta, InferenceScales
 from provoice.tts.model.config import VitsConfig
-from provoice.tts.errors import EmptyText, ModelMismatch
 from provoice.tts.model.synthesizer import SynthesizerTrn
-from provoice.voice_models.registry import BaseModelRegistry
-from provoice.voice_models.model_store import load_for_inference
 from provoice.tts.synthesis import synthesize
 from provoice.tts.text.frontend import PhonemeMap
+from provoice.voice_models.model_store import load_for_inference
+from provoice.voice_models.registry import BaseModelRegistry
 
 
 def tiny(gin_channels: int = 0) -> tuple[SynthesizerTrn, BaseModelMeta]:
     torch.manual_seed(0)
     config = VitsConfig.tiny(gin_channels=gin_channels)
     meta = BaseModelMeta(
-        id="tiny", config=config, phoneme_id_map=PhonemeMap.espeak_default().to_dict(), sample_rate=22050,
-        espeak_voice="en-us", inference=InferenceScales(), source={"kind": "test"}, created_at="",
-        discriminator="fresh", fingerprint="",
+        id="tiny",
+        config=config,
+        phoneme_id_map=PhonemeMap.espeak_default().to_dict(),
+        sample_rate=22050,
+        espeak_voice="en-us",
+        inference=InferenceScales(),
+        source={"kind": "test"},
+        created_at="",
+        discriminator="fresh",
+        fingerprint="",
     )
     return SynthesizerTrn(config).eval(), meta
 
@@ -41,7 +48,7 @@ def test_audio_length_follows_the_text(single_thread):
     one, _ = synthesize(generator, meta, "Hello world.", **quiet)
     three, _ = synthesize(generator, meta, "Hello world. Hello world. Hello world.", sentence_pause_s=0.5, **quiet)
     assert len(three) == 3 * len(one) + 2 * int(0.5 * rate), "each sentence alone, joined by pauses"
-    assert np.array_equal(three[-len(one):], one) and not three[len(one) : len(one) + int(0.5 * rate)].any()
+    assert np.array_equal(three[-len(one) :], one) and not three[len(one) : len(one) + int(0.5 * rate)].any()
     slow, _ = synthesize(generator, meta, "Hello world.", length_scale=2.0, **quiet)
     assert len(slow) > 1.5 * len(one)
 
@@ -88,8 +95,8 @@ def test_models_are_loaded_once_per_process(settings):
 def test_inference_folding_keeps_the_output():
     import torch
 
-    from provoice.tts.model.config import VitsConfig
     from provoice.tts import for_inference
+    from provoice.tts.model.config import VitsConfig
     from provoice.tts.model.synthesizer import SynthesizerTrn
 
     torch.manual_seed(0)

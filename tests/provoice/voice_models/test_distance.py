@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from provoice.storage import Storage
-from provoice.voice_models.distance import (CLOSED_BY_MINUTES, TYPICAL_CEILING, base_voice_key, distance,
-                                            expected_similarity, stored_base_voice, voice_distance)
+from provoice.voice_models.distance import (
+    CLOSED_BY_MINUTES,
+    TYPICAL_CEILING,
+    base_voice_key,
+    distance,
+    expected_similarity,
+    stored_base_voice,
+    voice_distance,
+)
 
 
 def _unit(v) -> np.ndarray:

@@ -2,10 +2,10 @@ import numpy as np
 
 from provoice import synthetic
 from provoice.asr.whisper import load_model
+from provoice.audio.resample import to_16k
 from provoice.audio.wavio import read_slice
 from provoice.quality.speaker import load_encoder, voice_of
 from provoice.settings import Settings
-from provoice.audio.resample import to_16k
 from provoice.voice_models.evaluate import evaluate, split_held_out, word_error_rate
 
 

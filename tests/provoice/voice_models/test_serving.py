@@ -60,8 +60,11 @@ def test_word_times_come_from_the_same_durations_on_onnxruntime_and_torch(settin
     ours = list(synth.timed_sentences(TEXT, voice, speed=0.5))
     generator, meta = load_for_inference(settings, model_id)
     theirs = list(synthesize_timed(generator, meta, TEXT, voice, length_scale=synth.length_scale(0.5)))
-    assert [p.text for p in ours] == [p.text for p in theirs] == ["The first sentence is here.",
-                                                                    "And a second one follows it."]
+    assert (
+        [p.text for p in ours]
+        == [p.text for p in theirs]
+        == ["The first sentence is here.", "And a second one follows it."]
+    )
     for a, b in zip(ours, theirs):
         assert [w.word for w in a.words] == a.text.split()
         assert [(w.start, w.end) for w in a.words] == [(w.start, w.end) for w in b.words]

@@ -16,7 +16,6 @@ from interfaces.api.ingest import store_uploads
 from interfaces.api.scope import account_datasets, owned_dataset
 from interfaces.api.uploads import Limits, receive_files
 from provoice.catalog import Dataset, DatasetFile
-from provoice.consent import aware
 from provoice.pvc.service import delete_dataset
 
 router = APIRouter()
@@ -55,13 +54,23 @@ class UploadedFiles(BaseModel):
 
 
 def _dataset(ds: Dataset) -> CartesiaDataset:
-    return CartesiaDataset(id=ds.id, name=ds.name, description=ds.description or "",
-                           created_at=aware(ds.created_at).isoformat())
+    return CartesiaDataset(
+        id=ds.id, name=ds.name, description=ds.description or "", created_at=ds.created_at.isoformat()
+    )
 
 
 def _files(files: list[DatasetFile]) -> list[CartesiaFile]:
-    return [CartesiaFile(id=f.id, filename=f.original_name, size=f.size, created_at=aware(f.created_at).isoformat(),
-                         status=f.status, reason=f.reason) for f in files]
+    return [
+        CartesiaFile(
+            id=f.id,
+            filename=f.original_name,
+            size=f.size,
+            created_at=f.created_at.isoformat(),
+            status=f.status,
+            reason=f.reason,
+        )
+        for f in files
+    ]
 
 
 @slash_optional(router, "post", "/datasets", status_code=201)
@@ -71,12 +80,18 @@ def create_dataset(body: CartesiaNewDataset, account: AccountId, catalog: Catalo
 
 
 @slash_optional(router, "get", "/datasets")
-def list_datasets(account: AccountId, catalog: CatalogDep, limit: Limit = 10, starting_after: Cursor = None,
-                  ending_before: Cursor = None) -> Page[CartesiaDataset]:
+def list_datasets(
+    account: AccountId,
+    catalog: CatalogDep,
+    limit: Limit = 10,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+) -> Page[CartesiaDataset]:
     """`datasets.list`: oldest first, a page at a time."""
     rows = account_datasets(catalog, account)
-    return Page[CartesiaDataset](**paged(rows, lambda page: [_dataset(d) for d in page], limit, starting_after,
-                                         ending_before, "dataset"))
+    return Page[CartesiaDataset](
+        **paged(rows, lambda page: [_dataset(d) for d in page], limit, starting_after, ending_before, "dataset")
+    )
 
 
 @router.get("/datasets/{dataset_id}")
@@ -92,8 +107,10 @@ def change_dataset(dataset_id: str, body: DatasetChange, account: AccountId, cat
     return _dataset(catalog.update_dataset(dataset_id, name=body.name, description=body.description))
 
 
-@router.delete("/datasets/{dataset_id}",
-               responses={409: {"description": "a PVC was made from the dataset, or it is being prepared"}})
+@router.delete(
+    "/datasets/{dataset_id}",
+    responses={409: {"description": "a PVC was made from the dataset, or it is being prepared"}},
+)
 def remove_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> Deleted:
     """`datasets.delete`: only a dataset no fine-tune was made from (its files are that PVC's
     training data and consent evidence); refused with 409 naming the PVC otherwise."""
@@ -101,16 +118,34 @@ def remove_dataset(dataset_id: str, account: AccountId, catalog: CatalogDep) -> 
 
 
 #: The upload's body as OpenAPI shows it (the route reads the stream itself, so FastAPI cannot infer it).
-FILE_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary"}, "purpose": {"type": "string"}}}}}}}
+FILE_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, "purpose": {"type": "string"}},
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/datasets/{dataset_id}/files", status_code=201, openapi_extra=FILE_UPLOAD,
-             responses={413: {"description": "over the limit per file, per request or per account"},
-                        415: {"description": "the file is in an unsupported format"}})
-async def upload_file(dataset_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                      settings: SettingsDep) -> UploadedFiles:
+@router.post(
+    "/datasets/{dataset_id}/files",
+    status_code=201,
+    openapi_extra=FILE_UPLOAD,
+    responses={
+        413: {"description": "over the limit per file, per request or per account"},
+        415: {"description": "the file is in an unsupported format"},
+    },
+)
+async def upload_file(
+    dataset_id: str, request: Request, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> UploadedFiles:
     """`datasets.files.upload`: multipart `file` (and `purpose`, which is ignored), with the limits of
     `POST /datasets/{id}/files`; each file comes back with its status."""
     await run_in_threadpool(owned_dataset, catalog, dataset_id, account)
@@ -123,12 +158,17 @@ async def upload_file(dataset_id: str, request: Request, account: AccountId, cat
 
 
 @router.get("/datasets/{dataset_id}/files")
-def list_files(dataset_id: str, account: AccountId, catalog: CatalogDep, limit: Limit = 10,
-               starting_after: Cursor = None, ending_before: Cursor = None) -> Page[CartesiaFile]:
+def list_files(
+    dataset_id: str,
+    account: AccountId,
+    catalog: CatalogDep,
+    limit: Limit = 10,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+) -> Page[CartesiaFile]:
     """`datasets.files.list`: in upload order, a page at a time."""
     owned_dataset(catalog, dataset_id, account)
-    return Page[CartesiaFile](**paged(catalog.files(dataset_id), _files, limit, starting_after, ending_before,
-                                      "file"))
+    return Page[CartesiaFile](**paged(catalog.files(dataset_id), _files, limit, starting_after, ending_before, "file"))
 
 
 @router.delete("/datasets/{dataset_id}/files/{file_id}")

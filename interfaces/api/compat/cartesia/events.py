@@ -24,16 +24,35 @@ log = logging.getLogger(__name__)
 PIECE_BYTES = 1 << 15
 
 
-def chunk_events(data: bytes, words: Sequence[Any], context_id: str | None, step_ms: float,
-                 extra: dict) -> list[dict]:
+def chunk_events(data: bytes, words: Sequence[Any], context_id: str | None, step_ms: float, extra: dict) -> list[dict]:
     """A chunk's audio as `chunk` events of at most PIECE_BYTES, then its words as one `timestamps` event."""
-    events = [{"type": "chunk", "data": base64.b64encode(data[at:at + PIECE_BYTES]).decode(), "done": False,
-               "status_code": 206, "step_time": step_ms if at == 0 else 0.0, "context_id": context_id, **extra}
-              for at in range(0, len(data), PIECE_BYTES)]
+    events = [
+        {
+            "type": "chunk",
+            "data": base64.b64encode(data[at : at + PIECE_BYTES]).decode(),
+            "done": False,
+            "status_code": 206,
+            "step_time": step_ms if at == 0 else 0.0,
+            "context_id": context_id,
+            **extra,
+        }
+        for at in range(0, len(data), PIECE_BYTES)
+    ]
     if words:
-        events.append({"type": "timestamps", "done": False, "status_code": 206, "context_id": context_id,
-                       "word_timestamps": {"words": [w.word for w in words], "start": [w.start for w in words],
-                                           "end": [w.end for w in words]}, **extra})
+        events.append(
+            {
+                "type": "timestamps",
+                "done": False,
+                "status_code": 206,
+                "context_id": context_id,
+                "word_timestamps": {
+                    "words": [w.word for w in words],
+                    "start": [w.start for w in words],
+                    "end": [w.end for w in words],
+                },
+                **extra,
+            }
+        )
     return events
 
 
@@ -64,8 +83,10 @@ def _described(exc: Exception) -> tuple[int, str, str]:
     if isinstance(exc, ProVoiceError):
         return status_for(exc), type(exc).__name__, str(exc)
     if isinstance(exc, ValidationError):
-        found = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                          for e in exc.errors(include_input=False, include_url=False))
+        found = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
         return 422, "ValidationError", found or "invalid request"
     log.exception("Cartesia-compatible speech failed", exc_info=exc)
     return 500, "InternalError", "the speech could not be made (an internal error; see the server log)"
@@ -74,5 +95,10 @@ def _described(exc: Exception) -> tuple[int, str, str]:
 def error_event(exc: Exception, context_id: str | None) -> dict:
     """A failure as an `error` event of a stream or WebSocket."""
     status, error, message = _described(exc)
-    return {"type": "error", "done": True, "status_code": status, **cartesia_error(status, error, message),
-            "context_id": context_id}
+    return {
+        "type": "error",
+        "done": True,
+        "status_code": status,
+        **cartesia_error(status, error, message),
+        "context_id": context_id,
+    }

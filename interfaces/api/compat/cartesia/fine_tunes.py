@@ -16,18 +16,24 @@ from interfaces.api.compat.cartesia.voices import CartesiaVoice, cartesia_voices
 from interfaces.api.deps import AccountId, CatalogDep, SettingsDep
 from interfaces.api.scope import current_pvc, owned_dataset
 from provoice.catalog import Catalog, Pvc
-from provoice.consent import aware
+from provoice.consent import consent_views
 from provoice.errors import NotFound
 from provoice.pvc.service import create_pvc, delete_pvc, get_pvc, list_pvcs, voices_of
+from provoice.pvc.status import PvcStatus
 from provoice.settings import Settings
-from provoice.views import ConsentView, consent_views
+from provoice.views import ConsentView
 from provoice.voice_models import BaseModelRegistry
 
 router = APIRouter()
 
 #: A PVC's statuses as Cartesia's fine-tune statuses.
-FINE_TUNE_STATUS = {"draft": "created", "queued": "training", "training": "training", "completed": "completed",
-                    "failed": "failed"}
+FINE_TUNE_STATUS = {
+    PvcStatus.DRAFT: "created",
+    PvcStatus.QUEUED: "training",
+    PvcStatus.TRAINING: "training",
+    PvcStatus.COMPLETED: "completed",
+    PvcStatus.FAILED: "failed",
+}
 
 
 class CartesiaNewFineTune(BaseModel):
@@ -65,15 +71,19 @@ class CartesiaFineTune(BaseModel):
 
 def _consent(pvc: Pvc, view: ConsentView) -> FineTuneConsent:
     prompt_url, recording_url = f"/fine-tunes/{pvc.id}/consent/prompt", f"/fine-tunes/{pvc.id}/consent"
-    if view.status == "verified" and pvc.status == "draft":
-        message = (f"the speaker's consent is verified but training did not start (the consent's answer said "
-                   f"why, e.g. not enough credits): start it with POST /fine-tunes/{pvc.id}/train")
+    if view.status == "verified" and pvc.status == PvcStatus.DRAFT:
+        message = (
+            f"the speaker's consent is verified but training did not start (the consent's answer said "
+            f"why, e.g. not enough credits): start it with POST /fine-tunes/{pvc.id}/train"
+        )
     elif view.status == "verified":
         message = "the speaker's consent is verified"
     else:
-        message = (f"ProVoice trains a voice only with its speaker's verified consent: POST {prompt_url} for a "
-                   f"statement, have the speaker read it aloud and POST the recording (multipart `file`) to "
-                   f"{recording_url}; training then starts by itself")
+        message = (
+            f"ProVoice trains a voice only with its speaker's verified consent: POST {prompt_url} for a "
+            f"statement, have the speaker read it aloud and POST the recording (multipart `file`) to "
+            f"{recording_url}; training then starts by itself"
+        )
         if view.status == "invalidated":
             message = f"the consent is no longer valid ({view.reason}); {message}"
     return FineTuneConsent(status=view.status, prompt_url=prompt_url, recording_url=recording_url, message=message)
@@ -82,10 +92,20 @@ def _consent(pvc: Pvc, view: ConsentView) -> FineTuneConsent:
 def cartesia_fine_tunes(catalog: Catalog, pvcs: list[Pvc]) -> list[CartesiaFineTune]:
     """`pvcs` as Cartesia's fine-tunes, each with what its consent still needs."""
     consents = consent_views(catalog, [p.id for p in pvcs])
-    return [CartesiaFineTune(id=p.id, dataset=p.dataset_id, name=p.name, description=p.description,
-                             language=p.language, model_id=p.base_model_id, status=FINE_TUNE_STATUS[p.status],
-                             consent=_consent(p, consents[p.id]), train_on_consent=bool(p.train_on_consent))
-            for p in pvcs]
+    return [
+        CartesiaFineTune(
+            id=p.id,
+            dataset=p.dataset_id,
+            name=p.name,
+            description=p.description,
+            language=p.language,
+            model_id=p.base_model_id,
+            status=FINE_TUNE_STATUS[p.status],
+            consent=_consent(p, consents[p.id]),
+            train_on_consent=bool(p.train_on_consent),
+        )
+        for p in pvcs
+    ]
 
 
 def _base_model(settings: Settings, catalog: Catalog, asked: str) -> str:
@@ -98,43 +118,70 @@ def _base_model(settings: Settings, catalog: Catalog, asked: str) -> str:
 
 
 @slash_optional(router, "post", "/fine-tunes", status_code=201)
-def create_fine_tune(body: CartesiaNewFineTune, account: AccountId, catalog: CatalogDep,
-                     settings: SettingsDep) -> CartesiaFineTune:
+def create_fine_tune(
+    body: CartesiaNewFineTune, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> CartesiaFineTune:
     """`fine_tunes.create`: a PVC (status `created`) that starts training by itself once its
     speaker's consent is verified; `consent` says how."""
     owned_dataset(catalog, body.dataset, account)
-    pvc = create_pvc(catalog, account, body.dataset, body.name, _base_model(settings, catalog, body.model_id),
-                     language=body.language, description=body.description, settings=settings,
-                     train_on_consent=True)
+    pvc = create_pvc(
+        catalog,
+        account,
+        body.dataset,
+        body.name,
+        _base_model(settings, catalog, body.model_id),
+        language=body.language,
+        description=body.description,
+        settings=settings,
+        train_on_consent=True,
+    )
     return cartesia_fine_tunes(catalog, [pvc])[0]
 
 
 @slash_optional(router, "get", "/fine-tunes")
-def list_fine_tunes(account: AccountId, catalog: CatalogDep, limit: Limit = 10, starting_after: Cursor = None,
-                    ending_before: Cursor = None) -> Page[CartesiaFineTune]:
+def list_fine_tunes(
+    account: AccountId,
+    catalog: CatalogDep,
+    limit: Limit = 10,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+) -> Page[CartesiaFineTune]:
     """`fine_tunes.list`: oldest first, a page at a time."""
-    rows = sorted(list_pvcs(catalog, account), key=lambda p: (aware(p.created_at), p.id))
-    return Page[CartesiaFineTune](**paged(rows, lambda page: cartesia_fine_tunes(catalog, page), limit,
-                                          starting_after, ending_before, "fine-tune"))
+    rows = sorted(list_pvcs(catalog, account), key=lambda p: (p.created_at, p.id))
+    return Page[CartesiaFineTune](
+        **paged(
+            rows, lambda page: cartesia_fine_tunes(catalog, page), limit, starting_after, ending_before, "fine-tune"
+        )
+    )
 
 
 @router.get("/fine-tunes/{fine_tune_id}")
-def show_fine_tune(fine_tune_id: str, account: AccountId, catalog: CatalogDep) -> CartesiaFineTune:
+def show_fine_tune(
+    fine_tune_id: str, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> CartesiaFineTune:
     """`fine_tunes.retrieve`."""
-    return cartesia_fine_tunes(catalog, [current_pvc(catalog, fine_tune_id, account)])[0]
+    return cartesia_fine_tunes(catalog, [current_pvc(catalog, settings, fine_tune_id, account)])[0]
 
 
-@router.delete("/fine-tunes/{fine_tune_id}",
-               responses={409: {"description": "it was started, or it has consent recordings (kept as the record)"}})
+@router.delete(
+    "/fine-tunes/{fine_tune_id}",
+    responses={409: {"description": "it was started, or it has consent recordings (kept as the record)"}},
+)
 def remove_fine_tune(fine_tune_id: str, account: AccountId, catalog: CatalogDep) -> Deleted:
     """`fine_tunes.delete`: only a fine-tune that never trained and has no consent recording."""
     return Deleted(id=delete_pvc(catalog, fine_tune_id, account).id)
 
 
 @router.get("/fine-tunes/{fine_tune_id}/voices")
-def fine_tune_voices(fine_tune_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                     limit: Limit = 10, starting_after: Cursor = None,
-                     ending_before: Cursor = None) -> Page[CartesiaVoice]:
+def fine_tune_voices(
+    fine_tune_id: str,
+    request: Request,
+    account: AccountId,
+    catalog: CatalogDep,
+    limit: Limit = 10,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+) -> Page[CartesiaVoice]:
     """`fine_tunes.list_voices`: the voices of its current model (none before it completes)."""
     pvc = get_pvc(catalog, fine_tune_id, account)
     voices = voices_of(catalog, pvc.id, pvc.model_id) if pvc.model_id else []

@@ -13,8 +13,10 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 def slash_optional(router: APIRouter, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
     """The route at `path` and at `path/`: the clients ask for `/datasets/`, and a redirect between
     the two would break a client that does not follow it."""
+
     def register(endpoint: Endpoint) -> Endpoint:
         getattr(router, method)(path, **options)(endpoint)
         getattr(router, method)(f"{path}/", include_in_schema=False, **options)(endpoint)
         return endpoint
+
     return register

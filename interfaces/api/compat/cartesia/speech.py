@@ -34,29 +34,53 @@ def api_status() -> Status:
     return Status(ok=True, version=API_VERSION)
 
 
-@router.post("/tts/bytes", response_class=Response,
-             responses={200: {"content": AUDIO_CONTENT, "description": "the speech, sent as it is made"},
-                        402: {"description": "the available balance does not cover 1.5 credits a character"}})
+@router.post(
+    "/tts/bytes",
+    response_class=Response,
+    responses={
+        200: {"content": AUDIO_CONTENT, "description": "the speech, sent as it is made"},
+        402: {"description": "the available balance does not cover 1.5 credits a character"},
+    },
+)
 async def tts_bytes(body: BytesRequest, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """`tts.generate` (and the older `tts.bytes`): the audio in the asked format, sentence by sentence
     as it is made; charged for the sentences sent."""
     voice = await run_in_threadpool(spoken_voice, catalog, account, body)
-    speech = await open_speech(catalog, settings, voice, body.transcript, body.output_format.audio_format(),
-                               speed=body.rate, streamed=True)
+    speech = await open_speech(
+        catalog, settings, voice, body.transcript, body.output_format.audio_format(), speed=body.rate, streamed=True
+    )
     return streamed_response(speech)
 
 
-@router.post("/tts/sse", response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                              "description": "`chunk` events (base64 audio), `timestamps` when asked, then `done`"}})
+@router.post(
+    "/tts/sse",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "`chunk` events (base64 audio), `timestamps` when asked, then `done`",
+        }
+    },
+)
 async def tts_sse(body: SseRequest, account: AccountId, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """`tts.generate_sse`: `data:` events `chunk`, `timestamps` (with `add_timestamps`), then `done`;
     a failure once the stream has started is an `error` event."""
     voice = await run_in_threadpool(spoken_voice, catalog, account, body)
-    speech = await open_speech(catalog, settings, voice, body.transcript, body.output_format.audio_format(),
-                               speed=body.rate, streamed=True, timed=body.add_timestamps)
-    return ClosingStreamingResponse(_sse_body(speech, body.context_id), media_type="text/event-stream",
-                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    speech = await open_speech(
+        catalog,
+        settings,
+        voice,
+        body.transcript,
+        body.output_format.audio_format(),
+        speed=body.rate,
+        streamed=True,
+        timed=body.add_timestamps,
+    )
+    return ClosingStreamingResponse(
+        _sse_body(speech, body.context_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _sse_body(speech: Speech, context_id: str | None) -> AsyncIterator[bytes]:

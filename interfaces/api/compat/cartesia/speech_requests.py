@@ -58,7 +58,8 @@ class SpeechFields(BaseModel):
 
     model_id: str = Field("", max_length=200, description="read and ignored: a voice speaks with its own model")
     voice: str | CartesiaVoiceRef | None = Field(
-        None, description='a ProVoice voice id: "id", {"id"} or {"mode": "id", "id"}')
+        None, description='a ProVoice voice id: "id", {"id"} or {"mode": "id", "id"}'
+    )
     language: str | None = Field(None, max_length=16, description="must be the voice's language when given")
     locale: str | None = Field(None, max_length=16)
     generation_config: GenerationConfig | None = None

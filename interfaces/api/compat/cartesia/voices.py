@@ -14,7 +14,6 @@ from interfaces.api.compat.cartesia.shapes import Cursor, Limit, Page, paged
 from interfaces.api.compat.cartesia.speech_requests import SpeechFields
 from interfaces.api.deps import AccountId, CatalogDep
 from provoice.catalog import Catalog, Voice
-from provoice.consent import aware
 from provoice.errors import InvalidSource
 from provoice.pvc.service import account_voices, get_pvc, get_voice, list_pvcs
 
@@ -62,20 +61,31 @@ def spoken_voice(catalog: Catalog, account: str, body: SpeechFields) -> Voice:
     return voice
 
 
-def cartesia_voices(request: Request, catalog: Catalog, voices: list[Voice], account: str,
-                    expand: Sequence[str] = ()) -> list[CartesiaVoice]:
+def cartesia_voices(
+    request: Request, catalog: Catalog, voices: list[Voice], account: str, expand: Sequence[str] = ()
+) -> list[CartesiaVoice]:
     """`voices` as Cartesia describes them, with a preview link when `expand` asks for one."""
     pvcs = {p.id: p for p in list_pvcs(catalog, account)}
     out = []
     for voice in voices:
         pvc = pvcs.get(voice.pvc_id)
         language = pvc.language if pvc else "en"
-        preview = (str(request.url_for("voice_preview", voice_id=voice.id))
-                   if "preview_file_url" in expand and voice.preview_uri else None)
-        out.append(CartesiaVoice(id=voice.id, name=voice.name, description=pvc.description if pvc else "",
-                                 language=_language(language), locales=[VoiceLocale(locale=_locale(language),
-                                                                                    is_native=True)],
-                                 created_at=aware(voice.created_at), preview_file_url=preview))
+        preview = (
+            str(request.url_for("voice_preview", voice_id=voice.id))
+            if "preview_file_url" in expand and voice.preview_uri
+            else None
+        )
+        out.append(
+            CartesiaVoice(
+                id=voice.id,
+                name=voice.name,
+                description=pvc.description if pvc else "",
+                language=_language(language),
+                locales=[VoiceLocale(locale=_locale(language), is_native=True)],
+                created_at=voice.created_at,
+                preview_file_url=preview,
+            )
+        )
     return out
 
 
@@ -88,14 +98,22 @@ Expand = Annotated[list[str] | None, Query(alias="expand[]", description="previe
 
 
 @router.get("/voices")
-def list_voices(request: Request, account: AccountId, catalog: CatalogDep, limit: Limit = 10,
-                starting_after: Cursor = None, ending_before: Cursor = None,
-                q: Annotated[str | None, Query(max_length=200)] = None, is_owner: bool | None = None,
-                gender: str | None = None, expand: Expand = None) -> Page[CartesiaVoice]:
+def list_voices(
+    request: Request,
+    account: AccountId,
+    catalog: CatalogDep,
+    limit: Limit = 10,
+    starting_after: Cursor = None,
+    ending_before: Cursor = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    is_owner: bool | None = None,
+    gender: str | None = None,
+    expand: Expand = None,
+) -> Page[CartesiaVoice]:
     """`voices.list`: the caller's voices, newest first, a page at a time (`starting_after` the last
     id). `q` matches a voice's id, name or description; ProVoice records no gender, so `gender`
     filters nothing; every voice is the caller's own."""
-    voices = sorted(account_voices(catalog, account), key=lambda v: (aware(v.created_at), v.id), reverse=True)
+    voices = sorted(account_voices(catalog, account), key=lambda v: (v.created_at, v.id), reverse=True)
     shown = [v for v in cartesia_voices(request, catalog, voices, account, expand or ()) if _matches(v, q)]
     if is_owner is False:
         shown = []
@@ -103,7 +121,8 @@ def list_voices(request: Request, account: AccountId, catalog: CatalogDep, limit
 
 
 @router.get("/voices/{voice_id}")
-def show_voice(voice_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-               expand: Expand = None) -> CartesiaVoice:
+def show_voice(
+    voice_id: str, request: Request, account: AccountId, catalog: CatalogDep, expand: Expand = None
+) -> CartesiaVoice:
     """`voices.get`."""
     return cartesia_voices(request, catalog, [get_voice(catalog, voice_id, account)], account, expand or ())[0]

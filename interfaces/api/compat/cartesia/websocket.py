@@ -42,7 +42,7 @@ def complete_sentences(text: str) -> tuple[str, str]:
     cuts a word, a number or an abbreviation's sentence in two."""
     cut = 0
     for match in _SENTENCE_END.finditer(text):
-        if not _INITIAL.search(text[:match.start()]):
+        if not _INITIAL.search(text[: match.start()]):
             cut = match.end()
     return text[:cut], text[cut:]
 
@@ -85,8 +85,10 @@ class SocketContext:
             after_end(message)
             return
         if len(self.buffer) + len(message.transcript) > MAX_TTS_CHARS:
-            raise InvalidSource(f"context {self.id} holds more than {MAX_TTS_CHARS} characters without a sentence "
-                                "end: end sentences with punctuation and a space, or flush")
+            raise InvalidSource(
+                f"context {self.id} holds more than {MAX_TTS_CHARS} characters without a sentence "
+                "end: end sentences with punctuation and a space, or flush"
+            )
         self.buffer += message.transcript
         if message.flush or message.ends:
             text, self.buffer = self.buffer, ""
@@ -109,8 +111,16 @@ class SocketContext:
                 if isinstance(job, _Speak):
                     await self._speak(job)
                 elif isinstance(job, _FlushDone):
-                    await self.session.send({"type": "flush_done", "context_id": self.id, "done": False,
-                                             "flush_done": True, "flush_id": job.flush_id, "status_code": 206})
+                    await self.session.send(
+                        {
+                            "type": "flush_done",
+                            "context_id": self.id,
+                            "done": False,
+                            "flush_done": True,
+                            "flush_id": job.flush_id,
+                            "status_code": 206,
+                        }
+                    )
                 else:
                     await self.session.send(done_event(self.id))
                     return
@@ -127,9 +137,17 @@ class SocketContext:
         session = self.session
         if self.voice is None:
             self.voice = await run_in_threadpool(spoken_voice, session.catalog, session.account, self.first)
-        speech = await open_speech(session.catalog, session.settings, self.voice, job.text,
-                                   self.first.output_format.audio_format(), speed=self.first.rate, streamed=True,
-                                   timed=self.first.add_timestamps, offset_s=self.audio_s)
+        speech = await open_speech(
+            session.catalog,
+            session.settings,
+            self.voice,
+            job.text,
+            self.first.output_format.audio_format(),
+            speed=self.first.rate,
+            streamed=True,
+            timed=self.first.add_timestamps,
+            offset_s=self.audio_s,
+        )
         async with contextlib.aclosing(speech_events(speech, self.id, {"flush_id": job.flush_id})) as events:
             async for event in events:
                 await session.send(event)

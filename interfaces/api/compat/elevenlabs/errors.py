@@ -58,7 +58,13 @@ class NotSupported(ProVoiceError):
 
 
 #: Declared on every ElevenLabs route, so `/openapi.json` shows the error body.
-ERRORS: dict[int | str, dict] = {code: {"model": ElevenLabsError, "description": text} for code, text in (
-    (400, "refused: the message says why and what to do"), (401, "missing or invalid API key"),
-    (402, "the available credits do not cover the request"), (404, "no such voice for this account"),
-    (422, "invalid request"))}
+ERRORS: dict[int | str, dict] = {
+    code: {"model": ElevenLabsError, "description": text}
+    for code, text in (
+        (400, "refused: the message says why and what to do"),
+        (401, "missing or invalid API key"),
+        (402, "the available credits do not cover the request"),
+        (404, "no such voice for this account"),
+        (422, "invalid request"),
+    )
+}

@@ -13,8 +13,10 @@ CODECS: dict[str, tuple[Container, Encoding, bool]] = {
     "ulaw": (Container.RAW, Encoding.PCM_MULAW, False),
     "alaw": (Container.RAW, Encoding.PCM_ALAW, False),
 }
-FORMAT_HELP = ("use codec_samplerate[_kbps]: mp3_44100_128, mp3_22050_32, opus_48000_64, pcm_16000, pcm_24000, "
-               "wav_44100, ulaw_8000 or alaw_8000")
+FORMAT_HELP = (
+    "use codec_samplerate[_kbps]: mp3_44100_128, mp3_22050_32, opus_48000_64, pcm_16000, pcm_24000, "
+    "wav_44100, ulaw_8000 or alaw_8000"
+)
 
 
 def audio_format(output_format: str) -> AudioFormat:

@@ -22,9 +22,9 @@ from interfaces.api.ingest import store_uploads
 from interfaces.api.runner import Runner
 from interfaces.api.uploads import UPLOAD_OPENAPI, Limits, receive_files
 from provoice.catalog import Catalog, Pvc
-from provoice.consent import ConsentRefused, ConsentRequired, aware, new_prompt, submit_recording
+from provoice.consent import ConsentRefused, ConsentRequired, new_prompt, submit_recording
 from provoice.errors import InvalidSource, NotFound, TransientError
-from provoice.pvc.lifecycle import Budget
+from provoice.pvc.budget import Budget
 from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
 from provoice.voice_models import BaseModelRegistry
 
@@ -68,9 +68,20 @@ class TrainRequest(BaseModel):
     model_id: str | None = Field(None, description="accepted and ignored: the base model was fixed at creation")
 
 
-CAPTCHA_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["recording"],
-    "properties": {"recording": {"type": "string", "format": "binary"}}}}}}}
+CAPTCHA_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["recording"],
+                    "properties": {"recording": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 router = APIRouter()
 
@@ -80,8 +91,10 @@ def owned_pvc(catalog: Catalog, voice_id: str, account: str) -> Pvc:
     try:
         return get_pvc(catalog, voice_id, account)
     except NotFound:
-        raise NotFound(f"no professional voice with id {voice_id!r} in this account: create one with "
-                       "voices.pvc.create (POST v1/voices/pvc)") from None
+        raise NotFound(
+            f"no professional voice with id {voice_id!r} in this account: create one with "
+            "voices.pvc.create (POST v1/voices/pvc)"
+        ) from None
 
 
 def prepare_pending(runner: Runner, catalog: Catalog, dataset_id: str) -> None:
@@ -101,33 +114,54 @@ def samples_ready(runner: Runner, catalog: Catalog, dataset_id: str) -> None:
     if catalog.latest_run(dataset_id) is not None:
         return
     if not catalog.files(dataset_id):
-        raise SamplesNotReady("the voice has no samples to compare the recording with: upload the speaker's "
-                              "recordings with voices.pvc.samples.create first")
+        raise SamplesNotReady(
+            "the voice has no samples to compare the recording with: upload the speaker's "
+            "recordings with voices.pvc.samples.create first"
+        )
     if catalog.latest_run(dataset_id, status="running") is None:
         runner.start_prepare(dataset_id)
-    raise SamplesNotReady("the samples are still being prepared (the recording is compared with their voice): "
-                          "send the recording again in a minute")
+    raise SamplesNotReady(
+        "the samples are still being prepared (the recording is compared with their voice): "
+        "send the recording again in a minute"
+    )
 
 
 @router.post("/v1/voices/pvc")
-def create_voice(body: NewProfessionalVoice, account: AccountId, catalog: CatalogDep,
-                 settings: SettingsDep) -> AddedVoice:
+def create_voice(
+    body: NewProfessionalVoice, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> AddedVoice:
     """`voices.pvc.create`: a dataset for its samples and a draft PVC on the latest base model."""
     if body.language not in settings.languages:
-        raise InvalidSource(f"language {body.language!r} is not supported: ProVoice speaks "
-                            f"{', '.join(settings.languages)} (PROVOICE_LANGUAGES)")
+        raise InvalidSource(
+            f"language {body.language!r} is not supported: ProVoice speaks "
+            f"{', '.join(settings.languages)} (PROVOICE_LANGUAGES)"
+        )
     base = BaseModelRegistry(settings, catalog).get("latest")
     dataset = catalog.create_dataset(body.name, account_id=account)
-    pvc = create_pvc(catalog, account, dataset.id, body.name, base.id, language=body.language,
-                     description=body.description or "", settings=settings)
+    pvc = create_pvc(
+        catalog,
+        account,
+        dataset.id,
+        body.name,
+        base.id,
+        language=body.language,
+        description=body.description or "",
+        settings=settings,
+    )
     return AddedVoice(voice_id=pvc.id)
 
 
-@router.post("/v1/voices/pvc/{voice_id}/samples", openapi_extra=UPLOAD_OPENAPI,
-             responses={413: {"description": "over the limit per file, per request or per account"},
-                        415: {"description": "every file is in an unsupported format"}})
-async def add_samples(voice_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                      settings: SettingsDep) -> list[Sample]:
+@router.post(
+    "/v1/voices/pvc/{voice_id}/samples",
+    openapi_extra=UPLOAD_OPENAPI,
+    responses={
+        413: {"description": "over the limit per file, per request or per account"},
+        415: {"description": "every file is in an unsupported format"},
+    },
+)
+async def add_samples(
+    voice_id: str, request: Request, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> list[Sample]:
     """`voices.pvc.samples.create`: the files (multipart, one `files` part each) join the voice's
     dataset under the native upload's limits, each with its status; their preparation starts.
     `remove_background_noise` is not applied: the quality check rejects noisy segments instead."""
@@ -152,14 +186,21 @@ def captcha(voice_id: str, account: AccountId, catalog: CatalogDep, settings: Se
     """`voices.pvc.verification.captcha.get`: a new consent statement for the speaker to read aloud,
     naming them and the account, with one-time words; it replaces any earlier one."""
     prompt = new_prompt(catalog, settings, owned_pvc(catalog, voice_id, account).id, account)
-    return Captcha(text=prompt.prompt, expires_at=int(aware(prompt.expires_at).timestamp()),
-                   attempts_left=prompt.max_attempts - prompt.attempts_used)
+    return Captcha(
+        text=prompt.prompt,
+        expires_at=int(prompt.expires_at.timestamp()),
+        attempts_left=prompt.max_attempts - prompt.attempts_used,
+    )
 
 
-@router.post("/v1/voices/pvc/{voice_id}/captcha", openapi_extra=CAPTCHA_UPLOAD,
-             responses={413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"}})
-async def verify_captcha(voice_id: str, request: Request, account: AccountId, catalog: CatalogDep,
-                         settings: SettingsDep) -> Verification:
+@router.post(
+    "/v1/voices/pvc/{voice_id}/captcha",
+    openapi_extra=CAPTCHA_UPLOAD,
+    responses={413: {"description": "over PROVOICE_CONSENT_MAX_BYTES"}},
+)
+async def verify_captcha(
+    voice_id: str, request: Request, account: AccountId, catalog: CatalogDep, settings: SettingsDep
+) -> Verification:
     """`voices.pvc.verification.captcha.verify`: the speaker's reading of the captcha text (one
     `recording` part) is ProVoice's consent recording; `status` says `verified` or `refused` with
     the reason (each recording counts against the text's attempts)."""
@@ -170,20 +211,35 @@ async def verify_captcha(voice_id: str, request: Request, account: AccountId, ca
         if len(uploads) != 1:
             raise BadUpload(f"send one `recording`, not {len(uploads)} files")
         try:
-            sub = await run_in_threadpool(submit_recording, catalog, settings, pvc.id, uploads[0].path,
-                                          uploads[0].filename, account)
+            sub = await run_in_threadpool(
+                submit_recording, catalog, settings, pvc.id, uploads[0].path, uploads[0].filename, account
+            )
         except ConsentRefused as exc:
             raise Refused(f"{exc}; get a new text with voices.pvc.verification.captcha.get") from exc
     attempt = sub.attempt
-    return Verification(status="verified" if attempt.verified else "refused", reason=attempt.reason,
-                        attempts_left=sub.attempts_left, transcript=attempt.transcript)
+    return Verification(
+        status="verified" if attempt.verified else "refused",
+        reason=attempt.reason,
+        attempts_left=sub.attempts_left,
+        transcript=attempt.transcript,
+    )
 
 
-@router.post("/v1/voices/pvc/{voice_id}/train",
-             responses={402: {"description": "the available credits do not cover the training hold"},
-                        403: {"description": "the speaker's consent (the captcha) is not verified"}})
-def train(voice_id: str, request: Request, account: AccountId, catalog: CatalogDep, settings: SettingsDep,
-          body: TrainRequest | None = None) -> Done:
+@router.post(
+    "/v1/voices/pvc/{voice_id}/train",
+    responses={
+        402: {"description": "the available credits do not cover the training hold"},
+        403: {"description": "the speaker's consent (the captcha) is not verified"},
+    },
+)
+def train(
+    voice_id: str,
+    request: Request,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    body: TrainRequest | None = None,
+) -> Done:
     """`voices.pvc.train`: start fine-tuning as `POST /fine-tunes/{id}/train` does (the credit hold
     placed, never without the speaker's verified consent); `voices.get` shows its progress."""
     pvc = owned_pvc(catalog, voice_id, account)
@@ -191,8 +247,10 @@ def train(voice_id: str, request: Request, account: AccountId, catalog: CatalogD
     try:
         runner.start_pvc(catalog, settings, pvc, retry=False, budget=Budget())
     except ConsentRequired as exc:
-        raise ConsentRequired(f"{exc}. With this API: voices.pvc.verification.captcha.get gives the text to read, "
-                              "captcha.verify takes the recording") from exc
+        raise ConsentRequired(
+            f"{exc}. With this API: voices.pvc.verification.captcha.get gives the text to read, "
+            "captcha.verify takes the recording"
+        ) from exc
     except PvcRefused as exc:
         raise Refused(str(exc)) from exc
     return Done(status="ok")

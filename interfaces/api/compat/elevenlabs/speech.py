@@ -27,8 +27,11 @@ from provoice.settings import Settings
 class VoiceSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    speed: float | None = Field(None, description="speaking rate, 1 is the voice's own; the other settings "
-                                                  "(stability, similarity_boost, style, ...) are ignored")
+    speed: float | None = Field(
+        None,
+        description="speaking rate, 1 is the voice's own; the other settings "
+        "(stability, similarity_boost, style, ...) are ignored",
+    )
 
 
 class ElevenLabsSpeechRequest(BaseModel):
@@ -60,13 +63,23 @@ def speaking_voice(catalog: Catalog, voice_id: str, account: str) -> Voice:
     voices = voices_of(catalog, found.id, found.model_id) if found.model_id else []
     if not voices:
         stage = STAGES[found.status]
-        raise VoiceNotReady(f"the professional voice {found.id} cannot speak yet: its fine-tuning is {stage.state} "
-                            f"({found.reason or stage.message}); voices.get({found.id!r}) shows when it is fine_tuned")
+        raise VoiceNotReady(
+            f"the professional voice {found.id} cannot speak yet: its fine-tuning is {stage.state} "
+            f"({found.reason or stage.message}); voices.get({found.id!r}) shows when it is fine_tuned"
+        )
     return voices[0]
 
 
-def speak(catalog: Catalog, settings: Settings, account: str, voice_id: str, body: ElevenLabsSpeechRequest,
-          output_format: str, *, whole_wav: bool) -> Response:
+def speak(
+    catalog: Catalog,
+    settings: Settings,
+    account: str,
+    voice_id: str,
+    body: ElevenLabsSpeechRequest,
+    output_format: str,
+    *,
+    whole_wav: bool,
+) -> Response:
     """The audio as it is made; with `whole_wav`, a WAV is made whole first so its header carries
     its real sizes (a client reading a file may trust them). Charged as `interfaces.api.speech` says."""
     voice = speaking_voice(catalog, voice_id, account)
@@ -77,14 +90,26 @@ def speak(catalog: Catalog, settings: Settings, account: str, voice_id: str, bod
 
 
 @router.post("/v1/text-to-speech/{voice_id}", response_class=Response, responses=AUDIO)
-def convert(voice_id: str, body: ElevenLabsSpeechRequest, account: AccountId, catalog: CatalogDep,
-            settings: SettingsDep, output_format: OutputFormat = "mp3_44100_128") -> Response:
+def convert(
+    voice_id: str,
+    body: ElevenLabsSpeechRequest,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    output_format: OutputFormat = "mp3_44100_128",
+) -> Response:
     """`text_to_speech.convert`: the whole audio (sent as it is made, except a WAV)."""
     return speak(catalog, settings, account, voice_id, body, output_format, whole_wav=True)
 
 
 @router.post("/v1/text-to-speech/{voice_id}/stream", response_class=Response, responses=AUDIO)
-def stream(voice_id: str, body: ElevenLabsSpeechRequest, account: AccountId, catalog: CatalogDep,
-           settings: SettingsDep, output_format: OutputFormat = "mp3_44100_128") -> Response:
+def stream(
+    voice_id: str,
+    body: ElevenLabsSpeechRequest,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    output_format: OutputFormat = "mp3_44100_128",
+) -> Response:
     """`text_to_speech.stream`: the audio sentence by sentence; charged for the sentences sent."""
     return speak(catalog, settings, account, voice_id, body, output_format, whole_wav=False)

@@ -19,18 +19,21 @@ from interfaces.api.compat.elevenlabs import STAGES
 from interfaces.api.runner import PREPARE_DEPLOYMENT, PVC_DEPLOYMENT, Runner
 from provoice import synthetic
 from provoice.accounts import create_account, create_api_key
-from provoice.catalog.pvc_models import PVC_STATUSES
 from provoice.credits import account_balance, balance, grant, tts_cost
-from provoice.pvc.service import finish, get_pvc
+from provoice.pvc.service import get_pvc
+from provoice.pvc.status import PvcStatus
 from provoice.settings import Settings
 from provoice.tts.onnx_voice import OnnxVoice
 from tests.conftest import read_aloud
 from tests.interfaces.api.compat.conftest import decode
 from tests.interfaces.api.conftest import live, make_voice
+from tests.pvc_states import set_status
 
 TEXT = "The first sentence is here. A second one follows it."
-EIGHT = " ".join(f"Sentence number {n} is spoken on its own." for n in
-                 ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+EIGHT = " ".join(
+    f"Sentence number {n} is spoken on its own."
+    for n in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+)
 #: output_format -> (content type, sample rate, codec as FFmpeg reads it)
 FORMATS = {
     "mp3_44100_128": ("audio/mpeg", 44100, "mp3float"),
@@ -70,8 +73,11 @@ def api_error(call) -> ApiError:
 def quiet(monkeypatch):
     """The served graph rendered without noise: the same text makes the same audio every time."""
     real = OnnxVoice.render
-    monkeypatch.setattr(OnnxVoice, "render", lambda self, ids, g, noise_scale, length_scale, noise_w:
-                        real(self, ids, g, 0.0, length_scale, 0.0))
+    monkeypatch.setattr(
+        OnnxVoice,
+        "render",
+        lambda self, ids, g, noise_scale, length_scale, noise_w: real(self, ids, g, 0.0, length_scale, 0.0),
+    )
 
 
 def test_every_output_format_comes_back_decodable_whole_and_streamed_and_paid_once(app, served, quiet):
@@ -86,8 +92,13 @@ def test_every_output_format_comes_back_decodable_whole_and_streamed_and_paid_on
     calls = 1
     for output_format, (media_type, rate, codec) in FORMATS.items():
         for method in (el.text_to_speech.with_raw_response.convert, el.text_to_speech.with_raw_response.stream):
-            with method(voice.id, text=TEXT, output_format=output_format, model_id="eleven_multilingual_v2",
-                        voice_settings={"stability": 0.5}) as r:
+            with method(
+                voice.id,
+                text=TEXT,
+                output_format=output_format,
+                model_id="eleven_multilingual_v2",
+                voice_settings={"stability": 0.5},
+            ) as r:
                 assert r.headers["content-type"] == media_type, output_format
                 assert r.headers["x-sample-rate"] == str(rate)
                 data = b"".join(r.data)
@@ -98,8 +109,9 @@ def test_every_output_format_comes_back_decodable_whole_and_streamed_and_paid_on
             assert abs(got_seconds - seconds) < slack, (output_format, method.__name__)
     default = b"".join(el.text_to_speech.convert(voice.id, text=TEXT))  # mp3_44100_128 by default
     assert read_back("mp3_44100_128", default)[:1] == (44100,)
-    slower = b"".join(el.text_to_speech.convert(voice.id, text=TEXT, output_format="pcm_16000",
-                                                voice_settings={"speed": 0.5}))
+    slower = b"".join(
+        el.text_to_speech.convert(voice.id, text=TEXT, output_format="pcm_16000", voice_settings={"speed": 0.5})
+    )
     assert len(slower) / 2 / 16000 > 1.5 * seconds  # the tiny model's shortest sounds cannot stretch all the way
     assert balance(app.state.catalog, served.account_id) == 10_000 - (calls + 2) * tts_cost(TEXT)
     assert account_balance(app.state.catalog, served.account_id).held == 0
@@ -124,8 +136,12 @@ def test_refusals_are_the_clients_own_errors_and_hold_nothing(app, served, bob):
 
     empty = api_error(lambda: el.text_to_speech.convert(served.voice.id, text=""))
     assert empty.status_code == 422 and "text" in empty.body["detail"]["message"]
-    for output_format, says in (("flac_44100", "unknown output_format"), ("opus_44100_64", "48000"),
-                                ("pcm_96000", "out of range"), ("mp3_44100_999", "bit/s")):
+    for output_format, says in (
+        ("flac_44100", "unknown output_format"),
+        ("opus_44100_64", "48000"),
+        ("pcm_96000", "out of range"),
+        ("mp3_44100_999", "bit/s"),
+    ):
         with pytest.raises(UnprocessableEntityError) as raised:
             b"".join(el.text_to_speech.convert(served.voice.id, text=TEXT, output_format=output_format))
         assert raised.value.status_code == 422 and raised.value.body["detail"]["status"] == "bad_audio_format"
@@ -134,11 +150,11 @@ def test_refusals_are_the_clients_own_errors_and_hold_nothing(app, served, bob):
     assert account_balance(catalog, served.account_id).held == 0 == account_balance(catalog, bob.account_id).held
 
 
-
 def test_a_stream_cut_short_pays_for_the_sentences_sent(app, served, slow_renders):
     catalog = app.state.catalog
-    chunks = eleven(served.url, served.key).text_to_speech.stream(served.voice.id, text=EIGHT,
-                                                                  output_format="pcm_16000")
+    chunks = eleven(served.url, served.key).text_to_speech.stream(
+        served.voice.id, text=EIGHT, output_format="pcm_16000"
+    )
     assert next(chunks)
     chunks.close()
     deadline = time.monotonic() + 20
@@ -149,19 +165,21 @@ def test_a_stream_cut_short_pays_for_the_sentences_sent(app, served, slow_render
 
     units = load_synthesizer(app.state.settings, served.voice.model_id).meta.front_end().sentence_units(EIGHT)
     lengths = [len(sentence) for sentence, _ in units]
-    shares = {(tts_cost(EIGHT) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
-              for k in range(1, len(lengths))}
+    shares = {
+        (tts_cost(EIGHT) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
+        for k in range(1, len(lengths))
+    }
     assert Decimal(10_000) - balance(catalog, served.account_id) in shares
 
 
 def test_the_fine_tuning_state_maps_every_pvc_status():
-    assert set(STAGES) == set(PVC_STATUSES)
+    assert set(STAGES) == set(PvcStatus)
     assert {s.state for s in STAGES.values()} <= {"not_started", "queued", "fine_tuning", "fine_tuned", "failed"}
 
 
 def test_voices_and_professional_voices_in_the_elevenlabs_shape(app, served, bob, base):
     catalog = app.state.catalog
-    finish(catalog, served.voice.pvc_id, "completed", model_id=served.voice.model_id)
+    set_status(catalog, served.voice.pvc_id, PvcStatus.COMPLETED, model_id=served.voice.model_id)
     el = eleven(served.url, served.key)
     created = el.voices.pvc.create(name="Dana", language="en", description="a narrator")
     assert created.voice_id.startswith("pvc_")
@@ -192,12 +210,17 @@ def test_voices_and_professional_voices_in_the_elevenlabs_shape(app, served, bob
     assert early.status_code == 400 and early.body["detail"]["status"] == "voice_not_ready"
     assert "not_started" in early.body["detail"]["message"]
 
-    for call, says in ((lambda: el.voices.pvc.samples.speakers.separate(created.voice_id, "f_x"), "separate speakers"),
-                       (lambda: el.voices.pvc.verification.request(created.voice_id,
-                                                                   files=[("id.pdf", b"%PDF", "application/pdf")]),
-                        "captcha"),
-                       (lambda: el.voices.pvc.update(created.voice_id, name="Other"), "voices.pvc.create"),
-                       (lambda: el.voices.pvc.samples.audio.get(created.voice_id, "f_x"), "samples")):
+    for call, says in (
+        (lambda: el.voices.pvc.samples.speakers.separate(created.voice_id, "f_x"), "separate speakers"),
+        (
+            lambda: el.voices.pvc.verification.request(
+                created.voice_id, files=[("id.pdf", b"%PDF", "application/pdf")]
+            ),
+            "captcha",
+        ),
+        (lambda: el.voices.pvc.update(created.voice_id, name="Other"), "voices.pvc.create"),
+        (lambda: el.voices.pvc.samples.audio.get(created.voice_id, "f_x"), "samples"),
+    ):
         refused = api_error(call)  # calls without a ProVoice counterpart say what to use
         assert refused.status_code == 400 and refused.body["detail"]["status"] == "not_supported"
         assert says in refused.body["detail"]["message"]
@@ -244,16 +267,20 @@ def test_a_professional_voice_takes_samples_and_gives_a_captcha_but_never_trains
     assert all(s.status == "pending" and s.duration_secs > 5 for s in samples)
     dataset_id = get_pvc(catalog, voice_id).dataset_id
     assert starts == [(PREPARE_DEPLOYMENT, {"dataset_id": dataset_id})]  # the samples are prepared at once
-    again = el.voices.pvc.samples.create(voice_id, files=[("again.wav", (tmp_path / "take0.wav").read_bytes(),
-                                                           "audio/wav")])
+    again = el.voices.pvc.samples.create(
+        voice_id, files=[("again.wav", (tmp_path / "take0.wav").read_bytes(), "audio/wav")]
+    )
     assert again[0].status == "rejected" and "duplicate" in again[0].reason
     assert el.voices.pvc.samples.delete(voice_id, again[0].sample_id).status == "ok"
 
     shown = el.voices.pvc.verification.captcha.with_raw_response.get(voice_id)
     text = shown._response.json()["text"]
     assert "the account Dana's studio" in text
-    early = api_error(lambda: el.voices.pvc.verification.captcha.verify(
-        voice_id, recording=("captcha.wav", read_aloud(text, tmp_path / "captcha.wav").read_bytes(), "audio/wav")))
+    early = api_error(
+        lambda: el.voices.pvc.verification.captcha.verify(
+            voice_id, recording=("captcha.wav", read_aloud(text, tmp_path / "captcha.wav").read_bytes(), "audio/wav")
+        )
+    )
     assert early.status_code == 400 and early.body["detail"]["status"] == "samples_not_ready"
     clone = el.voices.get(voice_id)
     assert [s.sample_id for s in clone.samples] == [s.sample_id for s in samples]
@@ -263,10 +290,12 @@ def test_a_professional_voice_takes_samples_and_gives_a_captcha_but_never_trains
 
 
 @pytest.mark.integration
-def test_a_professional_voice_trains_once_its_speaker_read_the_captcha(prefect_harness, consenting, tmp_path,
-                                                                        steady_phrase):
+def test_a_professional_voice_trains_once_its_speaker_read_the_captcha(
+    prefect_harness, consenting, tmp_path, steady_phrase
+):
     from flows.prepare import prepare_dataset
-    from provoice.pvc.lifecycle import Budget, begin_training
+    from provoice.pvc.budget import Budget
+    from provoice.pvc.transitions import begin_training
 
     app, el, starts = consenting
     catalog, settings = app.state.catalog, app.state.settings
@@ -287,8 +316,9 @@ def test_a_professional_voice_trains_once_its_speaker_read_the_captcha(prefect_h
     base = get_pvc(catalog, voice_id).base_model_id
     assert el.voices.get(voice_id).fine_tuning.state == {base: "queued"}
     assert account_balance(catalog, get_pvc(catalog, voice_id).account_id).held == 1_000_000
-    begin_training(catalog, settings, voice_id, retry=False, budget=Budget(),
-                   flow_run_id=get_pvc(catalog, voice_id).flow_run_id)  # the worker takes it
+    begin_training(
+        catalog, settings, voice_id, retry=False, budget=Budget(), flow_run_id=get_pvc(catalog, voice_id).flow_run_id
+    )  # the worker takes it
     training = el.voices.get(voice_id).fine_tuning
     assert training.state == {base: "fine_tuning"} and not training.is_allowed_to_fine_tune
     twice = api_error(lambda: el.voices.pvc.train(voice_id))

@@ -13,8 +13,10 @@ from provoice.credits import account_balance, balance, tts_cost
 from tests.interfaces.api.compat.conftest import decode
 
 TEXT = "The first sentence is here. A second one follows it. And the third one ends the text."
-EIGHT = " ".join(f"Sentence number {n} is spoken on its own." for n in
-                 ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+EIGHT = " ".join(
+    f"Sentence number {n} is spoken on its own."
+    for n in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+)
 
 
 @pytest.fixture
@@ -22,12 +24,21 @@ def client(served) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{served.url}/v1", api_key=served.key, max_retries=0)
 
 
-@pytest.mark.parametrize(("response_format", "content_type", "codec"), [
-    ("mp3", "audio/mpeg", "mp3float"), ("opus", "audio/opus", "opus"), ("aac", "audio/aac", "aac"),
-    ("flac", "audio/flac", "flac"), ("wav", "audio/wav", "pcm_s16le"), ("pcm", "audio/pcm", "pcm_s16le")])
+@pytest.mark.parametrize(
+    ("response_format", "content_type", "codec"),
+    [
+        ("mp3", "audio/mpeg", "mp3float"),
+        ("opus", "audio/opus", "opus"),
+        ("aac", "audio/aac", "aac"),
+        ("flac", "audio/flac", "flac"),
+        ("wav", "audio/wav", "pcm_s16le"),
+        ("pcm", "audio/pcm", "pcm_s16le"),
+    ],
+)
 def test_every_response_format_decodes_at_24_khz(client, served, response_format, content_type, codec):
-    raw = client.audio.speech.with_raw_response.create(model="gpt-4o-mini-tts", voice=served.voice.id,
-                                                       input=TEXT, response_format=response_format)
+    raw = client.audio.speech.with_raw_response.create(
+        model="gpt-4o-mini-tts", voice=served.voice.id, input=TEXT, response_format=response_format
+    )
     response = raw.parse()
     assert raw.headers["content-type"] == content_type
     rate, seconds, decoded = decode(response.content, "s16le" if response_format == "pcm" else None, 24000)
@@ -42,21 +53,29 @@ def test_speech_streams_as_it_is_made_and_speed_changes_its_length(client, serve
     """The tiny model's phonemes last a frame or two and its durations are noisy, and a duration rounds up
     to whole frames, so speed 2 shortens it by about a third (0.67-0.75 measured), 0.5 lengthens it by
     1.5-1.8 times; the bounds leave room for that noise."""
-    with client.audio.speech.with_streaming_response.create(model="tts-1", voice=served.voice.id, input=TEXT,
-                                                            response_format="pcm") as response:
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice=served.voice.id, input=TEXT, response_format="pcm"
+    ) as response:
         chunks = [c for c in response.iter_bytes() if c]
     assert len(chunks) >= 3  # a sentence at a time
     normal = len(b"".join(chunks))
-    fast, slow = (len(client.audio.speech.create(model="tts-1", voice={"id": served.voice.id}, input=TEXT,
-                                                 response_format="pcm", speed=speed).content) for speed in (2.0, 0.5))
+    fast, slow = (
+        len(
+            client.audio.speech.create(
+                model="tts-1", voice={"id": served.voice.id}, input=TEXT, response_format="pcm", speed=speed
+            ).content
+        )
+        for speed in (2.0, 0.5)
+    )
     assert fast < 0.9 * normal
     assert slow > 1.25 * normal
 
 
 def test_sse_events_carry_the_audio_then_usage(client, served):
-    response = client.audio.speech.create(model="gpt-4o-mini-tts", voice=served.voice.id, input=TEXT,
-                                          response_format="pcm", stream_format="sse")
-    events = [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+    response = client.audio.speech.create(
+        model="gpt-4o-mini-tts", voice=served.voice.id, input=TEXT, response_format="pcm", stream_format="sse"
+    )
+    events = [json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: ")]
     assert [e["type"] for e in events][-1] == "speech.audio.done"
     deltas = [e for e in events if e["type"] == "speech.audio.delta"]
     assert len(deltas) >= 3
@@ -85,7 +104,8 @@ def test_errors_come_in_openai_shape(client, served, app, bob):
     assert missing.value.body["type"] == "invalid_request_error" and "v_nobody" in missing.value.body["message"]
     with pytest.raises(openai.AuthenticationError) as bad_key:
         openai.OpenAI(base_url=f"{served.url}/v1", api_key="wrong", max_retries=0).audio.speech.create(
-            model="tts-1", voice=served.voice.id, input="Hello.")
+            model="tts-1", voice=served.voice.id, input="Hello."
+        )
     assert bad_key.value.body["code"] == "invalid_api_key"
     with pytest.raises(openai.UnprocessableEntityError) as bad_speed:
         client.audio.speech.create(model="tts-1", voice=served.voice.id, input="Hello.", speed=9)
@@ -125,9 +145,13 @@ def test_a_retried_request_is_charged_once(served, app, monkeypatch):
 def test_a_stream_cut_short_is_charged_only_for_what_it_sent(served, app, slow_renders):
     catalog = app.state.catalog
     start = balance(catalog, served.account_id)
-    with httpx.stream("POST", f"{served.url}/v1/audio/speech", headers={"Authorization": f"Bearer {served.key}"},
-                      json={"model": "tts-1", "voice": served.voice.id, "input": EIGHT, "response_format": "pcm"},
-                      timeout=60) as r:
+    with httpx.stream(
+        "POST",
+        f"{served.url}/v1/audio/speech",
+        headers={"Authorization": f"Bearer {served.key}"},
+        json={"model": "tts-1", "voice": served.voice.id, "input": EIGHT, "response_format": "pcm"},
+        timeout=60,
+    ) as r:
         next(r.iter_raw())  # the first sentence, then the client goes away
     deadline = time.monotonic() + 20
     while account_balance(catalog, served.account_id).held and time.monotonic() < deadline:

@@ -56,7 +56,7 @@ def test_a_voice_bias_with_no_exact_home_stays_a_frozen_bias(tmp_path):
 def test_several_voices_are_picked_by_sid(tmp_path):
     model, table = conditioned(), voices(3)
     wrapper = export_onnx_file(model, tmp_path / "m.onnx", speaker_embeddings=table)
-    assert not wrapper.takes_g and inputs(tmp_path / "m.onnx") == PIPER + [("sid", "tensor(int64)")]
+    assert not wrapper.takes_g and inputs(tmp_path / "m.onnx") == [*PIPER, ("sid", "tensor(int64)")]
     for sid, voice in enumerate(table):
         assert verify_onnx(tmp_path / "m.onnx", model, voice, speaker_id=sid) >= 0.99
     with pytest.raises(ValueError, match="either one speaker embedding or several"):
@@ -68,5 +68,5 @@ def test_several_voices_are_picked_by_sid(tmp_path):
 def test_without_a_voice_the_graph_takes_g(tmp_path):
     model = conditioned()
     export_onnx_file(model, tmp_path / "g.onnx", timed=True)
-    assert inputs(tmp_path / "g.onnx") == PIPER + [("g", "tensor(float)")]
+    assert inputs(tmp_path / "g.onnx") == [*PIPER, ("g", "tensor(float)")]
     assert verify_onnx(tmp_path / "g.onnx", model, voices(1)[0]) >= 0.99

@@ -6,8 +6,8 @@ import itertools
 
 import torch
 
-from provoice.tts.model.commons import generate_path, sequence_mask
 from provoice.tts.model.alignment import maximum_path
+from provoice.tts.model.commons import generate_path, sequence_mask
 
 
 def brute_force_best(scores: torch.Tensor) -> float:
@@ -55,4 +55,3 @@ def test_generate_path_expands_durations():
     path = generate_path(durations, mask)[0, 0]
     assert path.argmax(1).tolist() == [0, 0, 1, 2, 2, 2]
     assert torch.all(path.sum(1) == 1)
-

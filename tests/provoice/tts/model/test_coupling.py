@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from provoice.tts.model.duration import StochasticDurationPredictor
 from provoice.tts.model.coupling import ResidualCouplingBlock
+from provoice.tts.model.duration import StochasticDurationPredictor
 from provoice.tts.model.spline import rational_quadratic_spline
 
 

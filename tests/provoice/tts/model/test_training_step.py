@@ -7,7 +7,13 @@ import math
 import torch
 
 from provoice.tts.model.config import VitsConfig
-from provoice.tts.model.losses import discriminator_loss, generator_objective, mel_loss, reconstruction_losses, target_segment
+from provoice.tts.model.losses import (
+    discriminator_loss,
+    generator_objective,
+    mel_loss,
+    reconstruction_losses,
+    target_segment,
+)
 from provoice.tts.model.mel import AudioFeatures, mel_filterbank
 from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from provoice.tts.text import numbers
 from provoice.tts.errors import EmptyText
-from provoice.tts.text.normalize import normalize_text
+from provoice.tts.text import numbers
 from provoice.tts.text.frontend import MAX_SENTENCE_CHARS, PhonemeMap, TextFrontEnd, split_sentences
+from provoice.tts.text.normalize import normalize_text
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,16 @@ def test_cardinals(n, words):
 
 @pytest.mark.parametrize(
     "n, words",
-    [(1, "first"), (2, "second"), (3, "third"), (12, "twelfth"), (20, "twentieth"), (21, "twenty-first"),
-     (103, "one hundred third"), (1000, "one thousandth")],
+    [
+        (1, "first"),
+        (2, "second"),
+        (3, "third"),
+        (12, "twelfth"),
+        (20, "twentieth"),
+        (21, "twenty-first"),
+        (103, "one hundred third"),
+        (1000, "one thousandth"),
+    ],
 )
 def test_ordinals(n, words):
     assert numbers.ordinal(n) == words
@@ -46,8 +54,14 @@ def test_ordinals(n, words):
 
 @pytest.mark.parametrize(
     "n, words",
-    [(1999, "nineteen ninety-nine"), (1905, "nineteen oh five"), (1900, "nineteen hundred"),
-     (2000, "two thousand"), (2007, "two thousand seven"), (2024, "twenty twenty-four")],
+    [
+        (1999, "nineteen ninety-nine"),
+        (1905, "nineteen oh five"),
+        (1900, "nineteen hundred"),
+        (2000, "two thousand"),
+        (2007, "two thousand seven"),
+        (2024, "twenty twenty-four"),
+    ],
 )
 def test_years(n, words):
     assert numbers.year(n) == words
@@ -57,9 +71,13 @@ def test_years(n, words):
     "text, spoken",
     [
         ("I have 3 apples and 21 pears.", "I have three apples and twenty-one pears."),
-        ("Pi is 3.14, not 1,234,567 or 007.",
-         ("Pi is three point one four, not one million two hundred thirty-four thousand five hundred sixty-seven "
-          "or zero zero seven.")),
+        (
+            "Pi is 3.14, not 1,234,567 or 007.",
+            (
+                "Pi is three point one four, not one million two hundred thirty-four thousand five hundred sixty-seven "
+                "or zero zero seven."
+            ),
+        ),
         ("It was -5 outside.", "It was minus five outside."),
         ("The 21st and 2nd time.", "The twenty-first and second time."),
         ("In 1999 and in the 1990s and '80s.", "In nineteen ninety-nine and in the nineteen nineties and eighties."),
@@ -131,7 +149,12 @@ def test_control_characters_and_emoji_are_dropped():
 def test_sentences_split_at_ends_not_at_initials_or_titles():
     text = normalize_text("Dr. Smith arrived. J. K. Rowling wrote it! Why? Yes.\n\nA title\n\nBody")
     assert split_sentences(text) == [
-        "Doctor Smith arrived.", "J. K. Rowling wrote it!", "Why?", "Yes.", "A title.", "Body",
+        "Doctor Smith arrived.",
+        "J. K. Rowling wrote it!",
+        "Why?",
+        "Yes.",
+        "A title.",
+        "Body",
     ]
 
 

@@ -20,8 +20,22 @@ from tests.provoice.tts.train.test_trainer import make_items
 
 ROOT = Path(__file__).resolve().parents[4]
 #: Everything a GPU node does not have; importing any of them in the trainer's process fails.
-ABSENT = ("faster_whisper", "ctranslate2", "piper_phonemize", "resemblyzer", "speechmos", "onnxruntime",
-          "soundfile", "scipy", "librosa", "fsspec", "pydantic", "prefect", "matplotlib", "webrtcvad")
+ABSENT = (
+    "faster_whisper",
+    "ctranslate2",
+    "piper_phonemize",
+    "resemblyzer",
+    "speechmos",
+    "onnxruntime",
+    "soundfile",
+    "scipy",
+    "librosa",
+    "fsspec",
+    "pydantic",
+    "prefect",
+    "matplotlib",
+    "webrtcvad",
+)
 
 
 def write_bundle(folder: Path, weights: str = "fp32") -> tuple[SynthesizerTrn, list]:
@@ -29,12 +43,21 @@ def write_bundle(folder: Path, weights: str = "fp32") -> tuple[SynthesizerTrn, l
     torch.manual_seed(0)
     generator = SynthesizerTrn(cfg)
     items = make_items(cfg, 6, embeddings=True)
-    vset = ValidationSet(sentences=["one", "two"], phoneme_ids=[[1, 5, 9, 3], [2, 7, 7, 4, 1]],
-                         voice=items[0].embedding, clips=items[:2])
-    config = TrainConfig(batch_size=2, max_steps=1, device="cpu", log_every=1, validate_every=2, validate_at_start=True,
-                         validation_budget=100.0)
-    for name, data in bundle_files(items, vset, generator, info={"train_config": config.to_dict()},
-                                   weights=weights).items():
+    vset = ValidationSet(
+        sentences=["one", "two"], phoneme_ids=[[1, 5, 9, 3], [2, 7, 7, 4, 1]], voice=items[0].embedding, clips=items[:2]
+    )
+    config = TrainConfig(
+        batch_size=2,
+        max_steps=1,
+        device="cpu",
+        log_every=1,
+        validate_every=2,
+        validate_at_start=True,
+        validation_budget=100.0,
+    )
+    for name, data in bundle_files(
+        items, vset, generator, info={"train_config": config.to_dict()}, weights=weights
+    ).items():
         (folder / name).write_bytes(data)
     return generator, items
 
@@ -66,17 +89,26 @@ def test_a_bundle_trains_where_only_torch_and_numpy_exist(tmp_path):
     (tmp_path / "bundle").mkdir()
     write_bundle(tmp_path / "bundle")
     out = tmp_path / "out"
-    blocker = (f"import sys\nfor m in {ABSENT!r}: sys.modules[m] = None\n"
-               "from provoice.tts.train.bundle import main\nsys.exit(main(sys.argv[1:]))")
+    blocker = (
+        f"import sys\nfor m in {ABSENT!r}: sys.modules[m] = None\n"
+        "from provoice.tts.train.bundle import main\nsys.exit(main(sys.argv[1:]))"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     env.update(PATH="/nonexistent", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", blocker, str(tmp_path / "bundle"), str(out), "--max-steps", "4"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", blocker, str(tmp_path / "bundle"), str(out), "--max-steps", "4"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["step"] == 4 and summary["best_step"] in (2, 4)
     assert sorted(p.name for p in (out / "previews").iterdir()) == [
-        f"step-{s:09d}.{ext}" for s in (0, 2, 4) for ext in ("json", "wav")]
+        f"step-{s:09d}.{ext}" for s in (0, 2, 4) for ext in ("json", "wav")
+    ]
     history = json.loads((out / "history.json").read_text())
     assert [r["step"] for r in history if "val_mel" in r] == [0, 2, 4]
     assert list((out / "checkpoints").iterdir()) and list((out / "best").iterdir())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from provoice.tts.model.config import VitsConfig
 from provoice.tts.errors import CheckpointError
-from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 from provoice.tts.formats.piper_ckpt import load_piper_checkpoint, save_piper_checkpoint
+from provoice.tts.model.config import VitsConfig
+from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
 
 
 def tiny_models(seed: int, gin_channels: int = 16):

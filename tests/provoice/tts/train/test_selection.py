@@ -12,8 +12,13 @@ def point(step, wer=None, sim=None, mel=None) -> dict:
 
 
 def test_a_mumbling_voice_never_wins_on_similarity():
-    history = [point(0, 0.05, 0.50), {"step": 5, "loss_g": 3.0}, point(10, 0.10, 0.80), point(20, 0.45, 0.95),
-               point(30, 0.12, 0.85)]
+    history = [
+        point(0, 0.05, 0.50),
+        {"step": 5, "loss_g": 3.0},
+        point(10, 0.10, 0.80),
+        point(20, 0.45, 0.95),
+        point(30, 0.12, 0.85),
+    ]
     ranked = rank(history, wer_margin=0.08)
     assert [r.step for r in ranked] == [30, 10, 20]  # step 0 is the base model: a reference, not a candidate
     assert [r.eligible for r in ranked] == [True, True, False]

@@ -14,14 +14,14 @@ import torch.multiprocessing as mp
 
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts.train.batching import TrainingItem, plan_epoch, shard, split_batches
-from provoice.tts.train.checkpoint import list_checkpoints, load_state
-from provoice.tts.model.config import VitsConfig
 from provoice.tts.errors import TrainingError
+from provoice.tts.model.config import VitsConfig
 from provoice.tts.model.losses import mel_loss
 from provoice.tts.model.mel import AudioFeatures
 from provoice.tts.model.synthesizer import SynthesizerTrn, build_discriminator
-from provoice.tts.train.trainer import TrainConfig, Trainer, train
+from provoice.tts.train.batching import TrainingItem, plan_epoch, shard, split_batches
+from provoice.tts.train.checkpoint import list_checkpoints, load_state
+from provoice.tts.train.trainer import TrainConfig, Trainer
 
 TIMING_KEYS = {"steps_per_s", "audio_s_per_s", "elapsed_s", "trained_s"}
 
@@ -80,7 +80,7 @@ def test_trains_a_few_steps_and_writes_checkpoints_history_and_curve(storage, si
     cfg = VitsConfig.tiny()
     generator, discriminator = models(cfg)
     records, saved = [], []
-    result = train(
+    result = Trainer(
         make_items(cfg, 4),
         generator,
         discriminator,
@@ -89,11 +89,22 @@ def test_trains_a_few_steps_and_writes_checkpoints_history_and_curve(storage, si
         "runs/basic",
         on_metrics=records.append,
         on_checkpoint=lambda key, step: saved.append((key, step)),
-    )
+    ).run()
     assert (result.step, result.stopped_by, result.resumed_from) == (4, "max_steps", None)
     assert [r["step"] for r in records] == [1, 2, 3, 4] and result.history == records
-    assert {"loss_g", "loss_d", "mel", "kl", "duration", "adversarial", "feature", "lr_g", "steps_per_s",
-            "audio_s_per_s", "grad_norm_g"} <= set(records[0])
+    assert {
+        "loss_g",
+        "loss_d",
+        "mel",
+        "kl",
+        "duration",
+        "adversarial",
+        "feature",
+        "lr_g",
+        "steps_per_s",
+        "audio_s_per_s",
+        "grad_norm_g",
+    } <= set(records[0])
     assert all(np.isfinite(r["loss_g"]) for r in records)
     assert records[-1]["lr_g"] == pytest.approx(1e-3 * 0.999875**4)
     assert [step for _, step in saved] == [2, 4]
@@ -101,8 +112,10 @@ def test_trains_a_few_steps_and_writes_checkpoints_history_and_curve(storage, si
     assert result.checkpoint_key == "runs/basic/checkpoints/step-000000004.pt"
     assert storage.read_json(result.history_key) == records
     assert storage.read_bytes(result.loss_curve_key)[:8] == b"\x89PNG\r\n\x1a\n"
-    print(f"tiny config, batch 2, 1 CPU thread: {np.mean([r['steps_per_s'] for r in records[1:]]):.1f} steps/s, "
-          f"{np.mean([r['audio_s_per_s'] for r in records[1:]]):.1f} audio-s/s")
+    print(
+        f"tiny config, batch 2, 1 CPU thread: {np.mean([r['steps_per_s'] for r in records[1:]]):.1f} steps/s, "
+        f"{np.mean([r['audio_s_per_s'] for r in records[1:]]):.1f} audio-s/s"
+    )
 
 
 def test_overfits_one_utterance(storage, single_thread, tmp_path):
@@ -129,15 +142,22 @@ def test_overfits_one_utterance(storage, single_thread, tmp_path):
 
     generator, discriminator = models(cfg)
     before = reconstruction(generator.eval(), 0)["mel"]
-    result = train([item], generator, discriminator, quick(max_steps=50, batch_size=1, validate_every=25,
-                                                             log_every=5), storage, "runs/overfit",
-                   validate=reconstruction)
+    result = Trainer(
+        [item],
+        generator,
+        discriminator,
+        quick(max_steps=50, batch_size=1, validate_every=25, log_every=5),
+        storage,
+        "runs/overfit",
+        validate=reconstruction,
+    ).run()
     validations = [r for r in result.history if "val_mel" in r]
     assert [r["step"] for r in validations] == [25, 50]
     after = validations[-1]["val_mel"]
     train_mel = [r["mel"] for r in result.history if "mel" in r]
-    print(f"full-utterance mel L1 {before:.3f} -> {after:.3f}; "
-          f"training mel L1 {train_mel[0]:.3f} -> {train_mel[-1]:.3f}")
+    print(
+        f"full-utterance mel L1 {before:.3f} -> {after:.3f}; training mel L1 {train_mel[0]:.3f} -> {train_mel[-1]:.3f}"
+    )
     assert after < 0.7 * before
     assert train_mel[-1] < train_mel[0]
 
@@ -155,14 +175,23 @@ def test_stop_and_resume_is_bit_exact(storage, single_thread):
         return {"rms": float(audio.pow(2).mean().sqrt())}
 
     g_a, d_a = models(cfg)
-    straight = train(items, g_a, d_a, TrainConfig.from_dict({**config.to_dict(), "validate_every": 2}),
-                     storage, "runs/straight", validate=noisy_validation)
+    straight = Trainer(
+        items,
+        g_a,
+        d_a,
+        TrainConfig.from_dict({**config.to_dict(), "validate_every": 2}),
+        storage,
+        "runs/straight",
+        validate=noisy_validation,
+    ).run()
 
     g_b, d_b = models(cfg)
-    first = train(items, g_b, d_b, TrainConfig.from_dict({**config.to_dict(), "max_steps": 4}), storage, "runs/split")
+    first = Trainer(
+        items, g_b, d_b, TrainConfig.from_dict({**config.to_dict(), "max_steps": 4}), storage, "runs/split"
+    ).run()
     assert (first.step, first.epoch) == (4, 1), "stopped in the middle of the second epoch"
     g_c, d_c = models(cfg, seed=42)
-    resumed = train(items, g_c, d_c, config, storage, "runs/split")
+    resumed = Trainer(items, g_c, d_c, config, storage, "runs/split").run()
     assert resumed.resumed_from == "runs/split/checkpoints/step-000000004.pt"
 
     for a, c in ((g_a, g_c), (d_a, d_c)):
@@ -183,11 +212,11 @@ def test_budget_by_minutes_and_finished_runs(storage, single_thread):
     cfg = VitsConfig.tiny()
     items = make_items(cfg, 2)
     generator, discriminator = models(cfg)
-    result = train(items, generator, discriminator, quick(max_minutes=0.01), storage, "runs/minutes")
+    result = Trainer(items, generator, discriminator, quick(max_minutes=0.01), storage, "runs/minutes").run()
     assert result.stopped_by == "max_minutes" and result.step >= 1
     assert result.checkpoint_key.endswith(f"step-{result.step:09d}.pt")
 
-    again = train(items, *models(cfg), quick(max_steps=result.step), storage, "runs/minutes")
+    again = Trainer(items, *models(cfg), quick(max_steps=result.step), storage, "runs/minutes").run()
     assert (again.stopped_by, again.step, again.resumed_from) == ("max_steps", result.step, result.checkpoint_key)
     assert again.history == result.history
 
@@ -204,8 +233,9 @@ def test_cuda_out_of_memory_halves_the_batch(storage, single_thread, monkeypatch
         return real_step(self, batch)
 
     monkeypatch.setattr(Trainer, "train_step", step_that_runs_out_once)
-    result = train(make_items(cfg, 8), *models(cfg), quick(batch_size=4, bucket_batches=2, max_steps=3), storage,
-                   "runs/oom")
+    result = Trainer(
+        make_items(cfg, 8), *models(cfg), quick(batch_size=4, bucket_batches=2, max_steps=3), storage, "runs/oom"
+    ).run()
     assert sizes[0] == 4 and sizes[1:] == [2, 2, 2]
     assert result.step == 3 and result.batch_size == 2
     assert [r["batch_size"] for r in result.history] == [2, 2, 2]
@@ -216,53 +246,63 @@ def test_cuda_out_of_memory_halves_the_batch(storage, single_thread, monkeypatch
 
     monkeypatch.setattr(Trainer, "train_step", always_out_of_memory)
     with pytest.raises(TrainingError, match="single utterance"):
-        train(make_items(cfg, 1), *models(cfg), quick(batch_size=1, max_steps=1), storage, "runs/oom1")
+        Trainer(make_items(cfg, 1), *models(cfg), quick(batch_size=1, max_steps=1), storage, "runs/oom1").run()
 
 
 def test_speaker_embeddings_condition_training(storage, single_thread):
     cfg = VitsConfig.tiny(gin_channels=8)
     generator, discriminator = models(cfg)
     assert torch.count_nonzero(generator.voice.cond_proj.weight) == 0
-    train(make_items(cfg, 2, embeddings=True), generator, discriminator, quick(max_steps=2), storage, "runs/cond")
+    Trainer(
+        make_items(cfg, 2, embeddings=True), generator, discriminator, quick(max_steps=2), storage, "runs/cond"
+    ).run()
     assert torch.count_nonzero(generator.voice.cond_proj.weight) > 0, "the embedding's gradient reached cond_proj"
 
     with pytest.raises(ValueError, match="speaker embedding"):
-        train(make_items(cfg, 2), *models(cfg), quick(max_steps=1), storage, "runs/cond-missing")
+        Trainer(make_items(cfg, 2), *models(cfg), quick(max_steps=1), storage, "runs/cond-missing").run()
 
 
 def test_unalignable_items_are_skipped_and_changed_items_refuse_to_resume(storage, single_thread):
     cfg = VitsConfig.tiny()
     items = make_items(cfg, 2)
     too_short = TrainingItem(list(range(1, 40)), tone(cfg, 10, 120), None, "too-short")
-    result = train(items + [too_short], *models(cfg), quick(max_steps=1), storage, "runs/skip")
+    result = Trainer([*items, too_short], *models(cfg), quick(max_steps=1), storage, "runs/skip").run()
     assert result.skipped_items == ["too-short"]
     with pytest.raises(TrainingError, match="training items differ"):
-        train(items[:1], *models(cfg), quick(max_steps=2), storage, "runs/skip")
+        Trainer(items[:1], *models(cfg), quick(max_steps=2), storage, "runs/skip").run()
     with pytest.raises(TrainingError, match="no usable"):
-        train([too_short], *models(cfg), quick(max_steps=1), storage, "runs/none")
+        Trainer([too_short], *models(cfg), quick(max_steps=1), storage, "runs/none").run()
 
 
 def test_resumes_from_s3(s3_settings, single_thread):
     cfg = VitsConfig.tiny()
     storage = Storage.from_settings(s3_settings)
     items = make_items(cfg, 2)
-    train(items, *models(cfg), quick(max_steps=1), storage, "runs/s3")
-    result = train(items, *models(cfg), quick(max_steps=2), storage, "runs/s3")
+    Trainer(items, *models(cfg), quick(max_steps=1), storage, "runs/s3").run()
+    result = Trainer(items, *models(cfg), quick(max_steps=2), storage, "runs/s3").run()
     assert result.resumed_from == "runs/s3/checkpoints/step-000000001.pt" and result.step == 2
     assert storage.exists("runs/s3/loss_curve.png")
 
 
 def _ddp_worker(rank: int, world_size: int, root: str, port: int) -> None:
-    os.environ.update(WORLD_SIZE=str(world_size), RANK=str(rank), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        WORLD_SIZE=str(world_size), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     cfg = VitsConfig.tiny(gin_channels=8)
     storage = Storage(f"file://{root}/store", Settings(home=root))
     generator, discriminator = models(cfg)
-    result = train(make_items(cfg, 4, embeddings=True), generator, discriminator,
-                   quick(max_steps=2, max_minutes=5), storage, "runs/ddp")
-    torch.save({"generator": generator.state_dict(), "step": result.step, "history": result.history},
-               f"{root}/rank{rank}.pt")
+    result = Trainer(
+        make_items(cfg, 4, embeddings=True),
+        generator,
+        discriminator,
+        quick(max_steps=2, max_minutes=5),
+        storage,
+        "runs/ddp",
+    ).run()
+    torch.save(
+        {"generator": generator.state_dict(), "step": result.step, "history": result.history}, f"{root}/rank{rank}.pt"
+    )
 
 
 def test_two_process_ddp_on_cpu(tmp_path):
@@ -283,10 +323,12 @@ def test_two_process_ddp_on_cpu(tmp_path):
 def scripted_validation(scores_by_step: dict, seen: dict):
     """A validate callback that reports the given (WER, similarity) per step and keeps a copy of the
     generator's weights at each, so a test can tell which step's weights came back."""
+
     def validate(generator, step):
         seen[step] = {k: v.detach().clone() for k, v in generator.state_dict().items()}
         wer, sim = scores_by_step.get(step, (0.9, 0.1))
         return {"wer": wer, "speaker_similarity": sim}
+
     return validate
 
 
@@ -296,13 +338,21 @@ def test_validation_exports_the_best_step_not_the_last(storage, single_thread):
     seen: dict = {}
     # The words break after step 4 (WER 0.6): similarity alone would prefer step 8.
     scores = {0: (0.05, 0.3), 2: (0.10, 0.6), 4: (0.08, 0.7), 6: (0.60, 0.95), 8: (0.70, 0.97)}
-    result = train(make_items(cfg, 4), generator, discriminator,
-                   quick(max_steps=8, validate_every=2, validate_at_start=True, keep_best=2, validation_budget=100),
-                   storage, "runs/best", validate=scripted_validation(scores, seen))
+    result = Trainer(
+        make_items(cfg, 4),
+        generator,
+        discriminator,
+        quick(max_steps=8, validate_every=2, validate_at_start=True, keep_best=2, validation_budget=100),
+        storage,
+        "runs/best",
+        validate=scripted_validation(scores, seen),
+    ).run()
     assert result.step == 8 and result.best_step == 4
     assert result.best_key == "runs/best/best/step-000000004.pt"
-    assert sorted(storage.list("runs/best/best")) == ["runs/best/best/step-000000002.pt",
-                                                      "runs/best/best/step-000000004.pt"]
+    assert sorted(storage.list("runs/best/best")) == [
+        "runs/best/best/step-000000002.pt",
+        "runs/best/best/step-000000004.pt",
+    ]
     final = generator.state_dict()
     assert all(torch.equal(final[k], seen[4][k]) for k in final)
     assert not all(torch.equal(seen[8][k], seen[4][k]) for k in final)
@@ -318,12 +368,18 @@ def test_early_stop_fires_and_a_resume_stays_stopped(storage, single_thread):
     seen: dict = {}
     scores = {2: (0.1, 0.8)}  # every later point is worse
     config = quick(max_steps=20, validate_every=2, early_stop_patience=4, validation_budget=100)
-    result = train(make_items(cfg, 4), *models(cfg), config, storage, "runs/stop",
-                   validate=scripted_validation(scores, seen))
+    result = Trainer(
+        make_items(cfg, 4), *models(cfg), config, storage, "runs/stop", validate=scripted_validation(scores, seen)
+    ).run()
     assert result.stopped_by == "early_stop" and result.step == 6 and result.best_step == 2
-    again = train(make_items(cfg, 4), *models(cfg), quick(max_steps=40, validate_every=2, early_stop_patience=4,
-                                                            validation_budget=100),
-                  storage, "runs/stop", validate=scripted_validation(scores, seen))
+    again = Trainer(
+        make_items(cfg, 4),
+        *models(cfg),
+        quick(max_steps=40, validate_every=2, early_stop_patience=4, validation_budget=100),
+        storage,
+        "runs/stop",
+        validate=scripted_validation(scores, seen),
+    ).run()
     assert again.stopped_by == "early_stop" and again.step == 6 and again.best_step == 2
 
 
@@ -336,8 +392,14 @@ def test_validation_stays_within_its_share_of_the_time(storage, single_thread):
         clock.sleep(0.5)
         return {"wer": 0.1, "speaker_similarity": 0.5}
 
-    result = train(make_items(cfg, 4), *models(cfg), quick(max_steps=6, validate_every=1, validation_budget=0.01),
-                   storage, "runs/budget", validate=slow)
+    result = Trainer(
+        make_items(cfg, 4),
+        *models(cfg),
+        quick(max_steps=6, validate_every=1, validation_budget=0.01),
+        storage,
+        "runs/budget",
+        validate=slow,
+    ).run()
     validated = [r["step"] for r in result.history if "val_wer" in r]
     assert validated[0] == 1 and validated[-1] == 6 and len(validated) < 6  # the end point is always taken
 
@@ -346,8 +408,14 @@ def test_frozen_modules_keep_their_weights_and_kl_ramps_in(storage, single_threa
     cfg = VitsConfig.tiny()
     generator, discriminator = models(cfg)
     before = {k: v.clone() for k, v in generator.state_dict().items()}
-    trainer = Trainer(make_items(cfg, 4), generator, discriminator,
-                      quick(max_steps=3, module_lr={"enc_p": 0.0, "dp": 0.5}, kl_warmup_steps=4), storage, "runs/freeze")
+    trainer = Trainer(
+        make_items(cfg, 4),
+        generator,
+        discriminator,
+        quick(max_steps=3, module_lr={"enc_p": 0.0, "dp": 0.5}, kl_warmup_steps=4),
+        storage,
+        "runs/freeze",
+    )
     assert trainer._weights().kl == 0.0
     trainer.run()
     after = generator.state_dict()
@@ -365,8 +433,14 @@ def test_a_sub_module_rate_overrides_its_parent(storage, single_thread):
     with torch.no_grad():
         generator.voice.cond_proj.weight.normal_(0, 0.1)
     before = {k: v.clone() for k, v in generator.state_dict().items()}
-    Trainer(make_items(cfg, 4, embeddings=True), generator, discriminator,
-            quick(max_steps=2, module_lr={"voice": 2.0, "voice.dp": 0.0}), storage, "runs/sub").run()
+    Trainer(
+        make_items(cfg, 4, embeddings=True),
+        generator,
+        discriminator,
+        quick(max_steps=2, module_lr={"voice": 2.0, "voice.dp": 0.0}),
+        storage,
+        "runs/sub",
+    ).run()
     after = generator.state_dict()
     assert torch.equal(before["voice.dp.weight"], after["voice.dp.weight"])
     assert not torch.equal(before["voice.dec.weight"], after["voice.dec.weight"])
@@ -377,8 +451,8 @@ def test_prior_path_decoding_trains_the_flow_through_the_mel_loss(single_thread)
     cfg = VitsConfig.tiny()
     generator, _ = models(cfg)
     items = make_items(cfg, 2)
-    from provoice.tts.train.batching import collate
     from provoice.tts.model.losses import target_segment
+    from provoice.tts.train.batching import collate
 
     batch = collate(items, cfg.hop_length, cfg.sample_rate, cfg.conditioned)
     features = AudioFeatures(cfg)
@@ -398,25 +472,33 @@ def test_a_discriminator_the_run_would_never_use_is_not_trained(storage, single_
     cfg = VitsConfig.tiny()
     generator, discriminator = models(cfg)
     before = {k: v.clone() for k, v in discriminator.state_dict().items()}
-    short = Trainer(make_items(cfg, 4), generator, discriminator, quick(max_steps=3, disc_warmup_steps=5),
-                    storage, "runs/disc-off")
+    short = Trainer(
+        make_items(cfg, 4), generator, discriminator, quick(max_steps=3, disc_warmup_steps=5), storage, "runs/disc-off"
+    )
     short.run()
-    assert short.discriminator_off
+    assert short.progress.discriminator_off
     assert all(torch.equal(before[k], v) for k, v in discriminator.state_dict().items())
     assert load_state(storage, list_checkpoints(storage, "runs/disc-off")[-1][1])["discriminator_off"]
 
     generator, discriminator = models(cfg)
-    long = Trainer(make_items(cfg, 4), generator, discriminator, quick(max_steps=6, disc_warmup_steps=5),
-                   storage, "runs/disc-on")
+    long = Trainer(
+        make_items(cfg, 4), generator, discriminator, quick(max_steps=6, disc_warmup_steps=5), storage, "runs/disc-on"
+    )
     long.run()
-    assert not long.discriminator_off
+    assert not long.progress.discriminator_off
     assert any(not torch.equal(before[k], v) for k, v in discriminator.state_dict().items())
-    assert "adversarial" in long.history[-1] and "adversarial" not in long.history[0]
+    assert "adversarial" in long.progress.history[-1] and "adversarial" not in long.progress.history[0]
 
     generator, discriminator = models(cfg)  # a time budget decides after a few measured steps
-    timed = Trainer(make_items(cfg, 4), generator, discriminator,
-                    quick(max_minutes=0.03, disc_warmup_steps=1_000_000), storage, "runs/disc-timed")
+    timed = Trainer(
+        make_items(cfg, 4),
+        generator,
+        discriminator,
+        quick(max_minutes=0.03, disc_warmup_steps=1_000_000),
+        storage,
+        "runs/disc-timed",
+    )
     result = timed.run()
-    assert timed.discriminator_off and result.step > 3
+    assert timed.progress.discriminator_off and result.step > 3
     assert all("loss_d" not in r for r in result.history if r["step"] > 3 and "mel" in r)
     assert all("loss_d" in r for r in result.history if r["step"] <= 3 and "mel" in r)

@@ -20,8 +20,10 @@ from tests.interfaces.api.compat.conftest import serving
 TEXT = "The first sentence is here. A second one follows it. And the third one ends the text."
 MODEL_ID, MODEL_RATE = "tiny-base/quiet", 22050
 S16_NATIVE = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": MODEL_RATE}
-EIGHT = " ".join(f"Sentence number {n} is spoken on its own." for n in
-                 ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+EIGHT = " ".join(
+    f"Sentence number {n} is spoken on its own."
+    for n in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+)
 
 
 @pytest.fixture
@@ -34,16 +36,22 @@ def served(app, alice, settings, exported_models):
 
 @pytest.fixture
 def client(served) -> cartesia.Cartesia:
-    return cartesia.Cartesia(api_key=served.key, base_url=f"{served.url}/cartesia",
-                             websocket_base_url=served.url.replace("http://", "ws://") + "/cartesia", max_retries=0)
+    return cartesia.Cartesia(
+        api_key=served.key,
+        base_url=f"{served.url}/cartesia",
+        websocket_base_url=served.url.replace("http://", "ws://") + "/cartesia",
+        max_retries=0,
+    )
 
 
 def partial_charges(settings, text: str) -> set[Decimal]:
     """What a stream of `text` cut off after 1, 2, ... sentences (not all) is charged."""
     units = load_synthesizer(settings, MODEL_ID).meta.front_end().sentence_units(text)
     lengths = [len(sentence) for sentence, _ in units]
-    return {(tts_cost(text) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
-            for k in range(1, len(lengths))}
+    return {
+        (tts_cost(text) * sum(lengths[:k]) / sum(lengths)).quantize(Decimal("0.001"), ROUND_DOWN)
+        for k in range(1, len(lengths))
+    }
 
 
 def settled(app, account_id: str, timeout: float = 20) -> Decimal:

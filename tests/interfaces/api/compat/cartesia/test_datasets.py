@@ -32,8 +32,9 @@ def test_datasets_and_their_files(client, app, served, base):
     client.datasets.delete(others[0].id)
     with pytest.raises(cartesia.NotFoundError):
         client.datasets.retrieve(others[0].id)
-    tune = client.fine_tunes.create(dataset=ds.id, name="Narrator", description="", language="en",
-                                    model_id="sonic-3-2026-01-12")
+    tune = client.fine_tunes.create(
+        dataset=ds.id, name="Narrator", description="", language="en", model_id="sonic-3-2026-01-12"
+    )
     with pytest.raises(cartesia.ConflictError) as in_use:
         client.datasets.delete(ds.id)
     assert tune.id in in_use.value.body["message"] and in_use.value.response.headers["x-should-retry"] == "false"

@@ -13,11 +13,11 @@ from tests.interfaces.api.compat.cartesia.conftest import wav
 from tests.interfaces.api.conftest import live
 
 
-def test_a_fine_tune_waits_for_consent_and_trains_once_it_is_verified(client, served, app, base, launches,
-                                                                     monkeypatch):
+def test_a_fine_tune_waits_for_consent_and_trains_once_it_is_verified(client, served, app, base, launches, monkeypatch):
     ds = client.datasets.create(name="Narration", description="")
-    tune = client.fine_tunes.create(dataset=ds.id, name="Narrator", description="my voice", language="en",
-                                    model_id="sonic-3-2026-01-12")
+    tune = client.fine_tunes.create(
+        dataset=ds.id, name="Narrator", description="my voice", language="en", model_id="sonic-3-2026-01-12"
+    )
     assert (tune.status, tune.dataset, tune.llm_model_id, tune.language) == ("created", ds.id, "tiny-base", "en")
     consent = tune.consent
     assert consent["required"] is True and consent["status"] == "none" and tune.train_on_consent is True
@@ -58,13 +58,19 @@ def test_a_fine_tune_never_started_can_be_deleted(client, base, launches):
         client.fine_tunes.retrieve(tune.id)
     client.datasets.delete(ds.id)
     with pytest.raises(cartesia.UnprocessableEntityError):
-        client.fine_tunes.create(dataset=client.datasets.create(name="d", description="").id, name="N",
-                                 description="", language="xx", model_id="x")
+        client.fine_tunes.create(
+            dataset=client.datasets.create(name="d", description="").id,
+            name="N",
+            description="",
+            language="xx",
+            model_id="x",
+        )
 
 
 @pytest.mark.integration
-def test_a_real_reading_of_the_prompt_starts_the_fine_tune(prefect_harness, app, alice, base, launches, steady_phrase,
-                                                           tmp_path):
+def test_a_real_reading_of_the_prompt_starts_the_fine_tune(
+    prefect_harness, app, alice, base, launches, steady_phrase, tmp_path
+):
     """End to end: a Cartesia fine-tune, its speaker's reading checked by Whisper, training started."""
     from flows.prepare import prepare_dataset
 
@@ -74,13 +80,18 @@ def test_a_real_reading_of_the_prompt_starts_the_fine_tune(prefect_harness, app,
     grant(catalog, alice.account_id, PVC_TRAINING_CREDITS)
     with live(app) as url:
         client = cartesia.Cartesia(api_key=alice.headers["X-API-Key"], base_url=f"{url}/cartesia", max_retries=0)
-        tune = client.fine_tunes.create(dataset=ds.id, name="Narrator", description="", language="en",
-                                        model_id="sonic-3")
+        tune = client.fine_tunes.create(
+            dataset=ds.id, name="Narrator", description="", language="en", model_id="sonic-3"
+        )
         prompt = httpx.post(f"{url}{tune.consent['prompt_url']}", headers=alice.headers).json()["prompt"]
         assert client.fine_tunes.retrieve(tune.id).consent["status"] == "prompted" and launches == []
         reading = read_aloud(prompt, tmp_path / "consent.wav")
-        r = httpx.post(f"{url}{tune.consent['recording_url']}", headers=alice.headers, timeout=120,
-                       files=[("file", ("consent.wav", reading.read_bytes(), "audio/wav"))])
+        r = httpx.post(
+            f"{url}{tune.consent['recording_url']}",
+            headers=alice.headers,
+            timeout=120,
+            files=[("file", ("consent.wav", reading.read_bytes(), "audio/wav"))],
+        )
         assert r.status_code == 200 and r.json()["verified"] is True, r.text
         assert r.json()["training"] == {"started": True, "status": "queued", "detail": None}
         shown = client.fine_tunes.retrieve(tune.id)
@@ -99,10 +110,19 @@ def _fake_submission(verdicts):
     def submit(catalog, settings, pvc_id, recording, original_name, account_id=None):
         verified = next(verdicts)
         prompt = new_prompt(catalog, Settings(), pvc_id, account_id)
-        attempt = ConsentAttempt(id=new_id("attempt"), prompt_id=prompt.id, pvc_id=pvc_id, account_id=account_id,
-                                 created_at=utcnow(), original_name=original_name, recording_key="k",
-                                 sha256="0" * 64, size_bytes=1, verified=verified,
-                                 reason=None if verified else "wrong words")
+        attempt = ConsentAttempt(
+            id=new_id("attempt"),
+            prompt_id=prompt.id,
+            pvc_id=pvc_id,
+            account_id=account_id,
+            created_at=utcnow(),
+            original_name=original_name,
+            recording_key="k",
+            sha256="0" * 64,
+            size_bytes=1,
+            verified=verified,
+            reason=None if verified else "wrong words",
+        )
         with catalog.session() as s:
             s.add(attempt)
             if verified:
@@ -111,3 +131,11 @@ def _fake_submission(verdicts):
         return Submission(attempt, 4)
 
     return submit
+
+
+def test_every_pvc_status_has_a_cartesia_fine_tune_status():
+    from interfaces.api.compat.cartesia.fine_tunes import FINE_TUNE_STATUS, CartesiaFineTune
+    from provoice.pvc.status import PvcStatus
+
+    assert set(FINE_TUNE_STATUS) == set(PvcStatus)
+    assert set(FINE_TUNE_STATUS.values()) <= set(CartesiaFineTune.model_fields["status"].annotation.__args__)

@@ -25,11 +25,17 @@ def test_errors_come_in_cartesias_shape(client, served, bob, app):
     assert broke.value.status_code == 402 and broke.value.response.headers["x-should-retry"] == "false"
     assert broke.value.body["error_code"] == "insufficient_credits"
     with pytest.raises(cartesia.UnprocessableEntityError) as invalid:
-        client.tts.generate(model_id="sonic-3", transcript=TEXT, voice=served.voice.id, output_format=S16_NATIVE,
-                            generation_config={"speed": 3.0})
+        client.tts.generate(
+            model_id="sonic-3",
+            transcript=TEXT,
+            voice=served.voice.id,
+            output_format=S16_NATIVE,
+            generation_config={"speed": 3.0},
+        )
     assert "speed" in invalid.value.body["message"]
     with pytest.raises(cartesia.UnprocessableEntityError) as language:
-        client.tts.generate(model_id="sonic-3", transcript=TEXT, voice=served.voice.id, output_format=S16_NATIVE,
-                            language="fr")
+        client.tts.generate(
+            model_id="sonic-3", transcript=TEXT, voice=served.voice.id, output_format=S16_NATIVE, language="fr"
+        )
     assert "speaks 'en'" in language.value.body["message"]
     assert settled(app, served.account_id) == 10_000 and balance(app.state.catalog, bob.account_id) == 0

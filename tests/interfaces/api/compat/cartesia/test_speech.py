@@ -44,7 +44,7 @@ def similarity(a: np.ndarray, b: np.ndarray, rate: int, lag: int = 2000) -> floa
     """Normalised correlation of `b` (at `rate`) with `a` (at the model's rate), at the best lag up to
     `lag` samples (an mp3 starts late by its encoder's delay)."""
     b = soxr.resample(b, rate, MODEL_RATE) if rate != MODEL_RATE else b
-    b = np.pad(b, (0, max(0, a.size + lag - b.size)))[:a.size + lag]
+    b = np.pad(b, (0, max(0, a.size + lag - b.size)))[: a.size + lag]
     return float(np.max(np.abs(np.correlate(b, a, mode="valid"))) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
 
 
@@ -61,14 +61,16 @@ FORMATS = [
 
 
 def test_every_output_format_decodes_to_the_same_speech(client, served, app):
-    reference = client.tts.generate(model_id="sonic-3", transcript=TEXT, voice=served.voice.id,
-                                    output_format=S16_NATIVE).read()
+    reference = client.tts.generate(
+        model_id="sonic-3", transcript=TEXT, voice=served.voice.id, output_format=S16_NATIVE
+    ).read()
     _, speech = samples(reference, S16_NATIVE)
     seconds = speech.size / MODEL_RATE
-    assert seconds > 1.5 and np.sqrt(np.mean(speech ** 2)) > 1e-3
+    assert seconds > 1.5 and np.sqrt(np.mean(speech**2)) > 1e-3
     for fmt in FORMATS:
-        data = client.tts.generate(model_id="sonic-3", transcript=TEXT, voice={"id": served.voice.id},
-                                   output_format=fmt).read()
+        data = client.tts.generate(
+            model_id="sonic-3", transcript=TEXT, voice={"id": served.voice.id}, output_format=fmt
+        ).read()
         rate, decoded = samples(data, fmt)
         assert rate == fmt["sample_rate"], fmt
         if fmt["container"] == "wav":
@@ -89,34 +91,57 @@ def test_speed_and_older_clients(client, served, monkeypatch):
         return real(self, ids, g, noise_scale, length_scale, noise_w)
 
     monkeypatch.setattr(OnnxVoice, "render", render)
-    for options, speed in (({}, 1.0), ({"generation_config": {"speed": 1.5, "volume": 2.0}}, 1.5),
-                           ({"speed": "slow"}, 0.8), ({"speed": "fast"}, 1.25),
-                           ({"speed": "fast", "generation_config": {"speed": 0.6}}, 0.6)):
+    for options, speed in (
+        ({}, 1.0),
+        ({"generation_config": {"speed": 1.5, "volume": 2.0}}, 1.5),
+        ({"speed": "slow"}, 0.8),
+        ({"speed": "fast"}, 1.25),
+        ({"speed": "fast", "generation_config": {"speed": 0.6}}, 0.6),
+    ):
         scales.clear()
-        client.tts.generate(model_id="sonic-2", transcript="Hello there.", voice=served.voice.id,
-                            output_format=S16_NATIVE, **options).read()
+        client.tts.generate(
+            model_id="sonic-2", transcript="Hello there.", voice=served.voice.id, output_format=S16_NATIVE, **options
+        ).read()
         assert scales == [round(1.0 / speed, 4)], options  # the model's length scale (1 here) over the speed
     with pytest.warns(DeprecationWarning):
-        old = b"".join(client.tts.bytes(model_id="sonic-english", transcript="Hello there.", voice=served.voice.id,
-                                        output_format=S16_NATIVE))
+        old = b"".join(
+            client.tts.bytes(
+                model_id="sonic-english", transcript="Hello there.", voice=served.voice.id, output_format=S16_NATIVE
+            )
+        )
     assert len(old) > 4000
-    r = httpx.post(f"{served.url}/cartesia/tts/bytes", timeout=30,
-                   headers={"X-API-Key": served.key, "Cartesia-Version": "2024-06-10"},
-                   json={"model_id": "sonic-english", "transcript": "Hello there.", "language": "en",
-                         "voice": {"mode": "id", "id": served.voice.id}, "output_format": S16_NATIVE})
+    r = httpx.post(
+        f"{served.url}/cartesia/tts/bytes",
+        timeout=30,
+        headers={"X-API-Key": served.key, "Cartesia-Version": "2024-06-10"},
+        json={
+            "model_id": "sonic-english",
+            "transcript": "Hello there.",
+            "language": "en",
+            "voice": {"mode": "id", "id": served.voice.id},
+            "output_format": S16_NATIVE,
+        },
+    )
     assert r.status_code == 200 and len(r.content) > 4000
 
 
 def test_sse_sends_chunks_timestamps_then_done(client, served, app):
-    stream = client.tts.generate_sse(model_id="sonic-3", transcript=TEXT, voice=served.voice.id, context_id="ctx-1",
-                                     output_format=S16_NATIVE, add_timestamps=True)
+    stream = client.tts.generate_sse(
+        model_id="sonic-3",
+        transcript=TEXT,
+        voice=served.voice.id,
+        context_id="ctx-1",
+        output_format=S16_NATIVE,
+        add_timestamps=True,
+    )
     events = list(stream)
     kinds = [e.type for e in events]
     assert kinds[-1] == "done" and kinds.count("done") == 1 and "error" not in kinds
     assert events[-1].status_code == 200 and events[-1].done is True
     chunks = [e for e in events if e.type == "chunk"]
-    assert len(chunks) >= 3 and all(c.status_code == 206 and c.done is False and c.context_id == "ctx-1"
-                                     for c in chunks)
+    assert len(chunks) >= 3 and all(
+        c.status_code == 206 and c.done is False and c.context_id == "ctx-1" for c in chunks
+    )
     assert all(c.step_time >= 0 for c in chunks)
     audio = b"".join(c.audio for c in chunks)
     words = [w for e in events if e.type == "timestamps" for w in e.word_timestamps.words]
@@ -125,14 +150,18 @@ def test_sse_sends_chunks_timestamps_then_done(client, served, app):
     assert [w.strip(".").lower() for w in words] == [w.strip(".").lower() for w in TEXT.split()]
     assert starts == sorted(starts) and all(a < b for a, b in zip(starts, ends))
     assert 0 < ends[-1] <= len(audio) / 2 / MODEL_RATE + 0.05
-    plain = list(client.tts.generate_sse(model_id="sonic-3", transcript="Just this.", voice=served.voice.id,
-                                         output_format=S16_NATIVE))
+    plain = list(
+        client.tts.generate_sse(
+            model_id="sonic-3", transcript="Just this.", voice=served.voice.id, output_format=S16_NATIVE
+        )
+    )
     assert [e.type for e in plain][-1] == "done" and "timestamps" not in [e.type for e in plain]
     assert settled(app, served.account_id) == 10_000 - tts_cost(TEXT) - tts_cost("Just this.")
 
 
-def test_a_failure_mid_stream_is_an_error_event_and_only_the_audio_sent_is_charged(client, served, app, settings,
-                                                                                    monkeypatch):
+def test_a_failure_mid_stream_is_an_error_event_and_only_the_audio_sent_is_charged(
+    client, served, app, settings, monkeypatch
+):
     real, renders = OnnxVoice.render, []
 
     def failing(self, *args, **kwargs):
@@ -142,8 +171,9 @@ def test_a_failure_mid_stream_is_an_error_event_and_only_the_audio_sent_is_charg
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(OnnxVoice, "render", failing)
-    events = list(client.tts.generate_sse(model_id="sonic-3", transcript=TEXT, voice=served.voice.id,
-                                          output_format=S16_NATIVE))
+    events = list(
+        client.tts.generate_sse(model_id="sonic-3", transcript=TEXT, voice=served.voice.id, output_format=S16_NATIVE)
+    )
     assert {e.type for e in events[:-1]} == {"chunk"} and events[-1].type == "error"
     assert (events[-1].status_code, events[-1].error_code, events[-1].done) == (500, "internal_error", True)
     paid = 10_000 - settled(app, served.account_id)
@@ -151,8 +181,9 @@ def test_a_failure_mid_stream_is_an_error_event_and_only_the_audio_sent_is_charg
 
 
 def test_a_client_gone_mid_stream_pays_only_for_what_it_got(client, served, app, settings, slow_renders):
-    with client.tts.with_streaming_response.generate(model_id="sonic-3", transcript=EIGHT, voice=served.voice.id,
-                                                     output_format=S16_NATIVE) as response:
+    with client.tts.with_streaming_response.generate(
+        model_id="sonic-3", transcript=EIGHT, voice=served.voice.id, output_format=S16_NATIVE
+    ) as response:
         assert next(response.iter_bytes())  # the first sentence, then the client hangs up
     paid = 10_000 - settled(app, served.account_id)
     assert paid in partial_charges(settings, EIGHT)

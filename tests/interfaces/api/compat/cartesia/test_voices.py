@@ -22,7 +22,13 @@ def test_voices_page_to_the_end(client, served, app, bob):
     assert client.voices.list(limit=5, starting_after=listed[-1]).data == []
     voice = client.voices.get(served.voice.id)
     assert (voice.id, voice.name, voice.language, voice.access, voice.visibility, voice.is_owner) == (
-        served.voice.id, "Narrator 1", "en", "private", "owner", True)
+        served.voice.id,
+        "Narrator 1",
+        "en",
+        "private",
+        "owner",
+        True,
+    )
     assert voice.locales[0].locale == "en" and voice.locales[0].is_native is True
     assert [v.id for v in client.voices.list(q=served.voice.id[-8:])] == [served.voice.id]
     with catalog.session() as s:

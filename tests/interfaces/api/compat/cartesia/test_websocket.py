@@ -23,10 +23,12 @@ from tests.interfaces.api.compat.cartesia.conftest import (
 
 def test_websocket_contexts_interleave_continue_flush_and_time_their_words(client, served, app):
     with client.tts.websocket_connect() as connection:
-        first = connection.context("first", model_id="sonic-3", voice=served.voice.id, output_format=S16_NATIVE,
-                                   add_timestamps=True)
-        second = connection.context("second", model_id="sonic-3", voice={"id": served.voice.id},
-                                    output_format=S16_NATIVE)
+        first = connection.context(
+            "first", model_id="sonic-3", voice=served.voice.id, output_format=S16_NATIVE, add_timestamps=True
+        )
+        second = connection.context(
+            "second", model_id="sonic-3", voice={"id": served.voice.id}, output_format=S16_NATIVE
+        )
         first.push("The first sentence is here. A sec")
         received = first.receive()
         early = next(received)  # the complete sentence is spoken before the rest of the text arrives
@@ -42,8 +44,8 @@ def test_websocket_contexts_interleave_continue_flush_and_time_their_words(clien
     assert kinds[-1] == "done" and kinds.count("flush_done") == 1
     flush = firsts[kinds.index("flush_done")]
     assert (flush.flush_id, flush.flush_done) == (1, True)
-    assert {e.flush_id for e in firsts[:kinds.index("flush_done")] if e.type == "chunk"} == {1}
-    assert {e.flush_id for e in firsts[kinds.index("flush_done"):] if e.type == "chunk"} == {2}
+    assert {e.flush_id for e in firsts[: kinds.index("flush_done")] if e.type == "chunk"} == {1}
+    assert {e.flush_id for e in firsts[kinds.index("flush_done") :] if e.type == "chunk"} == {2}
     words = [w for e in firsts if e.type == "timestamps" for w in e.word_timestamps.words]
     starts = [s for e in firsts if e.type == "timestamps" for s in e.word_timestamps.start]
     assert " ".join(words).lower().replace(".", "") == TEXT.lower().replace(".", "")
@@ -86,8 +88,12 @@ def test_websocket_errors_end_only_their_context(client, served, bob):
         fine = connection.context("fine", voice=served.voice.id, output_format=S16_NATIVE)
         fine.push("Hello there.", continue_=False)
         assert [e.type for e in fine.receive()][-1] == "done"
-    broke = cartesia.Cartesia(api_key=bob.headers["X-API-Key"], base_url=client.base_url,
-                              websocket_base_url=client.websocket_base_url, max_retries=0)
+    broke = cartesia.Cartesia(
+        api_key=bob.headers["X-API-Key"],
+        base_url=client.base_url,
+        websocket_base_url=client.websocket_base_url,
+        max_retries=0,
+    )
     with broke.tts.websocket_connect() as connection:
         poor = connection.context("poor", voice=served.voice.id, output_format=S16_NATIVE)
         poor.push("Hello there.", continue_=False)
@@ -102,17 +108,27 @@ def test_websocket_keys_in_headers_or_query(client, served):
     assert refused.value.response.status_code == 401
     for param in ("api_key", "access_token"):  # browsers cannot set a WebSocket's headers
         with websockets.sync.client.connect(f"{client.websocket_base_url}/tts/websocket?{param}={served.key}") as ws:
-            ws.send(json.dumps({"context_id": "q", "model_id": "sonic-3", "transcript": "Hello there.",
-                                "voice": {"mode": "id", "id": served.voice.id}, "output_format": S16_NATIVE,
-                                "continue": False}))
+            ws.send(
+                json.dumps(
+                    {
+                        "context_id": "q",
+                        "model_id": "sonic-3",
+                        "transcript": "Hello there.",
+                        "voice": {"mode": "id", "id": served.voice.id},
+                        "output_format": S16_NATIVE,
+                        "continue": False,
+                    }
+                )
+            )
             events = []
             while not events or events[-1]["type"] not in ("done", "error"):
                 message = ws.recv(timeout=30)
                 assert isinstance(message, str)  # text frames only
                 events.append(json.loads(message))
         assert events[-1]["type"] == "done" and events[0]["type"] == "chunk"
-    with websockets.sync.client.connect(f"{client.websocket_base_url}/tts/websocket",
-                                        additional_headers={"X-API-Key": served.key}) as ws:
+    with websockets.sync.client.connect(
+        f"{client.websocket_base_url}/tts/websocket", additional_headers={"X-API-Key": served.key}
+    ) as ws:
         ws.send("not json")
         error = json.loads(ws.recv(timeout=10))
         assert error["type"] == "error" and error["status_code"] == 422
