@@ -142,6 +142,60 @@ def narrator_dataset(catalog, folder, files: int, account_id: str | None = None)
     return ds
 
 
+NARRATOR_CHAPTERS = 5
+
+
+@pytest.fixture(scope="session")
+def prepared_chapters(tmp_path_factory, prefect_harness) -> Settings:
+    """A home whose `chapters/` folder holds `narrator_dataset`'s chapters, generated and prepared once
+    per session: its store's `work/` keeps preparation's results by content (test_prepare_flow covers
+    that work itself; the flow tests need only its outcome)."""
+    from flows.prepare import prepare_dataset
+    from provoice.catalog import Catalog
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PROVOICE_HOME", str(tmp_path_factory.mktemp("prepared")))
+        mp.setenv("PROVOICE_REQUIRE_CONSENT", "false")
+        prepared = Settings()
+        ds = narrator_dataset(Catalog(prepared), prepared.home / "chapters", NARRATOR_CHAPTERS)
+        prepare_dataset(ds.id)
+    return prepared
+
+
+def copy_chapters(prepared: Settings, folder: Path, chapters: range) -> Path:
+    """`narrator_dataset`'s chapters `chapters` as WAVs in a new `folder`, copied from `prepared_chapters`."""
+    import shutil
+
+    folder.mkdir()
+    for i in chapters:
+        shutil.copyfile(prepared.home / "chapters" / f"chapter{i}.wav", folder / f"chapter{i}.wav")
+    return folder
+
+
+@pytest.fixture
+def prepared_narrator(settings, prepared_chapters):
+    """`narrator_dataset(catalog, folder, files, account_id=None)` whose preparation is done already:
+    the session's prepared work goes into this test's store first (its URIs moved to this store), so
+    the test's prepare runs every step and finds each one's result; ingest runs as ever."""
+    from flows.ingest import ingest_files
+    from provoice.storage import Storage
+
+    template, store = Storage.from_settings(prepared_chapters), Storage.from_settings(settings)
+    for key in template.list("work"):
+        data = template.read_bytes(key)
+        if key.endswith(".json"):
+            data = data.replace(template.root_uri.encode(), store.root_uri.encode())
+        store.write_bytes(key, data)
+
+    def dataset(catalog, folder: Path, files: int, account_id: str | None = None):
+        copy_chapters(prepared_chapters, folder, range(files))
+        ds = catalog.create_dataset("narrator", account_id=account_id)
+        ingest_files(ds.id, [str(folder)])
+        return ds
+
+    return dataset
+
+
 def read_aloud(text: str, dest, voice: str = synthetic.MAIN_VOICE, pitch: int | None = None):
     """A recording of `text` in a generated voice (the dataset's voice by default)."""
     return synthetic.speak(text, dest, voice, pitch)

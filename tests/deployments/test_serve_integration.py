@@ -1,7 +1,8 @@
 """`provoice serve` end to end: a real `prefect server start` on a free port with a temporary home,
-every deployment served, the retrain schedule and triggers registered; a `base-model.registered`
-event from the CLI makes a retrain run that completes; an S3 event posted to the API starts ingest
-and then preparation of the right dataset; a wrong secret is refused; Ctrl-C stops everything."""
+every deployment served, the retrain schedule and triggers registered; an S3 event posted to the API
+starts ingest and then preparation of the right dataset (a wrong secret is refused); a PVC on it
+trains through the API; a `base-model.registered` event from the CLI makes a retrain of that PVC
+that completes; Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from provoice import synthetic
 from provoice.accounts import default_account
 from provoice.catalog import Catalog, Pvc
 from provoice.credits import PVC_TRAINING_CREDITS, grant
-from provoice.pvc.service import create_pvc, get_pvc
+from provoice.pvc.service import create_pvc
 from provoice.voice_models.registry import BaseModelRegistry
-from tests.conftest import _free_port, narrator_dataset
+from tests.conftest import _free_port
 
 pytestmark = pytest.mark.integration
 SECRET = "bucket-secret"
@@ -71,24 +72,7 @@ class PrefectApi:
 
 
 @pytest.fixture
-def completed_pvc(prefect_harness, settings, tmp_path):
-    """A completed PVC on a tiny base, marked for auto-retrain, made with the in-process flow."""
-    from flows.pvc import pro_voice_clone
-
-    catalog = Catalog(settings)
-    ds = narrator_dataset(catalog, tmp_path / "narrator", 5)
-    BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
-    account = default_account(catalog).id
-    grant(catalog, account, PVC_TRAINING_CREDITS)
-    pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
-    pro_voice_clone(pvc_id=pvc.id, max_steps=2)
-    with catalog.session() as s:
-        s.get(Pvc, pvc.id).auto_retrain = True
-    return get_pvc(catalog, pvc.id)
-
-
-@pytest.fixture
-def served(completed_pvc, settings, tmp_path, s3_endpoint):
+def served(settings, tmp_path, s3_endpoint):
     """`provoice serve` with no PREFECT_API_URL, so it starts (or reuses) the home's local Prefect
     server; the `settings` fixture stops that server when the test ends."""
     from deployments.local_server import LocalServer
@@ -103,7 +87,7 @@ def served(completed_pvc, settings, tmp_path, s3_endpoint):
         PROVOICE_BUCKET_EVENTS_SECRET=SECRET,
         PROVOICE_S3_ENDPOINT_URL=s3_endpoint,
         PROVOICE_BUCKET_EVENTS_BUCKETS=bucket,
-        PROVOICE_PVC_TRAIN_MINUTES="0.05",
+        PROVOICE_PVC_TRAIN_MINUTES="0.01",  # the retrain: one step proves the path
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "interfaces.cli", "serve", "--api-port", str(api_port)], env=env, cwd=tmp_path
@@ -139,7 +123,7 @@ def _get(url: str) -> bool:
         return False
 
 
-def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, settings, tmp_path, s3_endpoint):
+def test_serve_runs_schedules_triggers_and_bucket_events(served, settings, tmp_path, s3_endpoint):
     api, proc = served["api"], served["proc"]
     deployments = api.deployments()
     assert set(deployments) == {
@@ -164,36 +148,8 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     )
     assert all(r["expected_start_time"].endswith("T03:00:00Z") for r in scheduled)
 
-    # A new base model registered through the CLI emits the event; the trigger starts a retrain.
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "interfaces.cli",
-            "base-model",
-            "create-random",
-            "--id",
-            "tiny-base-2",
-            "--seed",
-            "1",
-            "--json",
-        ],
-        env={**served["env"], "PREFECT_API_URL": api.url},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert cli.returncode == 0, cli.stderr
-    assert json.loads(cli.stdout)["created"] is True
-    run = _wait("a completed retrain run", lambda: api.finished(retrain["id"], base_model_id="tiny-base-2"), 420, 3)
-    assert run["parameters"] == {"base_model_id": "tiny-base-2"}
-    from provoice.pvc.retrain import decisions
-
-    decided = decisions(Catalog(settings), completed_pvc.id)
-    assert [(d.base_model_id, d.decision) for d in decided][-1][0] == "tiny-base-2"
-    assert decided[-1].decision in ("promoted", "kept") and decided[-1].reason
-
     # An S3 upload notification: a wrong secret is refused, the right one starts ingest, then prepare.
+    # The take holds enough speech (PROVOICE_MIN_SPEECH_SECONDS) for the PVC trained on it below.
     import s3fs
 
     catalog = Catalog(settings)
@@ -202,7 +158,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
     fs.mkdir(bucket)
     take = tmp_path / "take 1.wav"
-    synthetic.speech_file(take, synthetic.corpus(4, start=20))
+    synthetic.speech_file(take, synthetic.corpus(40))
     key = f"uploads/{target.id}/take 1.wav"
     fs.put(str(take), f"{bucket}/{key}")
     notification = {
@@ -230,7 +186,6 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
         "a completed ingest-upload run",
         lambda: api.finished(deployments["ingest-files/ingest-upload"]["id"], dataset_id=target.id),
         180,
-        2,
     )
     assert ingest["parameters"]["sources"] == [f"s3://{bucket}/{key}"]
     assert [f.original_name for f in catalog.files(target.id)] == ["take 1.wav"]
@@ -238,18 +193,16 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
         "a completed prepare run of that dataset",
         lambda: api.finished(deployments["prepare-dataset/prepare-dataset"]["id"], dataset_id=target.id),
         240,
-        2,
     )
     assert catalog.latest_run(target.id) is not None
 
     # Training through the API: 202 with a flow run id at once; the served deployment runs it.
     from provoice.accounts import create_api_key
 
+    BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     _, key = create_api_key(catalog, default_account(catalog).id)
     grant(catalog, default_account(catalog).id, PVC_TRAINING_CREDITS)
-    fresh = create_pvc(
-        catalog, default_account(catalog).id, completed_pvc.dataset_id, "Served", "tiny-base", settings=settings
-    )
+    fresh = create_pvc(catalog, default_account(catalog).id, target.id, "Served", "tiny-base", settings=settings)
     answer = httpx.post(
         f"{served['api_url']}/fine-tunes/{fresh.id}/train",
         json={"max_steps": 2},
@@ -266,7 +219,7 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
             seen.append(status)
         return status in ("completed", "failed")
 
-    _wait("the served PVC to finish", finished_training, 420, 0.3)
+    _wait("the served PVC to finish", finished_training, 420)
     assert seen[0] == "queued" and seen[-1] == "completed" and "training" in seen, seen
     flow_run = _wait(
         "its flow run to end",
@@ -277,6 +230,38 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, completed_pvc, 
     )
     assert flow_run["deployment_id"] == deployments["pro-voice-clone/pro-voice-clone"]["id"]
     assert flow_run["state_type"] == "COMPLETED"
+
+    # A new base model registered through the CLI emits the event; the trigger starts a retrain of
+    # the completed PVC, marked for auto-retrain.
+    with catalog.session() as db:
+        db.get(Pvc, fresh.id).auto_retrain = True
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "interfaces.cli",
+            "base-model",
+            "create-random",
+            "--id",
+            "tiny-base-2",
+            "--seed",
+            "1",
+            "--json",
+        ],
+        env={**served["env"], "PREFECT_API_URL": api.url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["created"] is True
+    run = _wait("a completed retrain run", lambda: api.finished(retrain["id"], base_model_id="tiny-base-2"), 420)
+    assert run["parameters"] == {"base_model_id": "tiny-base-2"}
+    from provoice.pvc.retrain import decisions
+
+    decided = decisions(Catalog(settings), fresh.id)
+    assert [(d.base_model_id, d.decision) for d in decided][-1][0] == "tiny-base-2"
+    assert decided[-1].decision in ("promoted", "kept") and decided[-1].reason
 
     # The same deployments on work pools, as infra/ registers them.
     for command in (["ops", "setup"], ["ops", "deploy"]):

@@ -25,11 +25,13 @@ from provoice.credits import PVC_TRAINING_CREDITS, account_balance, grant, holds
 from provoice.pvc.service import create_pvc, get_pvc
 from provoice.storage import Storage
 from provoice.voice_models.registry import BaseModelRegistry
-from tests.conftest import narrator_dataset
+from tests.conftest import copy_chapters, narrator_dataset
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
+#: The killed run's budget: the kill comes once step 3 is checkpointed, well before the end.
+KILLED_RUN_STEPS = 12
 
 
 @pytest.fixture
@@ -51,19 +53,21 @@ def _checkpointed_step(settings, pvc_id: str) -> int:
     return max(steps, default=0)
 
 
-def test_a_killed_worker_is_reaped_and_the_retry_resumes_from_its_checkpoint(funded, settings, tmp_path, monkeypatch):
+def test_a_killed_worker_is_reaped_and_the_retry_resumes_from_its_checkpoint(
+    funded, prepared_narrator, settings, tmp_path, monkeypatch
+):
     from prefect.settings import get_current_settings
 
     catalog, account = funded
     monkeypatch.setenv("PROVOICE_PVC_LEASE_SECONDS", "2")
     monkeypatch.setenv("PROVOICE_TRAIN_CHECKPOINT_EVERY", "1")
-    ds = narrator_dataset(catalog, tmp_path / "up", 5)
+    ds = prepared_narrator(catalog, tmp_path / "up", 5)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url, "PREFECT_LOGGING_LEVEL": "WARNING"}
-    log = tmp_path / "worker.log"
+    log, budget = tmp_path / "worker.log", str(KILLED_RUN_STEPS)
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "interfaces.cli", "pvc", "train", pvc.id, "--max-steps", "60", "--json"],
+            [sys.executable, "-m", "interfaces.cli", "pvc", "train", pvc.id, "--max-steps", budget, "--json"],
             env=env,
             cwd=ROOT,
             start_new_session=True,
@@ -93,30 +97,27 @@ def test_a_killed_worker_is_reaped_and_the_retry_resumes_from_its_checkpoint(fun
     r = runner.invoke(app, ["pvc", "retry", pvc.id, "--json"])  # no budget: the stored one
     assert r.exit_code == 0, r.stdout + r.stderr
     done = json.loads(r.stdout)
-    assert (done["status"], done["attempts"], done["budget"]["max_steps"]) == ("completed", 2, 60)
+    assert (done["status"], done["attempts"], done["budget"]["max_steps"]) == ("completed", 2, KILLED_RUN_STEPS)
     result = _result(settings, pvc.id)
-    assert result["steps"] == 60 and result["resumed_from"] and "step-" in result["resumed_from"]
+    assert result["steps"] == KILLED_RUN_STEPS and result["resumed_from"] and "step-" in result["resumed_from"]
     assert done["charged_credits"] == PVC_TRAINING_CREDITS
     assert account_balance(catalog, account).total == 0
 
 
-def test_a_gate_failure_keeps_the_budget_and_the_retry_trains_exactly_it(funded, settings, tmp_path):
+def test_a_gate_failure_keeps_the_budget_and_the_retry_trains_exactly_it(
+    funded, prepared_narrator, prepared_chapters, settings, tmp_path
+):
     from flows.ingest import ingest_files
 
     catalog, account = funded
-    ds = narrator_dataset(catalog, tmp_path / "up", 1)
+    ds = prepared_narrator(catalog, tmp_path / "up", 1)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     r = runner.invoke(app, ["pvc", "train", pvc.id, "--max-steps", "6", "--json"])
     failed = json.loads(r.stdout)
     assert r.exit_code == 1 and failed["reason"].startswith("needs ≥ 30.0 s of accepted speech")
     assert failed["budget"] == {"max_steps": 6, "max_minutes": None}
 
-    more = tmp_path / "more"
-    more.mkdir()
-    from provoice import synthetic
-
-    for i in range(4):
-        synthetic.speech_file(more / f"extra{i}.wav", synthetic.corpus(8, start=10 + 2 * i))
+    more = copy_chapters(prepared_chapters, tmp_path / "more", range(1, 5))  # the speech it lacked
     ingest_files(ds.id, [str(more)])
     r = runner.invoke(app, ["pvc", "retry", pvc.id, "--json"])
     assert r.exit_code == 0, r.stdout + r.stderr
@@ -124,13 +125,15 @@ def test_a_gate_failure_keeps_the_budget_and_the_retry_trains_exactly_it(funded,
     assert _result(settings, pvc.id)["steps"] == 6
 
 
-def test_a_failure_after_the_export_is_retried_without_training_again(funded, settings, tmp_path, monkeypatch):
+def test_a_failure_after_the_export_is_retried_without_training_again(
+    funded, prepared_narrator, settings, tmp_path, monkeypatch
+):
     import provoice.voice_models.pipeline as pipeline
     import tasks.train
     from flows.pvc import pro_voice_clone
 
     catalog, account = funded
-    ds = narrator_dataset(catalog, tmp_path / "up", 5)
+    ds = prepared_narrator(catalog, tmp_path / "up", 5)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     trained, exported = [], []
     real_train, real_export = pipeline.train_bundle, pipeline.export_generator

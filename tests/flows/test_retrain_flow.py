@@ -15,7 +15,7 @@ from provoice.pvc.service import create_pvc, get_pvc, voices_of
 from provoice.pvc.status import PvcStatus
 from provoice.views import Evaluation
 from provoice.voice_models import BaseModelRegistry
-from tests.conftest import narrator_dataset
+from tests.conftest import QUICK_SCORING, narrator_dataset
 from tests.http_receiver import receiver
 from tests.pvc_states import set_status
 
@@ -34,6 +34,13 @@ def _artifact(key: str) -> str:
             json={"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1, "offset": 0},
         ).json()
     return found[0]["data"]
+
+
+def _scoring(monkeypatch, eval_sentences: str) -> None:
+    """Scoring as cheap as each step's assertions allow: nothing here reads a validation, and only the
+    promotion's paired evaluation is checked for its sentence count (QUICK_SCORING's 4)."""
+    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "1")
+    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", eval_sentences)
 
 
 def _spy(calls: list, evaluate):
@@ -56,6 +63,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     registry.create_random("tiny-base", tiny=True)
     grant(catalog, account, PVC_TRAINING_CREDITS + 1000)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", auto_retrain=True, settings=settings)
+    _scoring(monkeypatch, "1")
     pro_voice_clone(pvc_id=pvc.id, max_steps=2)
     old = get_pvc(catalog, pvc.id)
     old_voices = voices_of(catalog, pvc.id, old.model_id)
@@ -74,6 +82,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     registry.create_random("tiny-base-2", tiny=True, seed=1)
     monkeypatch.setenv("PROVOICE_RETRAIN_WER_TOLERANCE", "10")
     monkeypatch.setenv("PROVOICE_RETRAIN_SIMILARITY_TOLERANCE", "2")
+    _scoring(monkeypatch, QUICK_SCORING["PROVOICE_EVAL_SENTENCES"])
     evaluated: list[tuple[str, str]] = []
     monkeypatch.setattr(flows.retrain, "evaluate_task", _spy(evaluated, flows.retrain.evaluate_task))
     charged_before = balance(catalog, account)
@@ -147,6 +156,7 @@ def test_retrain_promotes_keeps_records_failures_and_never_repeats(prefect_harne
     registry.create_random("tiny-base-3", tiny=True, seed=2)
     monkeypatch.delenv("PROVOICE_RETRAIN_WER_TOLERANCE")
     monkeypatch.delenv("PROVOICE_RETRAIN_SIMILARITY_TOLERANCE")
+    _scoring(monkeypatch, "1")  # the decision reads the stubbed scores below; the fine-tune's own evaluation runs
     better = {"wer": 0.2, "speaker_similarity": 0.8, "dnsmos": 3.0}
     worse = {"wer": 0.6, "speaker_similarity": 0.5, "dnsmos": 2.0}
     evaluated.clear()

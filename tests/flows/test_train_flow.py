@@ -15,6 +15,7 @@ from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
 from provoice.voice_models.recipe import RECIPE
 from provoice.voice_models.registry import BaseModelRegistry
 from provoice.voice_models.validation import VALIDATION_SENTENCES
+from tests.conftest import QUICK_SCORING
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,10 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     assert prepare_dataset(ds.id).files[0].status == "accepted"
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
 
+    # One held-out sentence per evaluation and validation: what is checked is the scores' shape, the
+    # seeds and the steps, none of which needs more (the bundle below checks QUICK_SCORING's three).
+    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "1")
+    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "1")
     monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "2")
     out = fine_tune_model(ds.id, run_id="ft-1", max_steps=3, batch_size=2, checkpoint_every=2).model_dump()
     monkeypatch.setenv("PROVOICE_EVAL_SEEDS", "1")
@@ -126,6 +131,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     )
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["conditioned"] is True and (tmp_path / "out.wav").stat().st_size > 1000
+    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", QUICK_SCORING["PROVOICE_TRAIN_VALIDATION_SENTENCES"])
     r = runner.invoke(
         app,
         [
@@ -157,6 +163,7 @@ def test_fine_tune_pins_the_base_exports_and_resumes(prefect_harness, settings, 
     r = runner.invoke(app, ["tts", "--model-id", "tiny-base/nope", "--text", "x", "-o", str(tmp_path / "x.wav")])
     assert r.exit_code == 1 and "no model 'tiny-base/nope'" in r.stderr
 
+    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "1")
     monkeypatch_env = {"PROVOICE_TRAIN_PROCESSES": "2"}
     import os
 

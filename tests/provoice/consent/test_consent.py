@@ -159,11 +159,14 @@ def test_refusals_say_why_and_never_touch_the_dataset(env, tmp_path):
         claim(catalog, settings, pvc.id, retry=False, budget=Budget(max_steps=1))
 
 
-def test_training_is_gated_on_every_path_and_consent_outlives_retry_and_retrain(env, tmp_path):
+def test_training_is_gated_on_every_path_and_consent_outlives_retry_and_retrain(env, tmp_path, monkeypatch):
     from flows.pvc import pro_voice_clone
     from flows.retrain import retrain_on_new_base_model
 
     settings, catalog, ds, _ = env
+    # The trainings are checked for their outcome, not their scores: one sentence per validation and evaluation.
+    monkeypatch.setenv("PROVOICE_TRAIN_VALIDATION_SENTENCES", "1")
+    monkeypatch.setenv("PROVOICE_EVAL_SENTENCES", "1")
     account = default_account(catalog).id
     grant(catalog, account, 2 * PVC_TRAINING_CREDITS, idempotency_key=f"consent-test:{tmp_path.name}")
     pvc = _pvc(catalog, ds)
