@@ -16,20 +16,19 @@ from provoice.pvc.service import PvcRefused, create_pvc, get_pvc
 from provoice.pvc.status import PvcStep
 from provoice.pvc.transitions import charge_key, claim, hold_key
 from provoice.voice_models.registry import BaseModelRegistry
+from tests.conftest import narrator_dataset
 from tests.http_receiver import receiver
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 
-def test_pvc_completes_with_four_voices_and_charges_once(
-    prefect_harness, prepared_narrator, settings, tmp_path, monkeypatch
-):
+def test_pvc_completes_with_four_voices_and_charges_once(prefect_harness, settings, tmp_path, monkeypatch):
     from flows.pvc import pro_voice_clone
 
     catalog = Catalog(settings)
     account = default_account(catalog).id
-    ds = prepared_narrator(catalog, tmp_path / "up", 5)
+    ds = narrator_dataset(catalog, tmp_path / "up", 5)
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     with pytest.raises(InsufficientCredits):
@@ -94,11 +93,11 @@ def test_pvc_completes_with_four_voices_and_charges_once(
     assert shown["voices_note"] is None
 
 
-def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness, prepared_narrator, settings, tmp_path):
+def test_too_little_speech_fails_without_charge_and_retry_rules(prefect_harness, settings, tmp_path):
     catalog = Catalog(settings)
     account = default_account(catalog).id
     grant(catalog, account, PVC_TRAINING_CREDITS)
-    ds = prepared_narrator(catalog, tmp_path / "up", 1)
+    ds = narrator_dataset(catalog, tmp_path / "up", 1)
     BaseModelRegistry(settings).create_random("tiny-base", tiny=True)
     pvc = create_pvc(catalog, account, ds.id, "Short", "tiny-base", settings=settings)
     with pytest.raises(PvcRefused, match="has not been trained yet"):
