@@ -180,8 +180,7 @@ def real_speaker(voice: str, work: Path, manifest_uri: str) -> dict:
     from provoice.quality.speaker import load_encoder
     from provoice.settings import Settings
     from provoice.storage import Storage
-    from provoice.voice_models.evaluate import HELD_OUT_SENTENCES, score_audio, split_held_out
-    from provoice.voice_models.pipeline import HELD_OUT_SEGMENTS
+    from provoice.voice_models.evaluate import HELD_OUT_SEGMENTS, HELD_OUT_SENTENCES, score_audio, split_held_out
     from provoice.voice_models.validation import load_held_out
 
     settings = Settings()
@@ -214,7 +213,8 @@ def train_and_score(
     run_id: str, base_id: str, ds: dict, config, seeds: tuple[int, ...] = (0,), references: bool = False
 ) -> dict:
     from provoice.settings import Settings
-    from provoice.voice_models.pipeline import FineTuneInputs, evaluate_model, fine_tune
+    from provoice.voice_models.model_evaluation import evaluate_model
+    from provoice.voice_models.pipeline import FineTuneInputs, fine_tune
 
     settings = Settings()
     inputs = FineTuneInputs(
@@ -266,7 +266,7 @@ def setup(voice: str, work: Path, results: dict, save, files: int, per_file: int
     from provoice.catalog import Catalog
     from provoice.settings import Settings
     from provoice.voice_models import BaseModelRegistry
-    from provoice.voice_models.pipeline import evaluate_model
+    from provoice.voice_models.model_evaluation import evaluate_model
 
     if "dataset" not in results:
         with prefect_server(work) as (api_url, _):

@@ -25,12 +25,10 @@ The generator is deterministic (seeded per sentence), so anyone can regenerate t
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from provoice.recordings import JOE_RATE, joe_reads  # noqa: E402
+
 ACCENT = "en-gb-x-rp"
 #: Praat "Change gender": formant shift ratio, new pitch median (Hz), pitch range factor. Joe speaks
 #: around 125 Hz; an adult woman's median is about 200-220 Hz, her vocal tract 15-20 % shorter.
 FORMANT_RATIO = 1.2
 PITCH_MEDIAN_HZ = 220.0
 PITCH_RANGE = 1.4
-RATE = 22050
+RATE = JOE_RATE
 DESCRIPTION = (
     f"Joe's Piper voice reading espeak-ng {ACCENT} phonemes, moved by Praat's Change gender to a "
     f"{PITCH_MEDIAN_HZ:.0f} Hz pitch median (range x{PITCH_RANGE}) and formants x{FORMANT_RATIO}: "
@@ -63,34 +63,9 @@ for src, dst in zip(sys.argv[4::2], sys.argv[5::2]):
 """
 
 
-@lru_cache(maxsize=1)
-def _voice():
-    import onnxruntime as ort
-
-    from provoice.tts.formats.onnx_import import default_voice_path
-    from provoice.tts.text.frontend import PhonemeMap, TextFrontEnd
-
-    path = default_voice_path()
-    config = json.loads(Path(f"{path}.json").read_text())
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session, TextFrontEnd(PhonemeMap.from_dict(config["phoneme_id_map"]), espeak_voice=ACCENT)
-
-
 def _joe(text: str, rng: random.Random) -> np.ndarray:
     """Joe reading `text` in RP phonemes, one sentence at a time, with per-sentence variation."""
-    session, front_end = _voice()
-    pieces = []
-    for ids in front_end.sentence_ids(text):
-        scales = np.array([rng.uniform(0.55, 0.75), rng.uniform(0.88, 1.05), rng.uniform(0.7, 0.9)], np.float32)
-        audio = session.run(
-            None,
-            {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64), "scales": scales},
-        )[0]
-        pieces.append(audio.reshape(-1))
-        pieces.append(np.zeros(int(RATE * rng.uniform(0.25, 0.45)), np.float32))
-    return np.concatenate(pieces[:-1]).astype(np.float64)
+    return joe_reads(text, rng, accent=ACCENT)
 
 
 def praat_python(work: Path) -> Path:

@@ -7,8 +7,11 @@ listens on 127.0.0.1 on a free port with a random token, both recorded in
 `PROVOICE_HOME/flow-daemon.json` (mode 0600), and runs each request on a thread of its own against
 the home's local Prefect server (or `PREFECT_API_URL`), so the runs are the same flow runs in the
 Prefect UI. A command uses it only when the daemon was started with the same ProVoice, Prefect and
-AWS environment (else the daemon is replaced and the command runs its flow itself); it exits after
-`PROVOICE_FLOW_DAEMON_IDLE_S` (30 minutes) without requests; `provoice server stop` stops it.
+AWS environment (else the daemon is replaced and the command runs its flow itself). It runs at a
+lower CPU priority (`deployments.background`), gives its models back after
+`PROVOICE_FLOW_DAEMON_RELEASE_MODELS_S` (a minute) without requests (the next request loads them
+again), exits after `PROVOICE_FLOW_DAEMON_IDLE_S` (30 minutes) without requests, and answers
+`provoice server status` with what it holds; `provoice server stop` stops it.
 `PROVOICE_FLOW_DAEMON=false` turns it off.
 
 A ProVoice error raised by the flow comes back as the same error (type and message). A daemon
@@ -31,12 +34,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from deployments.background import Usage, lower_priority
 from deployments.local_server import HomeProcess, alive
 from provoice.errors import ProVoiceError, TransientError
+from provoice.loading import loaded_models, release_models
 from provoice.settings import Settings
+from provoice.views import BackgroundProcessView
 
 RECORD = "flow-daemon.json"
 LOCK = "flow-daemon.lock"
@@ -59,6 +65,17 @@ class DaemonRecord:
     token: str
     env: str
     started_at: float
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    """What a daemon tells `provoice server status`: its requests in flight, idle time, models, timers."""
+
+    busy: int
+    idle_s: float
+    models: list[str]
+    idle_exit_s: float
+    release_models_s: float
 
 
 class FlowDaemonLost(TransientError):
@@ -124,6 +141,33 @@ class FlowDaemon(HomeProcess):
             return reply["result"]
         raise rebuilt_error(reply)
 
+    def state(self, rec: DaemonRecord, timeout_s: float = 5.0) -> DaemonState | None:
+        """The daemon's own account of itself (not a use: its idle time goes on); None if it does not answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", rec.port), timeout=timeout_s) as conn:
+                conn.sendall(json.dumps({"token": rec.token, "status": True}).encode() + b"\n")
+                reply = json.loads(conn.makefile("rb").readline() or b"{}")
+            return DaemonState(**reply["result"]) if reply.get("ok") else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def view(self, rec: DaemonRecord | None, usage: dict[int, Usage]) -> BackgroundProcessView:
+        """What `provoice server status` shows of the running daemon `rec`."""
+        if rec is None:
+            return BackgroundProcessView(running=False)
+        state, used = self.state(rec), usage.get(rec.pid)
+        fields: dict[str, Any] = asdict(used) if used else {}
+        if state is not None:
+            fields.update(
+                idle_s=round(state.idle_s, 1),
+                stops_in_s=round(max(0.0, state.idle_exit_s - state.idle_s), 1),
+                models_loaded=state.models,
+                releases_models_in_s=round(max(0.0, state.release_models_s - state.idle_s), 1)
+                if state.models
+                else None,
+            )
+        return BackgroundProcessView(running=True, pid=rec.pid, **fields)
+
 
 class FlowDaemonUnreachable(Exception):
     """No connection: nothing was sent, so the command can run the flow itself."""
@@ -163,13 +207,27 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, token: str, settings: Settings):
+    def __init__(self, token: str, settings: Settings, idle_exit_s: float):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.token = token
         self.settings = settings
+        self.idle_exit_s = idle_exit_s
         self.busy = 0
         self.last = time.monotonic()
         self.lock = threading.Lock()
+
+    def idle_s(self) -> float:
+        with self.lock:
+            return 0.0 if self.busy else time.monotonic() - self.last
+
+    def state(self) -> DaemonState:
+        return DaemonState(
+            busy=self.busy,
+            idle_s=self.idle_s(),
+            models=loaded_models(),
+            idle_exit_s=self.idle_exit_s,
+            release_models_s=self.settings.flow_daemon_release_models_s,
+        )
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -179,6 +237,9 @@ class _Handler(socketserver.StreamRequestHandler):
         request = json.loads(self.rfile.readline() or b"{}")
         if not secrets.compare_digest(str(request.get("token", "")), self.server.token):
             self.wfile.write(json.dumps({"ok": False, "error": "", "detail": "wrong token"}).encode() + b"\n")
+            return
+        if request.get("status"):
+            self.wfile.write(json.dumps({"ok": True, "result": asdict(self.server.state())}).encode() + b"\n")
             return
         with self.server.lock:
             self.server.busy += 1
@@ -203,7 +264,9 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def serve(settings: Settings, idle_exit_s: float) -> None:
-    """Run the daemon until it has been idle for `idle_exit_s`; one per home (a second one exits)."""
+    """Run the daemon until it has been idle for `idle_exit_s`, giving its models back after
+    `settings.flow_daemon_release_models_s` idle; one per home (a second one exits)."""
+    lower_priority(settings.background_nice)
     daemon = FlowDaemon(settings)
     with daemon._locked():
         if daemon.running() is not None:
@@ -211,7 +274,7 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
         import flows.ingest  # loaded before the daemon is announced, so no request waits for it
         import flows.prepare  # noqa: F401
 
-        server = _Server(secrets.token_urlsafe(24), settings)
+        server = _Server(secrets.token_urlsafe(24), settings, idle_exit_s)
         daemon.write_record(
             DaemonRecord(
                 pid=os.getpid(),
@@ -223,14 +286,17 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
             mode=0o600,
         )
 
+    release_s = settings.flow_daemon_release_models_s
+
     def watch_idle() -> None:
         while True:
-            time.sleep(min(5.0, idle_exit_s))
-            with server.lock:
-                idle = server.busy == 0 and time.monotonic() - server.last > idle_exit_s
-            if idle:
+            time.sleep(min(5.0, idle_exit_s / 2, release_s / 2))
+            idle = server.idle_s()
+            if idle > idle_exit_s:
                 server.shutdown()
                 return
+            if idle >= release_s and loaded_models():
+                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} idle: released {', '.join(release_models())}", flush=True)
 
     threading.Thread(target=watch_idle, name="idle-exit", daemon=True).start()
     # `server stop` sends SIGTERM: leave the loop and exit normally, so Prefect's exit handlers

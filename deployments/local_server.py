@@ -7,6 +7,10 @@ home and database under `PROVOICE_HOME/prefect`, on a free port recorded in
 `PROVOICE_HOME/prefect-server.json`; every later command, `provoice serve` and the API reuse it.
 A file lock makes two commands started at once share one server; a record whose server no
 longer answers is replaced. `provoice server status|stop` shows and stops it.
+
+The server runs only the Prefect services a home uses (`HOME_SERVICES`), at a lower CPU priority,
+and stops itself after `PROVOICE_LOCAL_SERVER_IDLE_S` unused (`deployments.local_server_process`):
+the record's modification time is when a command, a client or a flow run last used it.
 """
 
 from __future__ import annotations
@@ -26,12 +30,26 @@ from pathlib import Path
 import psutil
 from filelock import FileLock
 
+from deployments.background import Usage
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
+from provoice.views import BackgroundProcessView
 
 RECORD = "prefect-server.json"
 LOCK = "prefect-server.lock"
 START_TIMEOUT_S = 180.0
+#: How long a recorded, living server may take to answer before it counts as hung: it runs at a lower
+#: priority, and a fine-tune taking every core can delay its answer by seconds.
+ANSWER_TIMEOUT_S = 15.0
+#: Prefect 3.8 server services a home has no use for (its defaults run them all): ProVoice never pauses
+#: or suspends a run, and a home has no work-pool workers to watch or to hand clean-up to. Scheduling
+#: and late runs (served cron deployments), triggers, the repossessor (leases of the `gpu` limit),
+#: cancellation clean-up, the task-run recorder and the event persister stay. The user's environment wins.
+HOME_SERVICES = {
+    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_ENABLED": "false",
+}
 
 
 class LocalServerError(ProVoiceError):
@@ -45,6 +63,7 @@ class ServerRecord:
     api_url: str
     prefect_home: str
     started_at: float
+    idle_stop_s: float = 0.0  # it stops itself after this long unused (0: a record of an older ProVoice)
 
     @property
     def ui_url(self) -> str:
@@ -148,33 +167,69 @@ class LocalServer(HomeProcess):
 
     def __init__(self, settings: Settings, say: Callable[[str], None] | None = None):
         super().__init__(settings.home)
+        self.settings = settings
         self.say = say or (lambda message: print(message, file=sys.stderr, flush=True))
 
     def running(self) -> ServerRecord | None:
         """The recorded server if it answers; None otherwise."""
         rec = self.record()
-        return rec if rec is not None and alive(rec.pid) and healthy(rec.api_url) else None
+        return rec if rec is not None and alive(rec.pid) and healthy(rec.api_url, ANSWER_TIMEOUT_S) else None
 
     def ensure(self) -> ServerRecord:
-        """The running server, starting it (once, however many callers ask at the same time)."""
-        rec = self.running()
-        if rec is not None:
-            return rec
+        """The running server, marked used, starting it (once, however many callers ask at the same
+        time). Under the lock, so a server that is stopping itself as idle is never handed out."""
         with self._locked():
             rec = self.running()
-            if rec is not None:
-                return rec
-            stale = self.record()
-            if stale is not None and alive(stale.pid):
-                self.say(f"the local Prefect server (pid {stale.pid}) does not answer; replacing it")
-                kill_group(stale.pid)
-            return self._start()
+            if rec is None:
+                stale = self.record()
+                if stale is not None and alive(stale.pid):
+                    self.say(f"the local Prefect server (pid {stale.pid}) does not answer; replacing it")
+                    kill_group(stale.pid)
+                rec = self._start()
+            self.mark_used()
+            return rec
+
+    def mark_used(self) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(self.record_path)
+
+    def idle_for(self) -> float | None:
+        """Seconds since the recorded server was last used; None without a record."""
+        try:
+            return max(0.0, time.time() - self.record_path.stat().st_mtime)
+        except OSError:
+            return None
+
+    def forget_if_idle(self, pid: int, idle_s: float) -> FileLock | None:
+        """If server `pid` is recorded and unused for `idle_s`, remove its record and return the held
+        lock, for the server to stop under it: a command waits until it is gone, then starts another."""
+        lock = self._locked()
+        lock.acquire()
+        rec, idle = self.record(), self.idle_for()
+        if rec is None or rec.pid != pid or idle is None or idle < idle_s:
+            lock.release()
+            return None
+        self.record_path.unlink(missing_ok=True)
+        return lock
+
+    def view(self, rec: ServerRecord | None, usage: dict[int, Usage]) -> BackgroundProcessView:
+        """What `provoice server status` shows of the running server `rec`."""
+        if rec is None:
+            return BackgroundProcessView(running=False)
+        idle, used = self.idle_for(), usage.get(rec.pid)
+        return BackgroundProcessView(
+            running=True,
+            pid=rec.pid,
+            **(asdict(used) if used else {}),
+            idle_s=idle and round(idle, 1),
+            stops_in_s=round(max(0.0, rec.idle_stop_s - (idle or 0.0)), 1) if rec.idle_stop_s else None,
+        )
 
     def _start(self) -> ServerRecord:
         port = _free_port()
         prefect_home = self.home / "prefect"
         prefect_home.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
+        env = {**HOME_SERVICES, **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}}
         env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
         self.say(
             f"starting the local Prefect server on 127.0.0.1:{port} (once; later commands reuse it; "
@@ -183,7 +238,12 @@ class LocalServer(HomeProcess):
         log = (prefect_home / "server.log").open("ab")
         with log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                [
+                    *(sys.executable, "-m", "deployments.local_server_process", "--port", str(port)),
+                    *("--home", str(self.home)),
+                    *("--idle-s", str(self.settings.local_server_idle_s)),
+                    *("--nice", str(self.settings.background_nice)),
+                ],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -206,7 +266,12 @@ class LocalServer(HomeProcess):
                 )
             time.sleep(0.3)
         rec = ServerRecord(
-            pid=proc.pid, port=port, api_url=api_url, prefect_home=str(prefect_home), started_at=time.time()
+            pid=proc.pid,
+            port=port,
+            api_url=api_url,
+            prefect_home=str(prefect_home),
+            started_at=time.time(),
+            idle_stop_s=self.settings.local_server_idle_s,
         )
         self.write_record(rec)
         return rec

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from deployments.local_server import LocalServer, alive, healthy, kill_group
 from provoice.catalog import migrate_catalog
@@ -52,39 +53,47 @@ class Stack:
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     watchdog: subprocess.Popen | None = None
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        """Start a child in its own process group."""
+    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+        """Start a child in its own process group; its output goes to `log` (appended) if given."""
+        self._ensure_watchdog(env)
+        if log is None:
+            proc = subprocess.Popen(argv, env=env, start_new_session=True)
+        else:
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        self.watch(name, proc)
+        self.say(f"started {name} (pid {proc.pid})")
+        return proc
+
+    def _ensure_watchdog(self, env: dict[str, str]) -> None:
         if self.watched and self.watchdog is None:
             self.watchdog = subprocess.Popen(
                 [sys.executable, "-m", "deployments.watchdog"], stdin=subprocess.PIPE, start_new_session=True, env=env
             )
-        proc = subprocess.Popen(argv, env=env, start_new_session=True)
+
+    def watch(self, name: str, proc: subprocess.Popen) -> None:
+        """Stop `proc`, started elsewhere in a process group of its own, with the stack's children."""
+        self._ensure_watchdog(dict(os.environ))
         self.children.append((name, proc))
         if self.watchdog is not None:
             self.watchdog.stdin.write(f"{proc.pid}\n".encode())
             self.watchdog.stdin.flush()
-        self.say(f"started {name} (pid {proc.pid})")
-        return proc
+
+    def forget(self, proc: subprocess.Popen) -> None:
+        """Drop a child that has exited (before starting its replacement)."""
+        self.children = [(n, p) for n, p in self.children if p is not proc]
 
     def wait(self) -> int:
         """Block until a child exits (an error: the stack is incomplete) or a stop signal arrives."""
-        stop = {"signal": None}
 
-        def on_signal(signum, _frame):
-            stop["signal"] = signum
+        def check() -> int | None:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    self.say(f"{name} exited with code {proc.returncode}; stopping the rest")
+                    return proc.returncode or 1
+            return None
 
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            while stop["signal"] is None:
-                for name, proc in self.children:
-                    if proc.poll() is not None:
-                        self.say(f"{name} exited with code {proc.returncode}; stopping the rest")
-                        return proc.returncode or 1
-                time.sleep(0.5)
-            return 0
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
+        return until_stopped(check, every_s=0.5)
 
     def stop(self) -> None:
         for name, proc in reversed(self.children):
@@ -102,6 +111,27 @@ class Stack:
             self.watchdog.stdin.close()
             self.watchdog.wait(30)
             self.watchdog = None
+
+
+def until_stopped(check: Callable[[], int | None], every_s: float) -> int:
+    """Run `check` every `every_s` until it returns an exit code, or 0 once SIGINT or SIGTERM arrives
+    (the previous handlers are put back)."""
+    stop: dict[str, int | None] = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while stop["signal"] is None:
+            code = check()
+            if code is not None:
+                return code
+            time.sleep(every_s)
+        return 0
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

@@ -144,12 +144,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
             }
             if f.id in quals:
                 q = quals[f.id]
-                entry.update(
-                    file_summary(q),
-                    duration_s=q["duration_s"],
-                    warnings=q["warnings"],
-                    segment_list=segment_decisions(q),
-                )
+                entry.update(file_summary(q), duration_s=q["duration_s"], segment_list=segment_decisions(q))
                 rows.extend(manifest_rows(f.id, q))
             elif f.id in reasons:
                 entry.update(status="rejected", reason=reasons[f.id])
@@ -164,6 +159,9 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
             )
             summaries.append(entry)
         report = write_manifest(settings, dataset_id, version, summaries, rows, speakers)
+        catalog.save_segments(
+            dataset_id, version, ({"file_id": f["id"], **d} for f in summaries for d in f.get("segment_list", []))
+        )
         progress.advance()
     except BaseException:
         catalog.update_run(run.id, status="failed")
@@ -177,6 +175,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
         manifest_uri=report["manifest_uri"],
         report_uri=report["report_uri"],
         message=report["message"],
+        transcript_accuracy=report["transcript_accuracy"],
         files=[PreparedFile.model_validate(s) for s in summaries],
     )
     catalog.update_run(

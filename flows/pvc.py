@@ -39,8 +39,10 @@ def speech_gate(summary: PrepareSummary) -> None:
 
 
 def _worker_lost(flow, flow_run, state) -> None:
-    """on_crashed / on_cancellation: the attempt this run owns ends as failed, resumable."""
-    catalog = Catalog(Settings())
+    """on_crashed / on_cancellation: the attempt this run owns ends as failed, resumable, and its owner
+    is told (once: `fail_attempt` tells only whoever moved the PVC out of its running state)."""
+    settings = Settings()
+    catalog = Catalog(settings)
     with catalog.session() as s:
         pvc = s.scalars(select(Pvc).where(Pvc.flow_run_id == str(flow_run.id))).first()
     if pvc is not None:
@@ -52,6 +54,8 @@ def _worker_lost(flow, flow_run, state) -> None:
             else f"the run was cancelled ({state.name}); re-attempt training to resume from the last "
             "checkpoint (no credits were charged)",
             "worker-lost",
+            notify=notifier(settings),
+            flow_run_id=str(flow_run.id),
         )
 
 
@@ -103,7 +107,7 @@ def pro_voice_clone(
             ) from exc
         raise
     voices: list[PvcVoiceView] = []
-    with Heartbeat(catalog, settings, pvc_id):
+    with Heartbeat(catalog, settings, pvc_id) as lease:
         try:
             summary = prepare_dataset(pvc.dataset_id)
             set_step(catalog, pvc_id, PvcStep.TRAINING, dataset_version=summary.version)
@@ -117,6 +121,7 @@ def pro_voice_clone(
                 max_steps=pvc.budget_steps,
                 max_minutes=pvc.budget_minutes,
                 dataset_version=summary.version,
+                lease=lease,
             )
             set_step(catalog, pvc_id, PvcStep.CREATING_VOICES, model_id=trained.model_id)
             voices = create_voices_task(settings, pvc_id, trained.model_id, summary.manifest_uri)
@@ -125,7 +130,15 @@ def pro_voice_clone(
         except BaseException as exc:
             reason, kind = failure_reason(exc)
             get_run_logger().error("PVC %s failed: %s", pvc_id, reason)
-            fail_attempt(catalog, pvc_id, reason, kind, voice_ids=[v.id for v in voices], notify=notifier(settings))
+            fail_attempt(
+                catalog,
+                pvc_id,
+                reason,
+                kind,
+                voice_ids=[v.id for v in voices],
+                notify=notifier(settings),
+                flow_run_id=run_id,
+            )
             raise
     pvc = get_pvc(catalog, pvc_id)
     return PvcRun(id=pvc.id, status=pvc.status, model_id=pvc.model_id, voices=voices)

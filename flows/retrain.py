@@ -106,7 +106,8 @@ def retrain_pvc(
             dataset_version=pvc.dataset_version,
         )
         new_model_id = trained.model_id
-        # Paired scores are all the decision reads: no ceiling or base floor to compute.
+        # Paired scores are all the decision reads: no ceiling or base floor to compute. Each model's
+        # scores are kept once made, so the new model's come back from its fine-tune's evaluation.
         old_full = evaluate_task(settings, pvc.model_id, manifest_uri, with_references=False)
         new_full = evaluate_task(settings, new_model_id, manifest_uri, with_references=False)
         old_evaluation, new_evaluation = scores(old_full), scores(new_full)

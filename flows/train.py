@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import time
+from uuid import UUID
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.objects import FlowRun
 from prefect.concurrency.sync import concurrency
 
 from flows.run_names import fine_tune_run_name
 from provoice.catalog import Catalog
 from provoice.catalog.models import new_id
 from provoice.errors import NotFound, ProVoiceError
+from provoice.pvc.lifecycle import Heartbeat
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.views import FineTuneResult, stored
@@ -21,6 +26,7 @@ from tasks.manifest import artifact_key
 from tasks.train import evaluate_task, export_onnx_task, fine_tune_task
 
 GPU_LIMIT = "gpu"
+log = logging.getLogger(__name__)
 SUMMARY_FILE = "fine-tune.json"
 
 
@@ -75,7 +81,9 @@ def fine_tune_model(
     checkpoint_every: int | None = None,
     dataset_version: str | None = None,
 ) -> FineTuneResult:
-    """Train, evaluate and export; re-running with the same `run_id` resumes instead of restarting.
+    """Train, then evaluate and export ONNX side by side; re-running with the same `run_id` resumes
+    instead of restarting, and reads back the scores of every model already evaluated
+    (`provoice.voice_models.kept_scores`), the base model's included.
 
     `batch_size` and `checkpoint_every` default to the recipe's (`provoice.voice_models.recipe`).
     Training holds a slot of the global concurrency limit `gpu` (skipped when the limit does not
@@ -86,10 +94,14 @@ def fine_tune_model(
     config = recipe_for(settings).train_config(
         settings, batch_size=batch_size, max_steps=max_steps, max_minutes=max_minutes, checkpoint_every=checkpoint_every
     )
-    with gpu_slot():
-        trained = fine_tune_task(settings, inputs, config.to_dict())
-    evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
-    onnx_uri = export_onnx_task(settings, inputs.model_id)
+    # A PVC's training (run_id is its id) renews the PVC's lease here, where it trains and evaluates:
+    # if this worker dies, the lease lapses and the reaper fails the attempt. Other ids renew nothing.
+    with Heartbeat(Catalog(settings), settings, inputs.run_id):
+        with gpu_slot():
+            trained = fine_tune_task(settings, inputs, config.to_dict())
+        onnx = export_onnx_task.submit(settings, inputs.model_id)  # side by side with the evaluation
+        evaluation = evaluate_task(settings, inputs.model_id, inputs.manifest_uri)
+        onnx_uri = onnx.result()
     storage = Storage.from_settings(settings)
     loss_curve = storage.uri(trained.loss_curve_key) if trained.loss_curve_key else None
     result = trained.model_copy(update={"evaluation": evaluation, "onnx_uri": onnx_uri, "loss_curve_uri": loss_curve})
@@ -137,9 +149,11 @@ def train_model(
     max_steps: int | None = None,
     max_minutes: float | None = None,
     dataset_version: str | None = None,
+    lease: Heartbeat | None = None,
 ) -> FineTuneResult:
     """Fine-tune as a subflow: on the GPU deployment `settings.train_deployment` when one is
-    configured (its summary is read back from storage, which both sides share), in-process otherwise."""
+    configured (its summary is read back from storage, which both sides share), in-process otherwise.
+    With the PVC's `lease`, the remote run holds the lease while it runs (`wait_for_training`)."""
     base = BaseModelRegistry(settings).get(base_model_id).id
     params = {
         "dataset_id": dataset_id,
@@ -153,12 +167,14 @@ def train_model(
         return fine_tune_model(**params)
     from prefect.deployments import run_deployment
 
-    run = run_deployment(settings.train_deployment, parameters=params, timeout=None, as_subflow=True)
+    run = run_deployment(settings.train_deployment, parameters=params, timeout=0, as_subflow=True)
+    run = wait_for_training(run.id, lease)
     if run.state is None or not run.state.is_completed():
         state = run.state.name if run.state else "unknown"
         message = (run.state.message if run.state else "") or ""
         raise TrainingFailed(
             f"training run {run.name} on deployment {settings.train_deployment} ended {state}: {message}".rstrip(": ")
+            + "; re-attempt training to resume from the last checkpoint (no credits were charged)"
         )
     storage = Storage.from_settings(settings)
     key = summary_key(f"{base}/{run_id}")
@@ -168,3 +184,42 @@ def train_model(
             "do the worker and this flow share PROVOICE_STORAGE_URI and the catalog?"
         )
     return FineTuneResult.model_validate(storage.read_json(key))
+
+
+def wait_for_training(flow_run_id: UUID, lease: Heartbeat | None, poll_s: float = 2.0) -> FlowRun:
+    """Wait for the training run to end. While it runs, `lease` is paused (the run renews it where it
+    trains); once the PVC is no longer training (its worker died and the reaper failed the attempt),
+    the orphaned run is marked crashed and this raises, so nothing waits on a dead worker. A Prefect
+    API that does not answer for a while (a server restart) is waited out."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                run = client.read_flow_run(flow_run_id)
+            except Exception as exc:
+                log.warning("could not read training run %s (retrying): %s", flow_run_id, exc)
+                time.sleep(poll_s)
+                continue
+            if run.state is not None and run.state.is_final():
+                if lease is not None:
+                    lease.paused = False
+                return run
+            if lease is not None:
+                lease.paused = run.state is not None and run.state.is_running()
+                if not _still_training(lease):
+                    lease.paused = False
+                    message = "the PVC's lease lapsed: the worker running this training is gone"
+                    client.set_flow_run_state(flow_run_id, Crashed(message=message), force=True)
+                    raise TrainingFailed(f"training run {run.name}: {message}")
+            time.sleep(poll_s)
+
+
+def _still_training(lease: Heartbeat) -> bool:
+    """Whether the PVC is still in this attempt; a database that does not answer is no news."""
+    try:
+        return lease.still_training()
+    except Exception as exc:
+        log.warning("could not read PVC %s (retrying): %s", lease.pvc_id, exc)
+        return True

@@ -58,6 +58,10 @@ class InfrastructureError(ProVoiceError):
     user's files, the run stopped and can be retried once the service is back."""
 
 
+class StorageFull(InfrastructureError):
+    """The blob store has no room left (ENOSPC, a quota): the write was undone, what was stored stays."""
+
+
 def is_infrastructure_failure(exc: BaseException) -> bool:
     """An error from the services ProVoice stands on (not from a file, not a bug of ours)."""
     if isinstance(exc, InfrastructureError | TransientError | ConnectionError | TimeoutError):

@@ -3,11 +3,17 @@
 `functools.lru_cache` caches results but lets concurrent first callers all compute them (four task
 threads loaded four Whisper models). `once_per_process` holds a lock per key while loading, so the
 second caller waits for the first one's model instead of loading its own.
+
+A long-lived process (the flow daemon) gives its models back when idle: `release_models` empties
+every such cache and hands the freed memory back to the operating system; the next call loads again.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -50,6 +56,39 @@ class SingleFlight:
         with self._guard:
             self._values.clear()
 
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+#: Every `once_per_process` cache of this process, by its loader's qualified name.
+_CACHES: dict[str, SingleFlight] = {}
+
+
+def loaded_models() -> list[str]:
+    """The loaders (`module.function`) whose models this process holds now."""
+    return sorted(name for name, cache in list(_CACHES.items()) if len(cache))
+
+
+def release_models() -> list[str]:
+    """Drop every model loaded through `once_per_process` and return the memory to the OS; what was
+    released. A caller still holding a model keeps it until it lets go; the next call loads anew."""
+    released = loaded_models()
+    for cache in list(_CACHES.values()):
+        cache.clear()
+    gc.collect()
+    _trim_malloc()
+    return released
+
+
+def _trim_malloc() -> None:
+    """glibc keeps freed heap memory for reuse instead of unmapping it (the weights and buffers of torch
+    and CTranslate2 are malloc'ed below its adaptive mmap threshold), so RSS would not fall without
+    `malloc_trim(0)`; other C libraries (musl, macOS) have no such call and are left as they are."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
+
 
 def once_per_process(maxsize: int | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a loader: its result is cached by arguments and loaded once, even under threads."""
@@ -62,6 +101,7 @@ def once_per_process(maxsize: int | None = None) -> Callable[[Callable[P, R]], C
             return cache.get((args, tuple(sorted(kwargs.items()))), lambda: fn(*args, **kwargs))
 
         wrapper.cache = cache  # type: ignore[attr-defined]
+        _CACHES[f"{fn.__module__}.{fn.__qualname__}"] = cache
         return wrapper
 
     return decorate

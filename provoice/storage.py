@@ -8,6 +8,7 @@ under its final key.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from typing import IO, Any
 
 import fsspec
 
-from provoice.errors import InvalidSource
+from provoice.errors import InvalidSource, StorageFull
 from provoice.settings import Settings
 
 
@@ -89,8 +90,14 @@ class Storage:
         if self.is_local:
             self.fs.makedirs(os.path.dirname(target), exist_ok=True)
             tmp = f"{target}.tmp-{uuid.uuid4().hex}"
-            shutil.copyfile(local_path, tmp)
-            os.replace(tmp, target)
+            try:
+                shutil.copyfile(local_path, tmp)
+                os.replace(tmp, target)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise StorageFull(f"no room left in {self.root_uri} for {key}: free space, then retry") from exc
+                raise
         else:
             self.fs.put_file(str(local_path), target)
         return self.uri(key)

@@ -10,9 +10,13 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # CLI tests run their flows in-process; the flow daemon's own tests turn it on.
 os.environ.setdefault("PROVOICE_FLOW_DAEMON", "false")
+# The local servers and daemons tests start wait on nothing but the tests themselves, which share the
+# cores: at a lower priority they would wait behind the other test workers (tests/deployments checks it).
+os.environ.setdefault("PROVOICE_BACKGROUND_NICE", "0")
 
 import pytest
 
+from deployments import postgres_server
 from provoice import synthetic
 from provoice.settings import Settings
 
@@ -47,14 +51,40 @@ def speech_dir(tmp_path_factory):
     return d
 
 
+def pytest_generate_tests(metafunc) -> None:
+    """A test marked `both_databases` runs once on SQLite and once on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_databases") and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server per test process (see deployments/postgres_server.py)."""
+    with postgres_server.postgres_server() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
+def database_url(request):
+    """The catalog URL a test's `settings` use: None (the home's SQLite file) unless the test runs on
+    PostgreSQL, where it gets a database of its own, dropped afterwards."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    with request.getfixturevalue("postgres").fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, database_url) -> Settings:
     """A fresh ProVoice home for one test; the environment carries it into flows. A local Prefect
     server a test started in the home is stopped when it ends. Training needs no consent here
     (tests about other things); the consent tests and the demo require it. Scoring is QUICK_SCORING."""
     monkeypatch.setenv("PROVOICE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PROVOICE_MIN_SPEECH_SECONDS", "30")
     monkeypatch.setenv("PROVOICE_REQUIRE_CONSENT", "false")
+    if database_url:
+        monkeypatch.setenv("PROVOICE_DATABASE_URL", database_url)
     for key, value in QUICK_SCORING.items():
         monkeypatch.setenv(key, value)
     settings = Settings()

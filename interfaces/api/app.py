@@ -9,11 +9,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from interfaces.api import account, bucket_events, credits, datasets, fine_tunes, tts, voices
 from interfaces.api.compat import OPENAPI_TAGS as COMPATIBLE_TAGS
 from interfaces.api.compat import ROUTERS as COMPATIBLE_ROUTERS
-from interfaces.api.errors import ERROR_RESPONSES, domain_error, missing_module
+from interfaces.api.errors import ERROR_RESPONSES, database_unavailable, domain_error, missing_module
 from interfaces.api.limits import BodyLimits, validation_error
 from interfaces.api.runner import Runner
 from provoice import __version__
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.emit_event = bucket_events.prefect_emitter()
     app.add_exception_handler(ProVoiceError, domain_error)
     app.add_exception_handler(ModuleNotFoundError, missing_module)
+    for lost_database in (OperationalError, InterfaceError):
+        app.add_exception_handler(lost_database, database_unavailable)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodyLimits, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth)
     for module in (datasets, fine_tunes, voices, tts, credits, account, bucket_events):

@@ -1,11 +1,11 @@
-"""`/datasets`: create, upload files, list, show, remove a file, prepare."""
+"""`/datasets`: create, upload files, list, show, remove a file, prepare, a version's report and segments."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -14,9 +14,24 @@ from interfaces.api.ingest import store_uploads
 from interfaces.api.runner import Runner
 from interfaces.api.scope import account_datasets, owned_dataset
 from interfaces.api.uploads import UPLOAD_OPENAPI, Limits, receive_files
-from provoice.dataset.queries import dataset_rows, dataset_view, file_views
+from provoice.dataset.queries import (
+    MAX_SEGMENTS_PER_PAGE,
+    dataset_rows,
+    dataset_view,
+    file_views,
+    segment_counts,
+    segment_page,
+)
 from provoice.storage import Storage
-from provoice.views import DatasetFiles, DatasetReport, DatasetRow, DatasetView, PrepareStarted, RemovedFile
+from provoice.views import (
+    DatasetFiles,
+    DatasetReport,
+    DatasetRow,
+    DatasetView,
+    PrepareStarted,
+    RemovedFile,
+    SegmentPage,
+)
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -101,3 +116,22 @@ def dataset_report(
     storage = Storage.from_settings(settings)
     report = storage.read_json(storage.key_of(run.report_uri))
     return DatasetReport.model_validate({k: v for k, v in report.items() if not k.endswith("_uri")})
+
+
+@router.get("/{dataset_id}/versions/{version}/segments")
+def dataset_segments(
+    dataset_id: str,
+    version: str,
+    account: AccountId,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    limit: int = Query(100, ge=1, le=MAX_SEGMENTS_PER_PAGE),
+    cursor: int | None = Query(None, ge=-1, description="the `next_cursor` of the page before; none: the first"),
+    kept: bool | None = Query(None, description="only kept (true) or only rejected (false) segments"),
+) -> SegmentPage:
+    """Every segment of a prepared version with its transcript and decision, a page at a time, in
+    a stable order, with the total matching the filter."""
+    owned_dataset(catalog, dataset_id, account)
+    run = catalog.prepared_version(dataset_id, version)
+    counts = segment_counts(catalog, Storage.from_settings(settings), run)
+    return segment_page(catalog, run, counts, limit=limit, cursor=cursor, kept=kept)

@@ -23,6 +23,7 @@ from provoice.errors import (
     InvalidSource,
     NotFound,
     ProVoiceError,
+    StorageFull,
     TransientError,
     UnsupportedFormat,
 )
@@ -64,6 +65,7 @@ STATUS: dict[type[Exception], int] = {
     FileRejected: 422,
     EmptyText: 422,
     MissingExtra: 501,
+    StorageFull: 507,
     TransientError: 503,
 }
 
@@ -121,6 +123,19 @@ async def domain_error(request: Request, exc: ProVoiceError) -> JSONResponse:
     if isinstance(exc, UnsupportedUpload):
         extra["files"] = exc.files
     return error_response(request, status_for(exc), type(exc).__name__, str(exc), extra)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The catalog database cannot be reached (stopped, restarting, a dropped connection): nothing of
+    the request was committed, so the client may retry it (503, with `retry-after`)."""
+    response = error_response(
+        request,
+        503,
+        "DatabaseUnavailable",
+        "the catalog database is unavailable; nothing was changed, retry in a few seconds",
+    )
+    response.headers["retry-after"] = "5"
+    return response
 
 
 async def missing_module(request: Request, exc: ModuleNotFoundError) -> JSONResponse:

@@ -16,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,6 +31,7 @@ from starlette.responses import StreamingResponse
 from provoice import idempotency
 from provoice.audio.output import AudioEncoder, AudioFormat, Container, encode_whole, wav_with_sizes
 from provoice.catalog import Catalog, Voice
+from provoice.errors import is_infrastructure_failure
 from provoice.pvc.tts import Meter, meter
 from provoice.settings import Settings
 from provoice.tts.timestamps import WordTime
@@ -71,7 +75,7 @@ class Speech:
             self.synth.length_scale(speed)  # a speed out of range is refused before anything is made
             units = self.synth.meta.front_end().sentence_units(text)
         except BaseException:
-            self.metered.release()
+            settle_hold(self.metered.release, self.metered.hold_key)
             raise
         self.text, self.speed, self.timed, self.streamed = text, speed, timed, streamed
         self._encoder: AudioEncoder | None = None
@@ -140,13 +144,47 @@ class Speech:
             with contextlib.suppress(ValueError):  # still running in a worker thread: it is dropped after
                 self._pieces.close()
         if self.metered.charged is None:
-            self.metered.charge(part=None if self.finished else (self.sent_chars, self.total_chars))
+            part = None if self.finished else (self.sent_chars, self.total_chars)
+            settle_hold(lambda: self.metered.charge(part=part), self.metered.hold_key)
 
     def release(self) -> None:
         """Nothing was delivered: the hold goes back whole."""
         if self.metered.charged is None:
-            self.metered.release()
+            settle_hold(self.metered.release, self.metered.hold_key)
             self.metered.charged = Decimal(0)
+
+
+log = logging.getLogger(__name__)
+
+#: How long settling a hold (the charge for delivered audio, or its release) is retried while the
+#: catalog is unreachable.
+SETTLE_RETRY_S = 300.0
+
+
+def settle_hold(settle: Callable[[], object], hold_key: str) -> None:
+    """Charge or release a hold now; if the database is down, keep trying (both are idempotent, keyed
+    by the hold) on a thread until it is back, so no hold is left over from an outage."""
+    try:
+        settle()
+        return
+    except Exception as exc:
+        if not is_infrastructure_failure(exc):
+            raise
+
+    def retry() -> None:
+        deadline, wait = time.monotonic() + SETTLE_RETRY_S, 0.5
+        while True:
+            time.sleep(wait)
+            try:
+                settle()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline or not is_infrastructure_failure(exc):
+                    log.error("could not settle hold %s (it stays held): %s", hold_key, exc)
+                    return
+                wait = min(wait * 2, 5.0)
+
+    threading.Thread(target=retry, name=f"settle-{hold_key}", daemon=True).start()
 
 
 class Recorder:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from interfaces.api.deps import CatalogDep, SettingsDep
@@ -198,12 +198,15 @@ def datasets_page(request: Request, me: VisitorDep, catalog: CatalogDep) -> Resp
     )
 
 
-def dataset_context(settings: Settings, catalog: Catalog, me: Visitor, dataset_id: str) -> dict[str, Any]:
+def dataset_context(
+    settings: Settings, catalog: Catalog, me: Visitor, dataset_id: str, page: int | None = None, shown: str = "all"
+) -> dict[str, Any]:
+    """The dataset, its report and one page of its segments (`shown`: all, kept or rejected)."""
     dataset = dataset_view(catalog, owned_dataset(catalog, dataset_id, me.account_id))
     return {
         "me": me,
         "dataset": dataset,
-        "report": quality_report(settings, catalog, dataset_id),
+        "report": quality_report(settings, catalog, dataset_id, page, shown),
         "live": dataset.preparing is not None,
         "pending": pending_files(dataset),
     }
@@ -211,16 +214,28 @@ def dataset_context(settings: Settings, catalog: Catalog, me: Visitor, dataset_i
 
 @router.get("/ui/datasets/{dataset_id}")
 def dataset_page(
-    dataset_id: str, request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep
+    dataset_id: str,
+    request: Request,
+    me: VisitorDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    segments: int | None = Query(None, ge=1, description="the page of segments shown"),
+    shown: str = "all",
 ) -> Response:
-    return page(request, "dataset.html", dataset_context(settings, catalog, me, dataset_id))
+    return page(request, "dataset.html", dataset_context(settings, catalog, me, dataset_id, segments, shown))
 
 
 @router.get("/ui/fragments/datasets/{dataset_id}")
 def dataset_fragment(
-    dataset_id: str, request: Request, me: VisitorDep, catalog: CatalogDep, settings: SettingsDep
+    dataset_id: str,
+    request: Request,
+    me: VisitorDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    segments: int | None = Query(None, ge=1),
+    shown: str = "all",
 ) -> Response:
-    return page(request, "_dataset_live.html", dataset_context(settings, catalog, me, dataset_id))
+    return page(request, "_dataset_live.html", dataset_context(settings, catalog, me, dataset_id, segments, shown))
 
 
 @router.get("/ui/datasets/{dataset_id}/versions/{version}/segments/{index}.wav", response_class=Response)

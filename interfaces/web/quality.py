@@ -1,31 +1,45 @@
 """The readable quality report of a dataset: accepted speech against the minimum, seconds by
-rejection reason (the plot), and every segment of every file with its decision."""
+rejection reason (the plot), and its segments with their decisions, a page at a time."""
 
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 from provoice.audio.wavio import read_slice, read_wav_info, wav_bytes
 from provoice.catalog import Catalog, PreparationRun
-from provoice.dataset.outputs import read_manifest, reason_category
+from provoice.dataset.outputs import reason_category
+from provoice.dataset.queries import rejected_seconds, segment_at, segment_counts, segment_page
 from provoice.errors import NotFound
 from provoice.settings import Settings
 from provoice.storage import Storage
+from provoice.views import SegmentPage
 from provoice.voice_models import BaseModelRegistry, VoiceDistance, recipe_for, voice_distance
+
+#: Segments (each with its player) on one page of the report.
+SEGMENTS_PER_PAGE = 50
+#: The segment filters a page offers: the query value and whether a segment was kept.
+SEGMENT_FILTERS: dict[str, bool | None] = {"all": None, "kept": True, "rejected": False}
 
 
 @dataclass(frozen=True)
-class Segment:
-    index: int
-    start: float
-    end: float
-    text: str
-    reason: str | None
+class SegmentsShown:
+    """One page of the version's segments, with what the page links need."""
 
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
+    page: SegmentPage
+    number: int
+    pages: int
+    kept: int
+    total: int
+    shown: str
+    file_names: dict[str, str]
+    requested: bool
+
+    def nearby(self, span: int = 3) -> list[int]:
+        """The page numbers linked around this one: the first, the last and `span` either side."""
+        around = range(max(1, self.number - span), min(self.pages, self.number + span) + 1)
+        return sorted({1, self.pages, *around})
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,9 @@ class QualityReport:
     enough: bool
     message: str
     bars: list[Bar]
-    segments: dict[str, list[Segment]] = field(default_factory=dict)
+    segments: SegmentsShown | None = None
     speaker_similarity_median: float | None = None
+    transcript_accuracy: float | None = None
     distance: VoiceDistance | None = None
 
     @property
@@ -54,28 +69,21 @@ class QualityReport:
         return 100.0 if self.min_s <= 0 else min(100.0, 100.0 * self.accepted_s / self.min_s)
 
 
-def _segments(storage: Storage, report: dict) -> list[dict]:
-    uri = report.get("segments_uri")
-    return read_manifest(storage, uri) if uri else []
-
-
-def quality_report(settings: Settings, catalog: Catalog, dataset_id: str) -> QualityReport | None:
-    """The latest completed preparation's report, or None before the first."""
+def quality_report(
+    settings: Settings, catalog: Catalog, dataset_id: str, page: int | None = None, shown: str = "all"
+) -> QualityReport | None:
+    """The latest completed preparation's report with one page of its segments (`shown`: all, kept
+    or rejected), or None before the first."""
     run = catalog.latest_run(dataset_id)
     if run is None:
         return None
     storage = Storage.from_settings(settings)
     report = storage.read_json(storage.key_of(run.report_uri))
-    by_file: dict[str, list[Segment]] = collections.defaultdict(list)
-    rejected: collections.Counter = collections.Counter()
-    for i, s in enumerate(_segments(storage, report)):
-        seg = Segment(i, s["start"], s["end"], s["text"], s["reason"])
-        by_file[s["file_id"]].append(seg)
-        if seg.reason:
-            rejected[reason_category(seg.reason)] += seg.seconds
+    counts = segment_counts(catalog, storage, run)
+    rejected, with_segments = rejected_seconds(catalog, run)
     whole_files: collections.Counter = collections.Counter()  # files rejected before any segment (unreadable, ...)
     for f in report["files"]:
-        if f["status"] == "rejected" and not by_file.get(f["id"]) and f.get("reason"):
+        if f["status"] == "rejected" and f["id"] not in with_segments and f.get("reason"):
             rejected[reason_category(f["reason"])] += f.get("duration_s") or 0.0
             whole_files[reason_category(f["reason"])] += 1
     accepted = float(report["accepted_seconds"])
@@ -99,9 +107,35 @@ def quality_report(settings: Settings, catalog: Catalog, dataset_id: str) -> Qua
         enough=bool(report["enough"]),
         message=report.get("message", ""),
         bars=bars,
-        segments=dict(by_file),
+        segments=_segments_shown(catalog, run, counts, report, page, shown),
         speaker_similarity_median=report.get("speaker_similarity_median"),
+        transcript_accuracy=report.get("transcript_accuracy"),
         distance=_distance(settings, catalog, report.get("speaker_voice")),
+    )
+
+
+def _segments_shown(
+    catalog: Catalog, run: PreparationRun, counts: dict[bool, int], report: dict, page: int | None, shown: str
+) -> SegmentsShown | None:
+    if not counts[True] + counts[False]:
+        return None
+    shown = shown if shown in SEGMENT_FILTERS else "all"
+    kept = SEGMENT_FILTERS[shown]
+    total = counts[True] + counts[False] if kept is None else counts[kept]
+    pages = max(1, math.ceil(total / SEGMENTS_PER_PAGE))
+    number = min(max(page or 1, 1), pages)
+    listed = segment_page(
+        catalog, run, counts, limit=SEGMENTS_PER_PAGE, offset=(number - 1) * SEGMENTS_PER_PAGE, kept=kept
+    )
+    return SegmentsShown(
+        page=listed,
+        number=number,
+        pages=pages,
+        kept=counts[True],
+        total=counts[True] + counts[False],
+        shown=shown,
+        file_names={f["id"]: f["name"] for f in report["files"]},
+        requested=page is not None or shown != "all",
     )
 
 
@@ -131,11 +165,8 @@ def segment_audio(settings: Settings, catalog: Catalog, dataset_id: str, version
     """One segment of a prepared version as a WAV, cut from the converted audio it was checked on."""
     run: PreparationRun = catalog.prepared_version(dataset_id, version)
     storage = Storage.from_settings(settings)
-    segments = _segments(storage, storage.read_json(storage.key_of(run.report_uri)))
-    if not 0 <= index < len(segments):
-        raise NotFound(f"version {version} of dataset {dataset_id} has no segment {index}")
-    s = segments[index]
-    return stored_clip(storage, s["audio_uri"], s["start"], s["end"])
+    s = segment_at(catalog, storage, run, index)
+    return stored_clip(storage, s.audio_uri, s.start, s.end)
 
 
 def stored_clip(storage: Storage, audio_uri: str, start: float, end: float) -> bytes:

@@ -2,8 +2,8 @@
 (SQLAlchemy 2, Alembic migrations)."""
 
 from provoice.catalog.consent_models import ConsentAttempt, ConsentPrompt
-from provoice.catalog.db import Catalog, SchemaOutOfDate, migrate_catalog, rows_changed
-from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun
+from provoice.catalog.db import Catalog, SchemaOutOfDate, close_database, migrate_catalog, rows_changed
+from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun, PreparedSegment
 from provoice.catalog.pvc_models import Pvc, PvcRetrain, Voice
 
 __all__ = [
@@ -14,10 +14,12 @@ __all__ = [
     "Dataset",
     "DatasetFile",
     "PreparationRun",
+    "PreparedSegment",
     "Pvc",
     "PvcRetrain",
     "SchemaOutOfDate",
     "Voice",
+    "close_database",
     "migrate_catalog",
     "rows_changed",
 ]

@@ -8,7 +8,7 @@ new embedded SQLite catalog; everywhere else opening only checks that the schema
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
@@ -17,12 +17,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Delete, Update
 
-from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, utcnow
+from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, PreparedSegment, utcnow
 from provoice.errors import ConfigurationError, NotFound
 from provoice.settings import Settings
 
@@ -93,6 +93,8 @@ class _Database:
         if url.startswith("sqlite"):
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:  # a server that restarted leaves dead pooled connections: test each before use
+            kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -111,6 +113,15 @@ def _database(url: str) -> _Database:
         if url not in _databases:
             _databases[url] = _Database(url)
         return _databases[url]
+
+
+def close_database(url: str) -> None:
+    """Dispose of this process's engine for `url`, closing its pooled connections (before the
+    database is dropped or moved); the next `Catalog` of that URL opens a new one."""
+    with _databases_lock:
+        db = _databases.pop(url, None)
+    if db is not None:
+        db.engine.dispose()
 
 
 def _ensure_schema(db: _Database, *, migrate_now: bool) -> None:
@@ -317,6 +328,36 @@ class Catalog:
         if run is None:
             raise NotFound(f"dataset {dataset_id} has no completed preparation of version {version}")
         return run
+
+    def save_segments(self, dataset_id: str, version: str, decisions: Iterable[dict]) -> int:
+        """Every segment of a prepared version with its decision, in `segments.jsonl`'s order
+        (`file_id`, `audio_uri`, `start`, `end`, `text`, `reason`, optional `warnings`), replacing
+        the version's earlier rows; returns how many."""
+        rows = [
+            {
+                "dataset_id": dataset_id,
+                "version": version,
+                "position": i,
+                "file_id": d["file_id"],
+                "audio_uri": d["audio_uri"],
+                "start": d["start"],
+                "end": d["end"],
+                "text": d["text"],
+                "reason": d["reason"],
+                "kept": d["reason"] is None,
+                "warnings": d.get("warnings", []),
+            }
+            for i, d in enumerate(decisions)
+        ]
+        with self.session() as s:
+            s.execute(
+                delete(PreparedSegment).where(
+                    PreparedSegment.dataset_id == dataset_id, PreparedSegment.version == version
+                )
+            )
+            if rows:
+                s.execute(insert(PreparedSegment), rows)
+        return len(rows)
 
     def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
         with self.session() as s:

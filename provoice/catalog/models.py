@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -85,6 +86,31 @@ class PreparationRun(Base):
     report_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PreparedSegment(Base):
+    """One segment of a prepared dataset version with its decision, so listings page through
+    thousands of them by index (migration 0009). `position` is the segment's place in the version's
+    `segments.jsonl`, file by file in time order."""
+
+    __tablename__ = "prepared_segments"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version", "position", name="uq_prepared_segments_position"),
+        Index("ix_prepared_segments_kept", "dataset_id", "version", "kept", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    version: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    file_id: Mapped[str] = mapped_column(String(32))
+    audio_uri: Mapped[str] = mapped_column(Text)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kept: Mapped[bool] = mapped_column(Boolean)
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class BaseModelRecord(Base):

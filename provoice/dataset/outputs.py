@@ -6,6 +6,7 @@ import collections
 import csv
 import io
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from provoice.asr.confidence import expected_accuracy
 from provoice.audio.wavio import read_slice, write_wav
+from provoice.quality.checks import DIFFERENT_SPEAKER
 from provoice.quality.speaker import dominant_speaker, similarities
 from provoice.settings import Settings
 from provoice.storage import Storage, filesystem_for
@@ -41,7 +44,7 @@ def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> Speak
         s["metrics"]["speaker_similarity"] = round(float(sim), 3)
         if s["reason"] is None and sim < settings.min_speaker_similarity:
             s["reason"] = (
-                f"different speaker: voice similarity {sim:.2f} to the dataset's main "
+                f"{DIFFERENT_SPEAKER}: voice similarity {sim:.2f} to the dataset's main "
                 f"speaker is below {settings.min_speaker_similarity:g}"
             )
     kept = [sim for (_, s), sim in zip(refs, sims) if s["reason"] is None]
@@ -49,21 +52,52 @@ def apply_speaker_check(qualities: dict[str, dict], settings: Settings) -> Speak
 
 
 def reason_category(reason: str) -> str:
-    """A reason without its figures ('too quiet: -52 dBFS' -> 'too quiet'), to count reasons by kind."""
-    return reason.split(":", 1)[0].split(" (", 1)[0]
+    """A reason or warning without its figures ('too quiet: -52 dBFS' -> 'too quiet', 'duration 0.5 s
+    outside 1–15 s' -> 'duration'), to count them by kind."""
+    return re.split(r":| \(| \d", reason, maxsplit=1)[0]
+
+
+def cause_costs(segments: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds excluded per kind of rejection, and seconds kept with each kind of warning."""
+    excluded: collections.Counter = collections.Counter()
+    warned: collections.Counter = collections.Counter()
+    for s in segments:
+        seconds = s["end"] - s["start"]
+        if s["reason"]:
+            excluded[reason_category(s["reason"])] += seconds
+        else:
+            for category in {reason_category(w) for w in s.get("warnings", [])}:
+                warned[category] += seconds
+    return (
+        {k: round(v, 1) for k, v in excluded.most_common()},
+        {k: round(v, 1) for k, v in warned.most_common()},
+    )
+
+
+def cost_lines(excluded: dict[str, float], warned: dict[str, float]) -> list[str]:
+    """'telephone-band audio: 40.2 s excluded', 'light reverberation: 35.0 s kept with a warning'."""
+    return [f"{k}: {format_seconds(v)} excluded" for k, v in excluded.items()] + [
+        f"{k}: {format_seconds(v)} kept with a warning" for k, v in warned.items()
+    ]
 
 
 def file_summary(q: dict) -> dict:
-    """Status, main reason and accepted seconds of one file from its segment decisions."""
+    """Status, main reason, accepted seconds and what each cause cost, of one file from its segment
+    decisions; its warnings are the conversion's and one line per cause."""
     segs = q["segments"]
     good = [s for s in segs if s["reason"] is None]
     accepted_s = round(sum(s["end"] - s["start"] for s in good), 3)
+    excluded, warned = cause_costs(segs)
     out = {
         "status": "accepted" if good else "rejected",
         "accepted_s": accepted_s,
         "segments": len(good),
         "segments_total": len(segs),
         "reason": None,
+        "excluded_s": excluded,
+        "warned_s": warned,
+        "warnings": [*q.get("warnings", []), *cost_lines(excluded, warned)],
+        "transcript_accuracy": expected_accuracy((s["text"], s["metrics"].get("transcript_accuracy")) for s in good),
     }
     if not good:
         weight: collections.Counter = collections.Counter()
@@ -100,7 +134,14 @@ def segment_decisions(q: dict) -> list[dict]:
     """Every segment of a checked file, kept or not, with its reason: what the quality report lets
     a user listen to (the converted audio and the bounds of each segment)."""
     return [
-        {"audio_uri": q["audio_uri"], "start": s["start"], "end": s["end"], "text": s["text"], "reason": s["reason"]}
+        {
+            "audio_uri": q["audio_uri"],
+            "start": s["start"],
+            "end": s["end"],
+            "text": s["text"],
+            "reason": s["reason"],
+            "warnings": s.get("warnings", []),
+        }
         for s in q["segments"]
     ]
 
@@ -154,6 +195,7 @@ def write_outputs(
         "missing_seconds": round(missing, 3),
         "message": message,
         "segments": len(rows),
+        "transcript_accuracy": expected_accuracy((r["text"], r["metrics"].get("transcript_accuracy")) for r in rows),
         "speaker_similarity_median": speakers.median_similarity,
         "speaker_voice": speakers.voice,
         "rejection_reasons": dict(reasons),

@@ -16,31 +16,17 @@ from provoice.audio.convert import convert
 from provoice.audio.vad import segment
 from provoice.audio.wavio import read_slice
 from provoice.errors import FileRejected, NotEnoughSpeech
-from provoice.quality.checks import rejection_reason
+from provoice.quality.acoustics import acoustic_metrics
+from provoice.quality.checks import rejection_reason, segment_warnings
 from provoice.quality.signal import signal_metrics
-from provoice.quality.speaker import embed, load_encoder
-from provoice.settings import Settings
+from provoice.quality.speaker import embed_many, load_encoder
+from provoice.settings import PREPARATION_STEP_SETTINGS, Settings
 from provoice.storage import Storage
-
-CONVERT_KEYS = ("sample_rate", "loudness_target_dbfs", "low_bandwidth_hz")
-SEGMENT_KEYS = ("vad_aggressiveness", "vad_frame_ms", "vad_padding_ms", "min_segment_s", "max_segment_s")
-TRANSCRIBE_KEYS = ("asr_model", "asr_beam_size", "asr_trim_window")
-QUALITY_KEYS = (
-    "max_clip_fraction",
-    "min_snr_db",
-    "min_level_dbfs",
-    "max_no_speech_prob",
-    "min_avg_logprob",
-    "max_compression_ratio",
-    "min_chars_per_second",
-    "max_chars_per_second",
-)
 
 
 def work_prefix(settings: Settings, sha256: str, step: str) -> str:
-    chain = [CONVERT_KEYS, SEGMENT_KEYS, TRANSCRIBE_KEYS, QUALITY_KEYS]
-    order = ["convert", "segment", "transcribe", "quality"]
-    keys = [settings.step_key(*names) for names in chain[: order.index(step) + 1]]
+    order = list(PREPARATION_STEP_SETTINGS)
+    keys = [settings.step_key(*PREPARATION_STEP_SETTINGS[name]) for name in order[: order.index(step) + 1]]
     return f"work/{sha256}/{'-'.join(keys)}"
 
 
@@ -141,6 +127,8 @@ def transcribe_step(storage: Storage, settings: Settings, seg: dict) -> dict:
                 beam_size=settings.asr_beam_size,
                 batch_size=settings.asr_batch_size,
                 trim_window=settings.asr_trim_window,
+                window_margin_s=settings.asr_window_margin_s,
+                retry_loops=settings.asr_retry_loops,
             )
         return {**seg, "segments": [{**s, **t.to_dict()} for s, t in zip(seg["segments"], texts)]}
 
@@ -168,26 +156,30 @@ def _check_segments(storage: Storage, settings: Settings, tr: dict) -> dict:
                 **signal_metrics(
                     x, settings.sample_rate, gain_db=tr["gain_db"], noise_floor_dbfs=tr["noise_floor_dbfs"]
                 ),
-                **{k: s[k] for k in ("text", "avg_logprob", "no_speech_prob", "compression_ratio")},
+                **acoustic_metrics(x, settings.sample_rate, noise_floor_dbfs=tr["noise_floor_dbfs"]),
+                **{
+                    k: s[k]
+                    for k in ("text", "avg_logprob", "no_speech_prob", "compression_ratio", "transcript_accuracy")
+                },
             }
-            reason = rejection_reason(m, settings)
-            embedding = None
-            if reason is None:
-                e = embed(encoder, read_slice(wav16, s["start"], s["end"]))
-                if e is None:
-                    reason = "too little voiced audio for a speaker check"
-                else:
-                    embedding = np.round(e, 5).tolist()
             segments.append(
                 {
                     "start": s["start"],
                     "end": s["end"],
                     "text": s["text"].strip(),
                     "metrics": m,
-                    "reason": reason,
-                    "embedding": embedding,
+                    "reason": rejection_reason(m, settings),
+                    "warnings": segment_warnings(m, settings),
+                    "embedding": None,
                 }
             )
+        good = [s for s in segments if s["reason"] is None]
+        clips = (read_slice(wav16, s["start"], s["end"]) for s in good)
+        for s, e in zip(good, embed_many(encoder, clips)):
+            if e is None:
+                s["reason"] = "too little voiced audio for a speaker check"
+            else:
+                s["embedding"] = np.round(e, 5).tolist()
     result = {k: v for k, v in tr.items() if k != "segments"}
     result["segments"] = segments
     return result

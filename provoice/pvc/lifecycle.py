@@ -84,25 +84,39 @@ def reap(
 
 class Heartbeat:
     """Renews a training PVC's lease every third of its length while the block runs (a thread, so a
-    long training step does not starve it); the lease lapses by itself when the process dies."""
+    long training step does not starve it); the lease lapses by itself when the process dies.
+
+    `paused` hands the lease to another process (the training worker's fine-tune run renews it
+    there), so the lease lapses when that worker dies, not when this one does."""
 
     def __init__(self, catalog: Catalog, settings: Settings, pvc_id: str):
         self.catalog, self.settings, self.pvc_id = catalog, settings, pvc_id
+        self.paused = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{pvc_id}", daemon=True)
+
+    def still_training(self) -> bool:
+        """Whether the PVC is still in its training attempt (not failed meanwhile, e.g. by the reaper)."""
+        with self.catalog.session() as s:
+            status = s.scalar(select(Pvc.status).where(Pvc.id == self.pvc_id))
+        return status == PvcStatus.TRAINING
 
     def _beat(self) -> None:
         interval = max(0.2, self.settings.pvc_lease_seconds / 3)
         while not self._stop.wait(interval):
-            try:
-                if not heartbeat(self.catalog, self.settings, self.pvc_id):
-                    return
-            except Exception:  # a database hiccup: the next beat tries again before the lease ends
-                continue
+            if not self.paused and not self._renew():
+                return
 
     def __enter__(self) -> Heartbeat:
+        self._renew()  # at once: a process taking the lease over renews it before the old holder's runs out
         self._thread.start()
         return self
+
+    def _renew(self) -> bool:
+        try:
+            return heartbeat(self.catalog, self.settings, self.pvc_id)
+        except Exception:  # a database hiccup: the next beat tries again before the lease ends
+            return True
 
     def __exit__(self, *exc) -> None:
         self._stop.set()

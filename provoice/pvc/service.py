@@ -6,7 +6,17 @@ from __future__ import annotations
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from provoice.catalog import Catalog, ConsentAttempt, ConsentPrompt, Dataset, DatasetFile, PreparationRun, Pvc, Voice
+from provoice.catalog import (
+    Catalog,
+    ConsentAttempt,
+    ConsentPrompt,
+    Dataset,
+    DatasetFile,
+    PreparationRun,
+    PreparedSegment,
+    Pvc,
+    Voice,
+)
 from provoice.catalog.models import utcnow
 from provoice.errors import InvalidSource, ProVoiceError
 from provoice.names import description as clean_description
@@ -121,7 +131,7 @@ def delete_dataset(catalog: Catalog, dataset_id: str, account_id: str | None = N
     try:
         with catalog.account_transaction(dataset.account_id) as s:
             _refuse_if_used(s, dataset_id)
-            for table in (DatasetFile, PreparationRun):
+            for table in (PreparedSegment, DatasetFile, PreparationRun):
                 s.execute(delete(table).where(table.dataset_id == dataset_id))
             s.execute(delete(Dataset).where(Dataset.id == dataset_id))
     except IntegrityError as exc:  # a PVC made from it at the same moment (PostgreSQL)

@@ -263,20 +263,24 @@ def fail_attempt(
     notify: Notify | None = None,
     voice_ids: Sequence[str] = (),
     only_if: Iterable[PvcStatus] = ACTIVE,
+    flow_run_id: str | None = None,
 ) -> Pvc | None:
     """queued|training (or only `only_if`) → failed, with the reason and its kind ("infrastructure",
     "worker-lost" or None): the attempt's hold is released in the same transaction, the lease ends,
     and the owner is told. None, and nothing told, when it was not running: whoever ended it told them.
-    `notify` None is for a caller that answers the user itself."""
+    `notify` None is for a caller that answers the user itself. With `flow_run_id`, only the attempt
+    that flow run owns is failed: a run that outlived its attempt (reaped, then retried) leaves the
+    retry alone."""
     only_if = tuple(PvcStatus(s) for s in only_if)
     for status in only_if:
         _require(pvc_id, status, PvcStatus.FAILED)
     pvc = get_pvc(catalog, pvc_id)
+    owned = [Pvc.flow_run_id == flow_run_id] if flow_run_id else []
     with catalog.session() as s:
         done = rows_changed(
             s,
             update(Pvc)
-            .where(Pvc.id == pvc_id, Pvc.status.in_(only_if))
+            .where(Pvc.id == pvc_id, Pvc.status.in_(only_if), *owned)
             .values(
                 status=PvcStatus.FAILED,
                 reason=reason,

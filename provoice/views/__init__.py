@@ -25,10 +25,12 @@ from provoice.views.datasets import (
     PrepareSummary,
     PreparingView,
     RemovedFile,
+    SegmentPage,
+    SegmentView,
     report_url,
 )
 from provoice.views.evaluation import EVALUATION_SCORES, Evaluation
-from provoice.views.ops import CatalogRevision, LocalServerView
+from provoice.views.ops import BackgroundProcessView, CatalogRevision, LocalServerView
 from provoice.views.pvcs import PvcRun, PvcView, PvcVoiceView, RetrainView
 from provoice.views.speech import TtsResult
 from provoice.views.training import FineTuneResult, TrainingBundle
@@ -38,6 +40,7 @@ __all__ = [
     "EVALUATION_SCORES",
     "ApiKeyCreated",
     "ApiKeyView",
+    "BackgroundProcessView",
     "BalanceView",
     "BaseModelRow",
     "CatalogRevision",
@@ -65,6 +68,8 @@ __all__ = [
     "RegisteredBaseModel",
     "RemovedFile",
     "RetrainView",
+    "SegmentPage",
+    "SegmentView",
     "TrainingBundle",
     "TtsResult",
     "View",

@@ -34,6 +34,10 @@ class PreparationView(BaseModel):
     accepted_seconds: float | None
     enough: bool | None
     message: str = ""
+    transcript_accuracy: float | None = Field(
+        default=None,
+        description="estimated share of transcript words right (Whisper's word probabilities, word-weighted)",
+    )
     report_url: str = Field(description="the quality report (JSON) of this version")
 
 
@@ -87,6 +91,31 @@ class RemovedFile(BaseModel):
     removed: str = Field(description="the removed file's id")
 
 
+class SegmentView(BaseModel):
+    """One segment of a prepared version and its decision."""
+
+    index: int = Field(description="its place in the version, from 0: the same in every listing")
+    file_id: str
+    start: float = Field(description="seconds into the converted file")
+    end: float
+    text: str
+    kept: bool = Field(description="whether it is trained on")
+    reason: str | None = Field(description="why it was rejected")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SegmentPage(BaseModel):
+    """A page of a prepared version's segments in a stable order; `next_cursor` continues it."""
+
+    dataset_id: str
+    version: str
+    kept: bool | None = Field(description="the filter: only kept (true) or rejected (false) segments; null: all")
+    total: int = Field(description="segments matching the filter, on every page")
+    limit: int
+    segments: list[SegmentView]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
 class PreparedFile(BaseModel):
     """A file as one preparation saw it."""
 
@@ -97,6 +126,10 @@ class PreparedFile(BaseModel):
     duration_s: float | None
     accepted_s: float
     segments: int
+    transcript_accuracy: float | None = Field(
+        default=None,
+        description="estimated share of transcript words right (Whisper's word probabilities, word-weighted)",
+    )
 
 
 class PrepareSummary(BaseModel):
@@ -110,6 +143,10 @@ class PrepareSummary(BaseModel):
     manifest_uri: str = Field(exclude=True)
     report_uri: str = Field(exclude=True)
     message: str
+    transcript_accuracy: float | None = Field(
+        default=None,
+        description="estimated share of transcript words right (Whisper's word probabilities, word-weighted)",
+    )
     files: list[PreparedFile]
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
@@ -134,6 +171,10 @@ class DatasetReport(BaseModel):
     missing_seconds: float | None = None
     message: str
     segments: int = Field(description="accepted segments")
+    transcript_accuracy: float | None = Field(
+        default=None,
+        description="estimated share of transcript words right (Whisper's word probabilities, word-weighted)",
+    )
     speaker_similarity_median: float | None = None
     speaker_voice: list[float] | None = Field(default=None, description="the dataset's main voice (unit embedding)")
     rejection_reasons: dict[str, int] = Field(default_factory=dict, description="rejected files by kind of reason")

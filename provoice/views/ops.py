@@ -1,4 +1,5 @@
-"""What operators see: the catalog's schema revision and the home's local Prefect server."""
+"""What operators see: the catalog's schema revision and the home's background processes (its local
+Prefect server and flow daemon)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,23 @@ class CatalogRevision(BaseModel):
     revision: str
 
 
+class BackgroundProcessView(BaseModel):
+    """A background process of the home and what it holds, sampled when asked."""
+
+    running: bool
+    pid: int | None = None
+    rss_bytes: int | None = Field(default=None, description="resident memory of the process and its children")
+    cpu_percent: float | None = Field(default=None, description="percent of one core over a short sample")
+    nice: int | None = Field(default=None, description="its CPU priority (higher gives way sooner)")
+    uptime_s: float | None = None
+    idle_s: float | None = Field(default=None, description="since a command, client or flow run last used it")
+    stops_in_s: float | None = Field(default=None, description="when it stops by itself unless used before")
+    models_loaded: list[str] = Field(default_factory=list, description="loaders whose models it holds")
+    releases_models_in_s: float | None = Field(default=None, description="when it gives its models back")
+
+
 class LocalServerView(BaseModel):
-    """The home's local Prefect server."""
+    """The home's local Prefect server and flow daemon."""
 
     running: bool
     pid: int | None = None
@@ -21,3 +37,5 @@ class LocalServerView(BaseModel):
     flow_daemon_pid: int | None = Field(
         default=None, description="the flow daemon that runs `provoice dataset` flows (running, or just stopped)"
     )
+    server: BackgroundProcessView | None = None
+    flow_daemon: BackgroundProcessView | None = None

@@ -38,24 +38,31 @@ def export_fingerprint(storage: Storage, model_id: str) -> str:
     return hashlib.sha256(storage.read_bytes(key)).hexdigest()
 
 
+def model_identity(settings: Settings, model_id: str) -> tuple[str, str]:
+    """(id, fingerprint of its weights) of any model id; `latest` resolves to the base model it names now."""
+    storage = Storage.from_settings(settings)
+    if is_fine_tuned(model_id):
+        return model_id, export_fingerprint(storage, model_id)
+    from provoice.voice_models.registry import BaseModelRegistry
+
+    info = BaseModelRegistry(settings, storage=storage).get(model_id)
+    return info.id, info.fingerprint
+
+
 def load_for_inference(settings: Settings, model_id: str, device: str = "cpu") -> tuple[SynthesizerTrn, BaseModelMeta]:
     """Generator (eval mode, folded weights, on `device`) and meta of any model id, loaded once per
     process even when many threads ask at once; `latest` resolves to the base model it names now."""
     storage = Storage.from_settings(settings)
+    model_id, fingerprint = model_identity(settings, model_id)
     if is_fine_tuned(model_id):
-        fingerprint = export_fingerprint(storage, model_id)
 
         def load() -> tuple[SynthesizerTrn, BaseModelMeta]:
             return _load_fine_tuned(storage, model_id)
     else:
         from provoice.voice_models.registry import BaseModelRegistry
 
-        registry = BaseModelRegistry(settings, storage=storage)
-        info = registry.get(model_id)
-        model_id, fingerprint = info.id, info.fingerprint
-
         def load() -> tuple[SynthesizerTrn, BaseModelMeta]:
-            generator, _, meta = registry.load(model_id, with_discriminator=False)
+            generator, _, meta = BaseModelRegistry(settings, storage=storage).load(model_id, with_discriminator=False)
             return generator, meta
 
     def ready() -> tuple[SynthesizerTrn, BaseModelMeta]:

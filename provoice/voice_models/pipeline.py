@@ -7,7 +7,6 @@ a model is pinned to its base forever; training state lives under `training/<run
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -22,17 +21,11 @@ from provoice.dataset.outputs import read_manifest
 from provoice.quality.speaker import load_encoder
 from provoice.settings import Settings
 from provoice.storage import Storage
-from provoice.tts import TrainConfig, TrainingError, synthesize
+from provoice.tts import TrainConfig, TrainingError
 from provoice.tts.train import BUNDLE_INFO, bundle_files, read_bundle, train_bundle
-from provoice.views import Evaluation, FineTuneResult, stored
+from provoice.views import FineTuneResult, stored
 from provoice.voice_models.distance import measure_base_voice
-from provoice.voice_models.evaluate import (
-    HELD_OUT_SENTENCES,
-    ceiling_similarity,
-    combine_seeds,
-    evaluate,
-    split_held_out,
-)
+from provoice.voice_models.evaluate import HELD_OUT_SEGMENTS, split_held_out
 from provoice.voice_models.export import export_generator, export_onnx_voice, is_exported
 from provoice.voice_models.finetune import source_embeddings, training_items, with_voice_conditioning
 from provoice.voice_models.model_store import MODELS_PREFIX, load_for_inference
@@ -43,7 +36,6 @@ from provoice.voice_models.validation import VALIDATION_SENTENCES, load_held_out
 #: The torchrun ranks get the launching process's settings whole, as JSON in this variable (not in
 #: their arguments, which any user of the machine can read).
 WORKER_SETTINGS_ENV = "PROVOICE_WORKER_SETTINGS"
-HELD_OUT_SEGMENTS = 8
 
 
 @dataclass
@@ -273,52 +265,3 @@ def export_voice_onnx(settings: Settings, model_id: str, embedding: np.ndarray |
         timed=True,
     )
     return storage.uri(voice.onnx_key)
-
-
-def evaluate_model(
-    settings: Settings, model_id: str, manifest_uri: str, *, seed: int = 0, with_references: bool = True
-) -> Evaluation:
-    """Held-out sentences through the model, scored against the dataset's held-out real segments;
-    each sentence is read with `settings.eval_seeds` synthesis seeds from `seed` on.
-
-    With `with_references`, the evaluation also carries the ceiling (real held-out clips' own
-    similarity to their voice) and the floor (the model's base on the same sentences and voice), so
-    a score reads as "0.91 of a possible 0.92, up from 0.52". `seed` draws the synthesis noise.
-    """
-    from provoice.asr.whisper import load_model
-
-    storage = Storage.from_settings(settings)
-    _, held_rows = split_held_out(read_manifest(storage, manifest_uri), HELD_OUT_SEGMENTS)
-    encoder = load_encoder("cpu")
-    held = load_held_out(storage, held_rows, encoder)
-    asr = load_model(
-        settings.asr_model, settings.resolved_device(), settings.asr_compute_type, settings.asr_cpu_threads
-    )
-
-    sentences = HELD_OUT_SENTENCES[: settings.eval_sentences]
-
-    def run(which: str) -> Evaluation:
-        generator, meta = load_for_inference(settings, which)
-        seeds = list(range(seed, seed + settings.eval_seeds))
-        return combine_seeds(
-            [
-                evaluate(
-                    functools.partial(synthesize, generator, meta, embedding=held.voice, seed=s),
-                    asr,
-                    encoder,
-                    held.voice,
-                    sentences,
-                )
-                for s in seeds
-            ],
-            seeds,
-        )
-
-    evaluation = run(model_id)
-    if with_references:
-        evaluation.ceiling_similarity = ceiling_similarity(encoder, held.clips16k)
-        base_id = model_id.rsplit("/", 1)[0]
-        if base_id != model_id:
-            base = run(base_id)
-            evaluation.base = base.model_copy(update={"model_id": base_id})
-    return evaluation

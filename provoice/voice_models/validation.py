@@ -12,7 +12,7 @@ import numpy as np
 
 from provoice.audio.resample import resample, to_16k
 from provoice.audio.wavio import read_slice, read_wav_info
-from provoice.quality.speaker import voice_of
+from provoice.quality.speaker import embed, mean_direction
 from provoice.settings import Settings
 from provoice.storage import Storage
 from provoice.tts import TextFrontEnd, TrainingItem
@@ -40,10 +40,12 @@ MEL_CLIPS = 4
 
 @dataclass
 class HeldOut:
-    """The dataset's held-out real speech: its rows, the clips at 16 kHz and their voice."""
+    """The dataset's held-out real speech: its rows, the clips at 16 kHz, each clip's speaker
+    embedding (None where too little voice remains) and their voice."""
 
     rows: list[dict]
     clips16k: list[np.ndarray]
+    embeddings: list[np.ndarray | None]
     voice: np.ndarray | None
 
 
@@ -52,7 +54,8 @@ def load_held_out(storage: Storage, rows: Sequence[dict], encoder) -> HeldOut:
     for r in rows:
         with storage.local_path(storage.key_of(r["audio_uri"])) as wav:
             clips.append(to_16k(read_slice(wav, r["start"], r["end"]), read_wav_info(wav)[0]))
-    return HeldOut(list(rows), clips, voice_of(encoder, clips) if clips else None)
+    embeddings = [embed(encoder, c) for c in clips]
+    return HeldOut(list(rows), clips, embeddings, mean_direction(embeddings))
 
 
 def validation_set(

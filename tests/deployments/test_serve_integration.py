@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from provoice.credits import PVC_TRAINING_CREDITS, grant
 from provoice.pvc.service import create_pvc
 from provoice.voice_models.registry import BaseModelRegistry
 from tests.conftest import _free_port
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 SECRET = "bucket-secret"
@@ -31,14 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait(what: str, probe, timeout_s: float, every_s: float = 1.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
+    return wait_for(what, probe, timeout_s, every_s)
 
 
 class PrefectApi:

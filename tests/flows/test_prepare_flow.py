@@ -72,7 +72,7 @@ def _check_summary(summary, texts, settings):
     assert reasons["clipped.wav"][1].startswith("clipping")
     assert reasons["guest.wav"][1].startswith("different speaker")
     assert reasons["take0-again.wav"][1] == f"duplicate of 'take0.wav' ({files['take0.wav']['id']})"
-    assert reasons["telephone.wav"][0] == "accepted"
+    assert reasons["telephone.wav"][0] == "rejected" and reasons["telephone.wav"][1].startswith("telephone-band audio")
     storage = Storage.from_settings(settings)
     report = storage.read_json(storage.key_of(summary["report_uri"]))
     assert any(w.startswith("telephone.wav: low bandwidth") for w in report["warnings"])
@@ -101,7 +101,7 @@ def test_prepare_on_local_storage_reruns_and_edits(prefect_harness, settings, sp
     def boom(*a, **k):
         raise AssertionError("per-file work repeated")
 
-    for name in ("convert", "segment", "transcribe_segments", "embed"):
+    for name in ("convert", "segment", "transcribe_segments", "embed_many"):
         monkeypatch.setattr(f"provoice.dataset.steps.{name}", boom)
     again = prepare_dataset(ds_id).model_dump()
     assert again["version"] == summary["version"] and again["files"] == summary["files"]

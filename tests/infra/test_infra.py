@@ -456,6 +456,30 @@ def test_k8s_manifests_parse_and_live_in_the_provoice_namespace():
     assert k8s_object("Namespace", NAMESPACE)
 
 
+#: The oldest Kubernetes release still supported upstream when the manifests were last checked, and the newest
+#: schema set kubernetes-validate ships.
+K8S_VERSIONS = ("1.32.0", "1.37.0")
+
+
+@pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
+def test_k8s_manifests_are_valid_against_the_kubernetes_schemas(k8s_version):
+    """Every object against the official OpenAPI schemas (kubernetes-validate), strictly: an unknown or
+    misspelt field fails as well as a wrong type."""
+    import kubernetes_validate
+
+    docs = k8s_docs()
+    for doc in docs:
+        kubernetes_validate.validate(doc, k8s_version, strict=True)
+    broken = json.loads(json.dumps(k8s_object("Deployment", "provoice-api")))
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, k8s_version, strict=True)
+    broken["spec"]["replicas"] = 1
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy "] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, k8s_version, strict=True)
+
+
 def test_kustomization_lists_every_manifest_and_only_existing_ones():
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     resources = kustomization["resources"]
@@ -615,3 +639,20 @@ def test_gpu_count_and_the_gpu_deployments_job_variables_land_in_the_job():
         "limits"
     ]
     assert limits["nvidia.com/gpu"] == job_variables["gpu_count"]
+
+
+def test_the_one_machine_cluster_runs_what_compose_runs(tmp_path):
+    """`make cluster` (deployments/local_cluster.py) starts the compose services' own commands, so the
+    cluster test exercises the topology infra/ describes."""
+    from deployments.local_cluster import SETUP, LocalCluster
+
+    services = compose()["services"]
+    assert services["setup"]["command"][-1] == " && ".join(" ".join(["provoice", *args]) for args in SETUP)
+    cluster = LocalCluster(tmp_path, 8000)
+    for part in ("api", "worker-cpu", "worker-gpu"):
+        argv = cluster.argv(part)[2:]  # after `python -m`
+        argv = ["provoice" if a == "interfaces.cli" else a for a in argv]
+        if "--name" in argv:
+            del argv[argv.index("--name") : argv.index("--name") + 2]
+        expected = [a.replace("0.0.0.0", "127.0.0.1") for a in services[part]["command"]]
+        assert argv == expected, part

@@ -19,6 +19,8 @@ from provoice.catalog import Catalog
 from provoice.catalog.models import Account, ApiKey
 from provoice.errors import AuthError, NotFound
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def catalog(settings):

@@ -4,6 +4,8 @@ from sqlalchemy import inspect
 from provoice.catalog import Catalog
 from provoice.errors import NotFound
 
+pytestmark = pytest.mark.both_databases
+
 
 def test_migrated_schema_and_crud(settings):
     catalog = Catalog(settings)
@@ -59,6 +61,43 @@ def test_a_catalog_behind_the_code_names_the_migration_command(settings, tmp_pat
         Catalog(old)
     assert migrate_catalog(old).revision() == head_revision()
     assert Catalog(old).revision() == head_revision()
+
+
+def test_the_catalog_is_on_the_database_the_test_runs_on(settings, database_url):
+    expected = "sqlite" if database_url is None else "postgresql"
+    assert Catalog(settings).engine.dialect.name == expected
+
+
+def test_every_migration_goes_up_and_down_on_postgresql(postgres):
+    """Each revision upgrades an empty PostgreSQL database one step at a time, and the whole chain
+    downgrades to nothing and upgrades to head again."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from provoice.catalog.db import _alembic_config, current_revision, head_revision
+
+    cfg = _alembic_config()
+    revisions = [r.revision for r in ScriptDirectory.from_config(cfg).walk_revisions()][::-1]
+    with postgres.fresh_database(template="template0") as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                for revision in revisions:
+                    command.upgrade(cfg, revision)
+            assert current_revision(engine) == head_revision()
+            assert {"pvcs", "credit_entries", "consent_attempts"} <= set(inspect(engine).get_table_names())
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "base")
+            assert current_revision(engine) is None
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            assert current_revision(engine) == head_revision()
+        finally:
+            engine.dispose()
 
 
 def test_datetimes_come_back_aware_and_in_utc(settings):

@@ -24,6 +24,8 @@ from provoice.credits import (
 )
 from provoice.errors import IdempotencyConflict, InsufficientCredits, NotFound
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def catalog(settings):

@@ -36,6 +36,7 @@ def syntheses(monkeypatch):
     return calls
 
 
+@pytest.mark.both_databases
 def test_an_idempotency_key_binds_the_whole_request(client, app, alice, voice, base, syntheses):
     grant(app.state.catalog, alice.account_id, 100)
     headers = {**alice.headers, "Idempotency-Key": "order-7"}
@@ -51,6 +52,7 @@ def test_an_idempotency_key_binds_the_whole_request(client, app, alice, voice, b
     assert balance(app.state.catalog, alice.account_id) == 82 and len(syntheses) == 1
 
 
+@pytest.mark.both_databases
 def test_concurrent_requests_on_a_thin_balance_never_overdraw(app, alice, voice, base):
     """Ten requests at once on a balance that pays for four: four succeed, six are 402, none 500."""
     grant(app.state.catalog, alice.account_id, 4 * 18)

@@ -1,5 +1,9 @@
+import pytest
+
 from provoice.accounts import list_api_keys, revoke_api_key
 from provoice.credits import grant
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_missing_and_invalid_keys_are_401_with_a_clear_error(client, alice):

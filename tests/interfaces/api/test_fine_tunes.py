@@ -1,5 +1,7 @@
 import threading
 
+import pytest
+
 import flows.pvc  # imported before caplog attaches: importing Prefect reconfigures the root logger
 from interfaces.api.runner import PVC_DEPLOYMENT, Runner
 from provoice.credits import PVC_TRAINING_CREDITS, account_balance, grant
@@ -45,6 +47,7 @@ def test_accounts_see_only_their_own_fine_tunes(client, alice, bob, base, launch
     assert r.status_code == 404 and launches == []
 
 
+@pytest.mark.both_databases
 def test_train_needs_credits_and_a_startable_status(client, app, alice, base, launches):
     pvc = new_fine_tune(client, alice)
     r = client.post(f"/fine-tunes/{pvc['id']}/train", headers=alice.headers)
@@ -91,6 +94,7 @@ def test_retry_starts_a_failed_fine_tune(client, app, alice, base, launches):
     assert launches == [{"deployment": PVC_DEPLOYMENT, "pvc_id": pvc["id"], "retry": True}]
 
 
+@pytest.mark.both_databases
 def test_a_deployment_that_cannot_start_fails_the_attempt_and_releases_the_hold(client, app, alice, base):
     def down(name, parameters):
         raise ConnectionError("Prefect API unreachable")

@@ -56,6 +56,7 @@ def test_the_stream_sends_each_sentence_as_it_is_made_and_equals_the_whole(app, 
     assert balance(catalog, alice.account_id) == 1000 - 2 * tts_cost(THREE)
 
 
+@pytest.mark.both_databases
 def test_a_client_that_goes_away_stops_the_synthesis_and_pays_for_what_was_sent(app, alice, served, slow_renders):
     catalog = app.state.catalog
     request = {"model_id": served.model_id, "voice_id": served.id, "text": EIGHT, "stream": True}

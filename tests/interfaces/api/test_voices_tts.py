@@ -1,6 +1,8 @@
 import io
 import wave
 
+import pytest
+
 from provoice.credits import balance, grant
 from tests.interfaces.api.conftest import make_voice
 
@@ -34,6 +36,7 @@ def test_a_voice_on_another_model_is_refused_naming_the_right_one(client, app, a
     assert f"belongs to model {base}" in r.json()["detail"]
 
 
+@pytest.mark.both_databases
 def test_tts_returns_a_wav_and_charges_one_and_a_half_credits_a_character(client, app, alice, base):
     catalog = app.state.catalog
     voice = make_voice(catalog, alice.account_id, base)

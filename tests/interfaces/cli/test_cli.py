@@ -49,9 +49,19 @@ def test_dataset_lifecycle_json(prefect_harness, settings, speech_dir, tmp_path)
     assert not {"manifest_uri", "report_uri"} & set(summary), "replies name stored objects by route, not URI"
     assert summary["min_seconds"] == 30 and summary["enough"] is False
     for f in summary["files"]:
-        assert set(f) == {"id", "name", "status", "reason", "duration_s", "accepted_s", "segments"}
+        assert set(f) == {
+            "id",
+            "name",
+            "status",
+            "reason",
+            "duration_s",
+            "accepted_s",
+            "segments",
+            "transcript_accuracy",
+        }
     accepted = [f for f in summary["files"] if f["status"] == "accepted"]
     assert {f["name"] for f in accepted} == {"one.wav", "two.ogg"}
+    assert all(0.5 < f["transcript_accuracy"] <= 1 for f in accepted)
 
     shown = json.loads(run("dataset", "show", ds, "--json").stdout)
     assert shown["latest_preparation"]["version"] == summary["version"]

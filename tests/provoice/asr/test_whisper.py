@@ -16,6 +16,7 @@ def test_batched_transcripts_match_source_text(speech_dir, tmp_path):
     text = " ".join(t.text for t in batched)
     assert wer(" ".join(MAIN_TEXT), text) < 0.35, text
     assert all(t.no_speech_prob < 0.5 and t.avg_logprob > -1.0 for t in batched)
+    assert all(0.0 <= t.transcript_accuracy <= 1.0 for t in batched)
     single = " ".join(transcribe_one(model, read_slice(tmp_path / "o16.wav", a, b)).text for a, b in bounds)
     assert wer(" ".join(MAIN_TEXT), text) <= wer(" ".join(MAIN_TEXT), single) + 0.1
 

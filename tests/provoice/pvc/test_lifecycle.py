@@ -20,6 +20,8 @@ from provoice.pvc.transitions import IllegalTransition, begin_training, claim, c
 from provoice.settings import Settings
 from provoice.voice_models.recipe import RECIPE
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def catalog(settings):
@@ -70,6 +72,17 @@ def test_a_failed_attempt_releases_its_hold_and_a_success_charges_it_once(catalo
     assert charge_hold(catalog, hold_key(pvc.id, 2), "pvc-training:x").id == first.id
     bal = account_balance(catalog, account)
     assert (bal.total, bal.held, bal.available) == (0, 0, 0)
+
+
+def test_a_run_that_outlived_its_reaped_attempt_leaves_the_retry_alone(catalog, settings):
+    account, (pvc,) = _pvcs(catalog, 1, 2 * PVC_TRAINING_CREDITS)
+    claim(catalog, settings, pvc.id, retry=False, budget=Budget(max_steps=10), to="training", flow_run_id="run-1")
+    fail_attempt(catalog, pvc.id, WORKER_LOST, "worker-lost")  # the reaper
+    claim(catalog, settings, pvc.id, retry=True, budget=Budget(), to="training", flow_run_id="run-2")
+    assert fail_attempt(catalog, pvc.id, "late failure of run 1", flow_run_id="run-1") is None
+    assert get_pvc(catalog, pvc.id).status == "training"
+    assert fail_attempt(catalog, pvc.id, "run 2 failed", flow_run_id="run-2").reason == "run 2 failed"
+    assert [h.status for h in holds(catalog, account)] == ["released", "released"]
 
 
 def test_the_budget_is_fixed_at_the_first_start_and_reused_by_a_retry(catalog, settings):

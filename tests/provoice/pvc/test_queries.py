@@ -1,5 +1,7 @@
 """What users see of PVCs: a listing reads a bounded number of queries whatever the row count."""
 
+import pytest
+
 from provoice.accounts import default_account
 from provoice.catalog import Catalog, Voice
 from provoice.catalog.models import utcnow
@@ -11,6 +13,8 @@ from provoice.pvc.status import PvcStatus
 from provoice.settings import Settings
 from tests.pvc_states import set_status
 from tests.query_count import counted
+
+pytestmark = pytest.mark.both_databases
 
 
 def _completed_pvcs(catalog: Catalog, n: int) -> list:

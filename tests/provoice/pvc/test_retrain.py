@@ -26,6 +26,8 @@ from provoice.pvc.status import PvcStatus
 from provoice.settings import Settings
 from tests.pvc_states import set_status
 
+pytestmark = pytest.mark.both_databases
+
 
 def ev(wer, sim, dnsmos=3.0) -> dict:
     return {"wer": wer, "speaker_similarity": sim, "dnsmos": dnsmos}

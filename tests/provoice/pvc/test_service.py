@@ -13,6 +13,8 @@ from provoice.pvc.transitions import claim as start
 from provoice.pvc.transitions import complete, fail_attempt
 from provoice.pvc.voices import clip_score
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def pvc(settings):

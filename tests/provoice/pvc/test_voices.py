@@ -1,8 +1,11 @@
 import contextlib
 
 import numpy as np
+import pytest
 
 import provoice.pvc.voices as voices
+
+pytestmark = pytest.mark.both_databases
 
 
 class FakeStorage:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from provoice.quality.checks import rejection_reason
+from provoice.quality.checks import rejection_reason, segment_warnings
 from provoice.quality.signal import signal_metrics
 from provoice.quality.speaker import dominant_speaker, similarities
 from provoice.settings import Settings
@@ -34,6 +34,15 @@ GOOD = {
         ({"avg_logprob": -1.6}, "low transcription confidence"),
         ({"text": "ok"}, "implausible transcript: 0.5 characters per second"),
         ({"text": "word " * 60}, "implausible transcript"),
+        ({"text": "[Music]"}, "no speech: the transcript only names a sound"),
+        ({"text": "♪ ♪"}, "no speech: the transcript only names a sound"),
+        ({"flat_peak_fraction": 0.05}, "clipping: 5.00% of samples on flat-topped peaks"),
+        ({"crest_factor_db": 9.0}, "crushed dynamics: peaks only 9.0 dB above the speech level"),
+        ({"bandwidth_hz": 3900}, "telephone-band audio: content stops near 3.9 kHz"),
+        ({"decay_time_s": 1.4}, "heavy reverberation: estimated decay time 1.40 s"),
+        ({"background_db": 16.0, "background_flatness": 0.01}, "music under the speech: music or tones 16 dB"),
+        ({"background_db": 16.0, "background_flatness": 0.3, "snr_db": 16.0}, None),
+        ({"decay_time_s": None, "bandwidth_hz": 8000, "crest_factor_db": 15.0}, None),
     ],
 )
 def test_each_check_names_its_reason(change, reason):
@@ -67,3 +76,23 @@ def test_dominant_speaker_ignores_a_minority_voice():
     centroid = dominant_speaker(emb, 0.75)
     sims = similarities(emb, centroid)
     assert (sims[:8] > 0.75).all() and (sims[8:] < 0.5).all()
+
+
+@pytest.mark.parametrize(
+    "change, warnings",
+    [
+        ({}, []),
+        ({"bandwidth_hz": 5500}, ["narrow-band audio: content stops near 5.5 kHz; the voice will sound muffled"]),
+        (
+            {"decay_time_s": 0.7},
+            ["light reverberation: estimated decay time 0.70 s; the voice will carry the room's echo"],
+        ),
+        (
+            {"background_db": 23.0, "background_flatness": 0.04},
+            ["music under the speech: music or tones 23 dB under the speech; the voice may learn to reproduce it"],
+        ),
+        ({"background_db": 23.0, "background_flatness": 0.3}, []),
+    ],
+)
+def test_each_warning_says_what_training_will_do(change, warnings):
+    assert segment_warnings({**GOOD, **change}, Settings()) == warnings

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from provoice import synthetic
 from provoice.asr.whisper import load_model
@@ -6,7 +7,14 @@ from provoice.audio.resample import to_16k
 from provoice.audio.wavio import read_slice
 from provoice.quality.speaker import load_encoder, voice_of
 from provoice.settings import Settings
-from provoice.voice_models.evaluate import evaluate, split_held_out, word_error_rate
+from provoice.voice_models.evaluate import (
+    dnsmos_overall,
+    dnsmos_windows,
+    evaluate,
+    load_dnsmos,
+    split_held_out,
+    word_error_rate,
+)
 
 
 def test_real_speech_scores_well_and_noise_scores_badly(tmp_path):
@@ -36,3 +44,14 @@ def test_wer_and_split_are_deterministic():
     assert len(held) == 4 and not {r["id"] for r in train} & {r["id"] for r in held}
     assert split_held_out(list(reversed(rows)), 4)[1] == sorted(held, key=lambda r: r["id"], reverse=True)
     assert len(split_held_out(rows[:9], 8)[1]) == 1 and split_held_out(rows[:1], 8)[1] == []
+
+
+def test_dnsmos_is_speechmos_own_overall_score(tmp_path):
+    """One P.835 batch over speechmos's windows gives speechmos's number (a clip doubled to one window,
+    one doubled to three), and its windows are speechmos's: of 17.6 s, its float bounds make the
+    eighth window one sample short, and it skips that one."""
+    speech = to_16k(read_slice(synthetic.speak(synthetic.SENTENCES[0], tmp_path / "s.wav"), 0, 1e9), 22050)
+    for seconds in (2.3, 3.0):
+        clip = np.resize(speech, int(seconds * 16000))
+        assert dnsmos_overall(clip) == pytest.approx(load_dnsmos()(clip, 16000, False)["ovrl_mos"], abs=1e-4)
+    assert len(dnsmos_windows(np.zeros(int(4.4 * 16000), np.float32))) == 7
