@@ -189,6 +189,9 @@ def test_tts_writes_any_format_at_any_rate_and_speed(settings, speech_dir, tmp_p
     fast = json.loads(r.stdout)
     assert (fast["format"], fast["encoding"], fast["sample_rate"]) == ("wav", "pcm_mulaw", 8000)
     assert decode((tmp_path / "phone.wav").read_bytes())[2] == "pcm_mulaw"
-    assert fast["duration_s"] < 0.75 * normal["duration_s"]
+    # The tiny test model's phonemes last a frame or two and round up to whole frames, so speed 2 gives
+    # 0.65–0.76 of the length (CI saw 0.756), and its noisy durations vary ±6 % between two requests at
+    # one speed: 0.85 tells the two apart.
+    assert fast["duration_s"] < 0.85 * normal["duration_s"]
     r = run("tts", "--model-id", model_id, "--text", text, "-o", tmp_path / "x.ogg", "--sample-rate", "22050")
     assert r.exit_code == 1 and "opus cannot be encoded at 22050 Hz" in r.stderr
