@@ -68,6 +68,20 @@ def code_version(paths: Sequence[str] = ()) -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
+def run_info(script: str, code_paths: Sequence[str], argv: Sequence[str] | None) -> dict:
+    """What every bench result records: the machine, the date, the measured code and the command."""
+    import datetime as dt
+    import shlex
+    import sys
+
+    return {
+        "machine": machine(),
+        "date": dt.date.today().isoformat(),
+        "code": code_version(code_paths),
+        "command": f"python bench/{script} " + shlex.join(sys.argv[1:] if argv is None else argv),
+    }
+
+
 def set_env(work: Path) -> None:
     """A private ProVoice home and Prefect home, so nothing touches the user's (set before imports)."""
     os.environ["PROVOICE_HOME"] = str(work / "home")

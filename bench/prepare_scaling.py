@@ -25,12 +25,10 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -43,11 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     DOCS,
     ROOT,
-    code_version,
     ingest,
     log,
-    machine,
     prefect_server,
+    run_info,
     write_sections,
 )
 from prepare_throughput import PIPELINE_CODE, make_files, wer
@@ -471,12 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--repeats must be at least 2 (one cold run, one or more warm)")
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="scaling-", dir=ROOT / ".bench"))
-    result = {
-        "machine": machine(),
-        "date": dt.date.today().isoformat(),
-        "code": code_version(PIPELINE_CODE),
-        "command": "python bench/prepare_scaling.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    }
+    result = run_info("prepare_scaling.py", PIPELINE_CODE, argv)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         with contextlib.redirect_stdout(sys.stderr), prefect_server(work) as (api_url, server_log):

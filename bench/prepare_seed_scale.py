@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import datetime as dt
 import json
 import os
 import random
-import shlex
 import shutil
 import signal
 import subprocess
@@ -35,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, code_version, log, machine, machine_line, set_env, write_sections
+from _common import DOCS, ROOT, log, machine_line, run_info, set_env, write_sections
 from prepare_throughput import PIPELINE_CODE, make_long, sample_tree_rss, wav_seconds
 
 SHORT_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus"]
@@ -322,12 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="seed-", dir=ROOT / ".bench"))
     sources = args.sources or ROOT / ".bench" / f"seed-sources-{args.hours:g}h"
-    info = {
-        "machine": machine(),
-        "date": dt.date.today().isoformat(),
-        "code": code_version(PIPELINE_CODE),
-        "command": "python bench/prepare_seed_scale.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    }
+    info = run_info("prepare_seed_scale.py", PIPELINE_CODE, argv)
     variant = dict(kv.split("=", 1) for kv in args.variant)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json

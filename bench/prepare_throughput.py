@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import datetime as dt
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, set_env, write_sections
+from _common import DOCS, ROOT, ingest, log, machine_line, run_info, set_env, write_sections
 
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
@@ -548,12 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
-    info = {
-        "machine": machine(),
-        "date": dt.date.today().isoformat(),
-        "code": code_version(PIPELINE_CODE),
-        "command": "python bench/prepare_throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    }
+    info = run_info("prepare_throughput.py", PIPELINE_CODE, argv)
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json
             if args.long_minutes:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, code_version, ingest, log, machine, machine_line, set_env, write_sections
+from _common import DOCS, ROOT, ingest, log, machine_line, run_info, set_env, write_sections
 
 #: Today's decoding before this bench's fixes: a window one second past the speech, no retry.
 BASELINE = {"PROVOICE_ASR_WINDOW_MARGIN_S": "1.0", "PROVOICE_ASR_RETRY_LOOPS": "false"}
@@ -299,12 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     (ROOT / ".bench").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="transcripts-", dir=ROOT / ".bench"))
-    info = {
-        "machine": machine(),
-        "date": dt.date.today().isoformat(),
-        "code": code_version(MEASURED_CODE),
-        "command": "python bench/transcript_accuracy.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    }
+    info = run_info("transcript_accuracy.py", MEASURED_CODE, argv)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             result = {**run(args.scale, args.seed, args.repeats, work), **info}
