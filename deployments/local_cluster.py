@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployments.definitions import CPU_POOL, GPU_POOL
-from deployments.local_server import healthy, kill_group
+from deployments.local_server import free_port, healthy, kill_group
 from deployments.postgres_server import PostgresServer, postgres_server
 from deployments.stack import Stack, StackError, port_free, until_stopped
 
@@ -40,14 +40,6 @@ WORKERS = {"worker-cpu": CPU_POOL, "worker-gpu": GPU_POOL}
 START_TIMEOUT_S = 120.0
 #: The one-shot setup, as compose's `setup` service runs it (`provoice` and these arguments, in order).
 SETUP = (["ops", "migrate"], ["ops", "setup", "--gpu-pool-type", "process"], ["ops", "deploy"])
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen | None, timeout_s: float) -> None:
@@ -84,8 +76,8 @@ class LocalCluster:
     catalog: str = "postgresql"
     stack: Stack = field(init=False)
     postgres: PostgresServer | None = field(default=None, init=False)
-    prefect_port: int = field(default_factory=_free_port, init=False)
-    s3_port: int = field(default_factory=_free_port, init=False)
+    prefect_port: int = field(default_factory=free_port, init=False)
+    s3_port: int = field(default_factory=free_port, init=False)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
     _postgres_cm: object = field(default=None, init=False, repr=False)
     _secret: str = field(default_factory=lambda: secrets.token_hex(16), init=False, repr=False)

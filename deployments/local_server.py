@@ -110,7 +110,8 @@ def kill_group(pgid: int, grace_s: float = 10.0) -> None:
             return
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (the OS picks it), for a server this process is about to start."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -226,7 +227,7 @@ class LocalServer(HomeProcess):
         )
 
     def _start(self) -> ServerRecord:
-        port = _free_port()
+        port = free_port()
         prefect_home = self.home / "prefect"
         prefect_home.mkdir(parents=True, exist_ok=True)
         env = {**HOME_SERVICES, **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}}

@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deployments.local_server import free_port
 
 __all__ = ["TEMPLATE", "USER", "PostgresServer", "available", "postgres_server"]
 
@@ -43,12 +44,6 @@ def _bindir() -> Path | None:
 def available() -> bool:
     """Whether PostgreSQL's server binaries are installed (`make install` installs them on Debian)."""
     return _bindir() is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run_as() -> dict:
@@ -187,7 +182,7 @@ def postgres_server(template: bool = True) -> Iterator[PostgresServer]:
     `fresh_database`), and stop it and delete its data afterwards."""
     root = Path(tempfile.mkdtemp(prefix="provoice-pg-"))
     _init(root)
-    server = PostgresServer(root, _free_port())
+    server = PostgresServer(root, free_port())
     try:
         server.start()
         if template:
