@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # to one worker whole, so its module-scoped fixtures are made once; files go out in collection order, which
 # starts with the slowest (deployments/, flows/), so no long test is left for the end.
 PYTEST_WORKERS ?= auto
-PYTEST_ARGS := -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10 -m "not cluster"
+PYTEST_ARGS := -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10
 
 .PHONY: install system-deps demo cluster test test-fast test-cluster lint lint-imports bench clean
 
@@ -57,7 +57,8 @@ lint: install
 test-fast: install lint-imports lint
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not integration and not cluster"
 
-# The one-machine cluster (PostgreSQL, S3, a Prefect server, the API, two workers) under faults: ~5 minutes.
+# The one-machine cluster (PostgreSQL, S3, a Prefect server, the API, two workers) under faults, alone
+# (`make test` runs it too): about 3 minutes.
 test-cluster: install
 	$(PY) -m pytest -q -p no:cacheprovider -s -m cluster tests/deployments/test_cluster.py
 

@@ -9,9 +9,10 @@ the home's local Prefect server (or `PREFECT_API_URL`), so the runs are the same
 Prefect UI. A command uses it only when the daemon was started with the same ProVoice, Prefect and
 AWS environment (else the daemon is replaced and the command runs its flow itself). It runs at a
 lower CPU priority (`deployments.background`), gives its models back after
-`PROVOICE_FLOW_DAEMON_RELEASE_MODELS_S` (a minute) without requests (the next request loads them
-again), exits after `PROVOICE_FLOW_DAEMON_IDLE_S` (30 minutes) without requests, and answers
-`provoice server status` with what it holds; `provoice server stop` stops it.
+`PROVOICE_FLOW_DAEMON_RELEASE_MODELS_S` (a minute) without requests by replacing itself with a fresh
+interpreter on the same pid, port and token (the next request loads them again), exits after
+`PROVOICE_FLOW_DAEMON_IDLE_S` (30 minutes) without requests, and answers `provoice server status`
+with what it holds; `provoice server stop` stops it.
 `PROVOICE_FLOW_DAEMON=false` turns it off.
 
 A ProVoice error raised by the flow comes back as the same error (type and message). A daemon
@@ -40,7 +41,7 @@ from typing import Any
 from deployments.background import Usage, lower_priority
 from deployments.local_server import HomeProcess, alive
 from provoice.errors import ProVoiceError, TransientError
-from provoice.loading import loaded_models, release_models
+from provoice.loading import loaded_models
 from provoice.settings import Settings
 from provoice.views import BackgroundProcessView
 
@@ -207,14 +208,34 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, token: str, settings: Settings, idle_exit_s: float):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(
+        self, token: str, settings: Settings, idle_exit_s: float, inherited: int | None = None, idle_s: float = 0.0
+    ):
+        super().__init__(("127.0.0.1", 0), _Handler, bind_and_activate=inherited is None)
+        if inherited is not None:  # the listening socket of the process this one replaced
+            self.socket.close()
+            self.socket = socket.socket(fileno=inherited)
+            self.server_address = self.socket.getsockname()
         self.token = token
         self.settings = settings
         self.idle_exit_s = idle_exit_s
         self.busy = 0
-        self.last = time.monotonic()
+        self.connections = 0
+        self.last = time.monotonic() - idle_s
         self.lock = threading.Lock()
+        self.renew = False
+
+    def process_request(self, request, client_address) -> None:
+        with self.lock:
+            self.connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self.lock:
+                self.connections -= 1
 
     def idle_s(self) -> float:
         with self.lock:
@@ -263,28 +284,36 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.write(json.dumps(reply).encode() + b"\n")
 
 
-def serve(settings: Settings, idle_exit_s: float) -> None:
-    """Run the daemon until it has been idle for `idle_exit_s`, giving its models back after
-    `settings.flow_daemon_release_models_s` idle; one per home (a second one exits)."""
+def serve(settings: Settings, idle_exit_s: float, inherited: int | None = None, idle_s: float = 0.0) -> None:
+    """Run the daemon until it has been idle for `idle_exit_s`; one per home (a second one exits).
+    After `settings.flow_daemon_release_models_s` idle with models loaded it replaces itself with a
+    fresh interpreter (`renew`). `inherited` and `idle_s` are that replacement's listening socket and
+    the idle time it takes over."""
     lower_priority(settings.background_nice)
     daemon = FlowDaemon(settings)
     with daemon._locked():
-        if daemon.running() is not None:
-            return
         import flows.ingest  # loaded before the daemon is announced, so no request waits for it
         import flows.prepare  # noqa: F401
 
-        server = _Server(secrets.token_urlsafe(24), settings, idle_exit_s)
-        daemon.write_record(
-            DaemonRecord(
-                pid=os.getpid(),
-                port=server.server_address[1],
-                token=server.token,
-                env=env_fingerprint(),
-                started_at=time.time(),
-            ),
-            mode=0o600,
-        )
+        if inherited is None:
+            if daemon.running() is not None:
+                return
+            server = _Server(secrets.token_urlsafe(24), settings, idle_exit_s)
+            daemon.write_record(
+                DaemonRecord(
+                    pid=os.getpid(),
+                    port=server.server_address[1],
+                    token=server.token,
+                    env=env_fingerprint(),
+                    started_at=time.time(),
+                ),
+                mode=0o600,
+            )
+        else:
+            rec = daemon.record()
+            if rec is None or rec.pid != os.getpid():
+                return  # stopped (or replaced) while this process started again
+            server = _Server(rec.token, settings, idle_exit_s, inherited, idle_s)
 
     release_s = settings.flow_daemon_release_models_s
 
@@ -296,22 +325,58 @@ def serve(settings: Settings, idle_exit_s: float) -> None:
                 server.shutdown()
                 return
             if idle >= release_s and loaded_models():
-                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} idle: released {', '.join(release_models())}", flush=True)
+                server.renew = True
+                server.shutdown()
+                return
 
     threading.Thread(target=watch_idle, name="idle-exit", daemon=True).start()
+    stopping = threading.Event()
+
+    def on_sigterm(*_) -> None:
+        stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
     # `server stop` sends SIGTERM: leave the loop and exit normally, so Prefect's exit handlers
     # still send the events and logs of the runs this daemon made.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    try:
-        server.serve_forever(poll_interval=0.5)
-    finally:
-        server.server_close()
-        with daemon._locked():
-            current = daemon.record()
-            if current is not None and current.pid == os.getpid():
-                daemon.record_path.unlink(missing_ok=True)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    server.serve_forever(poll_interval=0.5)
+    if server.renew and not stopping.is_set():
+        _renew(server)
+    server.server_close()
+    with daemon._locked():
+        current = daemon.record()
+        if current is not None and current.pid == os.getpid():
+            daemon.record_path.unlink(missing_ok=True)
+
+
+def _renew(server: _Server) -> None:
+    """Become a fresh interpreter on the same pid, port and token, holding no model. Freed model
+    memory mostly stays with the process (torch's and CTranslate2's allocators, Python's arenas), so
+    only a new process image gives it back. Connections that arrive meanwhile wait in the listening
+    socket's backlog; the ones being answered finish first, and Prefect's logs and events are sent."""
+    while True:
+        with server.lock:
+            if not server.connections:
+                break
+        time.sleep(0.05)
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            service.drain_all(timeout=10)
+    idle = server.idle_s()
+    fd = server.socket.fileno()
+    os.set_inheritable(fd, True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} idle: renewed to give back {', '.join(loaded_models())}", flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "deployments.flow_daemon", "--renewed", str(fd), f"{idle:.3f}"])
 
 
 if __name__ == "__main__":
     _settings = Settings()
-    serve(_settings, _settings.flow_daemon_idle_s)
+    if sys.argv[1:2] == ["--renewed"]:
+        serve(_settings, _settings.flow_daemon_idle_s, inherited=int(sys.argv[2]), idle_s=float(sys.argv[3]))
+    else:
+        serve(_settings, _settings.flow_daemon_idle_s)

@@ -230,10 +230,11 @@ class LocalCluster:
             kill_group(proc.pid, grace_s=10.0)
         proc.wait()
 
-    def stop_database(self) -> None:
+    def stop_database(self, crash: bool = False) -> None:
+        """Stop PostgreSQL: a fast shutdown, or with `crash` an immediate one (recovered from its WAL)."""
         assert self.postgres is not None and self.postgres.proc is not None
         old = self.postgres.proc
-        self.postgres.stop()
+        self.postgres.stop(crash=crash)
         self.stack.forget(old)
 
     def start_database(self) -> None:

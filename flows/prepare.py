@@ -20,6 +20,7 @@ from flows.run_names import prepare_files_run_name, prepare_run_name
 from provoice.catalog import Catalog
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows, segment_decisions
+from provoice.dataset.runs import RunLease
 from provoice.dataset.version import dataset_version
 from provoice.errors import ConfigurationError, FileRejected, InfrastructureError, is_infrastructure_failure
 from provoice.events import DATASET_PREPARED
@@ -114,58 +115,61 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
     names = {f.id: f.original_name for f in todo}
     version = dataset_version([f.sha256 for f in todo], settings.preparation_settings())
     total = len(STEPS) * len(todo) + 1
-    run = catalog.start_run(dataset_id, version, settings.preparation_settings(), total)
+    run = catalog.start_run(dataset_id, version, settings.preparation_settings(), total, settings.prepare_lease_seconds)
     progress = _Progress(catalog, run.id, total)
     reasons: dict[str, str] = {}
-    try:
-        conv = _fan_out(
-            "convert", convert_file, {f.id: (f.sha256, f.raw_uri) for f in todo}, names, settings, reasons, progress
-        )
-        segs = _fan_out("segment", segment_file, {k: (v,) for k, v in conv.items()}, names, settings, reasons, progress)
-        trs = _fan_out(
-            "transcribe", transcribe_file, {k: (v,) for k, v in segs.items()}, names, settings, reasons, progress
-        )
-        quals = _fan_out(
-            "quality", check_quality, {k: (v,) for k, v in trs.items()}, names, settings, reasons, progress
-        )
-        quals, speakers = check_speakers(settings, quals)
-        summaries, rows = [], []
-        for f in files:
-            entry = {
-                "id": f.id,
-                "name": f.original_name,
-                "format": f.format,
-                "duration_s": f.duration_s,
-                "accepted_s": 0.0,
-                "segments": 0,
-                "status": f.status,
-                "reason": f.reason,
-                "warnings": [],
-            }
-            if f.id in quals:
-                q = quals[f.id]
-                entry.update(file_summary(q), duration_s=q["duration_s"], segment_list=segment_decisions(q))
-                rows.extend(manifest_rows(f.id, q))
-            elif f.id in reasons:
-                entry.update(status="rejected", reason=reasons[f.id])
-            catalog.update_file(
-                f.id,
-                status=entry["status"],
-                reason=entry["reason"],
-                accepted_s=entry["accepted_s"],
-                segments=entry["segments"],
-                warnings=entry["warnings"],
-                duration_s=entry["duration_s"],
+    with RunLease(catalog, settings, run.id):
+        try:
+            conv = _fan_out(
+                "convert", convert_file, {f.id: (f.sha256, f.raw_uri) for f in todo}, names, settings, reasons, progress
             )
-            summaries.append(entry)
-        report = write_manifest(settings, dataset_id, version, summaries, rows, speakers)
-        catalog.save_segments(
-            dataset_id, version, ({"file_id": f["id"], **d} for f in summaries for d in f.get("segment_list", []))
-        )
-        progress.advance()
-    except BaseException:
-        catalog.update_run(run.id, status="failed")
-        raise
+            segs = _fan_out(
+                "segment", segment_file, {k: (v,) for k, v in conv.items()}, names, settings, reasons, progress
+            )
+            trs = _fan_out(
+                "transcribe", transcribe_file, {k: (v,) for k, v in segs.items()}, names, settings, reasons, progress
+            )
+            quals = _fan_out(
+                "quality", check_quality, {k: (v,) for k, v in trs.items()}, names, settings, reasons, progress
+            )
+            quals, speakers = check_speakers(settings, quals)
+            summaries, rows = [], []
+            for f in files:
+                entry = {
+                    "id": f.id,
+                    "name": f.original_name,
+                    "format": f.format,
+                    "duration_s": f.duration_s,
+                    "accepted_s": 0.0,
+                    "segments": 0,
+                    "status": f.status,
+                    "reason": f.reason,
+                    "warnings": [],
+                }
+                if f.id in quals:
+                    q = quals[f.id]
+                    entry.update(file_summary(q), duration_s=q["duration_s"], segment_list=segment_decisions(q))
+                    rows.extend(manifest_rows(f.id, q))
+                elif f.id in reasons:
+                    entry.update(status="rejected", reason=reasons[f.id])
+                catalog.update_file(
+                    f.id,
+                    status=entry["status"],
+                    reason=entry["reason"],
+                    accepted_s=entry["accepted_s"],
+                    segments=entry["segments"],
+                    warnings=entry["warnings"],
+                    duration_s=entry["duration_s"],
+                )
+                summaries.append(entry)
+            report = write_manifest(settings, dataset_id, version, summaries, rows, speakers)
+            catalog.save_segments(
+                dataset_id, version, ({"file_id": f["id"], **d} for f in summaries for d in f.get("segment_list", []))
+            )
+            progress.advance()
+        except BaseException:
+            catalog.update_run(run.id, status="failed")
+            raise
     summary = PrepareSummary(
         dataset_id=dataset_id,
         version=version,

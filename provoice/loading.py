@@ -4,16 +4,14 @@
 threads loaded four Whisper models). `once_per_process` holds a lock per key while loading, so the
 second caller waits for the first one's model instead of loading its own.
 
-A long-lived process (the flow daemon) gives its models back when idle: `release_models` empties
-every such cache and hands the freed memory back to the operating system; the next call loads again.
+`loaded_models` names what a process holds. A long-lived process (the flow daemon) gives its models
+back when idle by becoming a fresh interpreter: emptying the caches frees little, since torch's and
+CTranslate2's allocators and Python's arenas keep most of the memory.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
-import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -67,27 +65,6 @@ _CACHES: dict[str, SingleFlight] = {}
 def loaded_models() -> list[str]:
     """The loaders (`module.function`) whose models this process holds now."""
     return sorted(name for name, cache in list(_CACHES.items()) if len(cache))
-
-
-def release_models() -> list[str]:
-    """Drop every model loaded through `once_per_process` and return the memory to the OS; what was
-    released. A caller still holding a model keeps it until it lets go; the next call loads anew."""
-    released = loaded_models()
-    for cache in list(_CACHES.values()):
-        cache.clear()
-    gc.collect()
-    _trim_malloc()
-    return released
-
-
-def _trim_malloc() -> None:
-    """glibc keeps freed heap memory for reuse instead of unmapping it (the weights and buffers of torch
-    and CTranslate2 are malloc'ed below its adaptive mmap threshold), so RSS would not fall without
-    `malloc_trim(0)`; other C libraries (musl, macOS) have no such call and are left as they are."""
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
-    if trim is not None:
-        trim(0)
 
 
 def once_per_process(maxsize: int | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     max_train_minutes: float = Field(default=360.0, gt=0, allow_inf_nan=False)
     max_train_steps: int = Field(default=1_000_000, ge=1)
     pvc_lease_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    # How long a preparation run's lease lasts without a renewal from the process preparing it (renewed
+    # every third of it) before a reader fails the run as interrupted (`provoice.dataset.runs`).
+    prepare_lease_seconds: float = Field(default=120.0, gt=0, allow_inf_nan=False)
     # Optimizer steps between checkpoints (None: the recipe's).
     train_checkpoint_every: int | None = Field(default=None, ge=1)
     # Validation while fine-tuning (held-out sentences scored, the best checkpoint kept): every N

@@ -16,10 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -31,8 +28,7 @@ from starlette.responses import StreamingResponse
 from provoice import idempotency
 from provoice.audio.output import AudioEncoder, AudioFormat, Container, encode_whole, wav_with_sizes
 from provoice.catalog import Catalog, Voice
-from provoice.errors import is_infrastructure_failure
-from provoice.pvc.tts import Meter, meter
+from provoice.pvc.tts import Meter, meter, settle_hold
 from provoice.settings import Settings
 from provoice.tts.timestamps import WordTime
 from provoice.voice_models import Synthesizer, load_synthesizer
@@ -152,39 +148,6 @@ class Speech:
         if self.metered.charged is None:
             settle_hold(self.metered.release, self.metered.hold_key)
             self.metered.charged = Decimal(0)
-
-
-log = logging.getLogger(__name__)
-
-#: How long settling a hold (the charge for delivered audio, or its release) is retried while the
-#: catalog is unreachable.
-SETTLE_RETRY_S = 300.0
-
-
-def settle_hold(settle: Callable[[], object], hold_key: str) -> None:
-    """Charge or release a hold now; if the database is down, keep trying (both are idempotent, keyed
-    by the hold) on a thread until it is back, so no hold is left over from an outage."""
-    try:
-        settle()
-        return
-    except Exception as exc:
-        if not is_infrastructure_failure(exc):
-            raise
-
-    def retry() -> None:
-        deadline, wait = time.monotonic() + SETTLE_RETRY_S, 0.5
-        while True:
-            time.sleep(wait)
-            try:
-                settle()
-                return
-            except Exception as exc:
-                if time.monotonic() > deadline or not is_infrastructure_failure(exc):
-                    log.error("could not settle hold %s (it stays held): %s", hold_key, exc)
-                    return
-                wait = min(wait * 2, 5.0)
-
-    threading.Thread(target=retry, name=f"settle-{hold_key}", daemon=True).start()
 
 
 class Recorder:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
@@ -281,9 +282,16 @@ class Catalog:
         with self.session() as s:
             return s.scalars(select(DatasetFile.id).where(DatasetFile.sha256 == sha256)).first() is not None
 
-    def start_run(self, dataset_id: str, version: str, settings: dict, total: int) -> PreparationRun:
+    def start_run(self, dataset_id: str, version: str, settings: dict, total: int, lease_s: float) -> PreparationRun:
+        """A running preparation whose lease lasts `lease_s` unless the preparing process renews it."""
         with self.session() as s:
-            run = PreparationRun(dataset_id=dataset_id, version=version, settings=settings, progress_total=total)
+            run = PreparationRun(
+                dataset_id=dataset_id,
+                version=version,
+                settings=settings,
+                progress_total=total,
+                lease_until=utcnow() + timedelta(seconds=lease_s),
+            )
             s.add(run)
         return run
 

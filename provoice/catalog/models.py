@@ -86,6 +86,8 @@ class PreparationRun(Base):
     report_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Renewed by the process preparing (`provoice.dataset.runs.RunLease`); lapsed: that process died.
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class PreparedSegment(Base):

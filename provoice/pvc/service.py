@@ -18,6 +18,7 @@ from provoice.catalog import (
     Voice,
 )
 from provoice.catalog.models import utcnow
+from provoice.dataset.runs import fail_lapsed_runs
 from provoice.errors import InvalidSource, ProVoiceError
 from provoice.names import description as clean_description
 from provoice.names import display_name
@@ -128,6 +129,7 @@ def delete_dataset(catalog: Catalog, dataset_id: str, account_id: str | None = N
     (its training data and consent checks need the files) or a preparation is running. The stored
     audio stays: it is content-addressed and may belong to other datasets too."""
     dataset = catalog.owned(Dataset, dataset_id, account_id, f"no dataset with id {dataset_id!r}")
+    fail_lapsed_runs(catalog, dataset_id)
     try:
         with catalog.account_transaction(dataset.account_id) as s:
             _refuse_if_used(s, dataset_id)

@@ -3,11 +3,16 @@ its use is metered at 1.5 credits a character: held before synthesis, charged af
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
 from provoice.catalog import Catalog, Voice
 from provoice.credits import charge_hold, place_hold, release_hold, tts_cost
+from provoice.errors import is_infrastructure_failure
 from provoice.pvc.service import get_voice
 from provoice.tts import ModelMismatch
 
@@ -33,7 +38,14 @@ class Meter:
         self.request_id = request_id or uuid.uuid4().hex
         self.hold_key = f"tts-hold:{self.request_id}"
         self.charged: Decimal | None = None
-        place_hold(catalog, voice.account_id, self.cost, "tts", voice.id, self.hold_key, purpose="this text")
+        try:
+            place_hold(catalog, voice.account_id, self.cost, "tts", voice.id, self.hold_key, purpose="this text")
+        except Exception as exc:
+            if is_infrastructure_failure(exc):
+                # The connection may have died after the hold was committed, before the answer came
+                # back: give the key's hold (if there is one) back once the catalog answers again.
+                settle_hold(self.release, self.hold_key)
+            raise
 
     def charge(self, part: tuple[int, int] | None = None) -> Decimal:
         """Charge the text's cost, or the exact share `part` = (characters delivered, characters in
@@ -58,3 +70,36 @@ class Meter:
 def meter(catalog: Catalog, voice: Voice, text: str, request_id: str | None = None) -> Meter:
     """Hold the text's cost now; the caller charges (or releases) it once the audio is made."""
     return Meter(catalog, voice, text, request_id)
+
+
+log = logging.getLogger(__name__)
+
+#: How long settling a hold (the charge for delivered audio, or its release) is retried while the
+#: catalog is unreachable.
+SETTLE_RETRY_S = 300.0
+
+
+def settle_hold(settle: Callable[[], object], hold_key: str) -> None:
+    """Charge or release a hold now; if the database is down, keep trying (both are idempotent, keyed
+    by the hold) on a thread until it is back, so no hold is left over from an outage."""
+    try:
+        settle()
+        return
+    except Exception as exc:
+        if not is_infrastructure_failure(exc):
+            raise
+
+    def retry() -> None:
+        deadline, wait = time.monotonic() + SETTLE_RETRY_S, 0.5
+        while True:
+            time.sleep(wait)
+            try:
+                settle()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline or not is_infrastructure_failure(exc):
+                    log.error("could not settle hold %s (it stays held): %s", hold_key, exc)
+                    return
+                wait = min(wait * 2, 5.0)
+
+    threading.Thread(target=retry, name=f"settle-{hold_key}", daemon=True).start()

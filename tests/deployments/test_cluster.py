@@ -3,8 +3,8 @@ once for this file: PostgreSQL, moto's S3 server, a Prefect server on PostgreSQL
 process workers (pools `cpu` and `gpu`). A PVC goes end to end through the HTTP API while faults are
 injected: the Prefect server restarts during a preparation, the training worker is SIGKILLed
 mid-training (the lease fails the PVC, the retry resumes from its checkpoint on the restarted
-worker), the database stops under API traffic, and the blob store fills up. The ledger is exact
-after each, and every failure reaches the owner's webhook exactly once."""
+worker), the database stops and then crashes under API traffic, and the blob store fills up. The
+ledger is exact after each, and every failure reaches the owner's webhook exactly once."""
 
 from __future__ import annotations
 
@@ -202,8 +202,9 @@ def test_pvc_end_to_end_under_faults(cluster, tmp_path):
 
 
 def test_database_outage_under_traffic(cluster):
-    """Readers, writers and speech while PostgreSQL is stopped for a few seconds: every answer is a
-    success or a clear 503, nothing half-written (no hold left, charges equal the speech delivered)."""
+    """Readers, writers and speech while PostgreSQL is stopped for a few seconds, twice (shut down, then
+    crashed): every answer is a success or a clear 503, nothing half-written or lost (no hold left,
+    charges equal the speech delivered)."""
     c: LocalCluster = cluster["cluster"]
     api: Api = cluster["api"]
     catalog, account = cluster["catalog"], cluster["account"]
@@ -237,13 +238,16 @@ def test_database_outage_under_traffic(cluster):
     for t in threads:
         t.start()
     try:
-        time.sleep(2)
-        c.stop_database()
-        time.sleep(4)
-        c.start_database()
-        _wait(
-            "answers again", lambda: httpx.get(f"{c.api_url}/credits/balance", headers=api.http.headers).is_success, 30
-        )
+        for crash in (False, True):  # a fast shutdown, then an immediate one (a crash: WAL replayed at start)
+            time.sleep(2)
+            c.stop_database(crash=crash)
+            time.sleep(4)
+            c.start_database()
+            _wait(
+                "answers again",
+                lambda: httpx.get(f"{c.api_url}/credits/balance", headers=api.http.headers).is_success,
+                30,
+            )
         time.sleep(2)
     finally:
         stop.set()

@@ -2,7 +2,8 @@
 every deployment served, the retrain schedule and triggers registered; an S3 event posted to the API
 starts ingest and then preparation of the right dataset (a wrong secret is refused); a PVC on it
 trains through the API; a `base-model.registered` event from the CLI makes a retrain of that PVC
-that completes; Ctrl-C stops everything."""
+that completes; Ctrl-C stops everything. The same deployments on work pools, run by workers, are
+`tests/deployments/test_cluster.py`'s."""
 
 from __future__ import annotations
 
@@ -255,29 +256,6 @@ def test_serve_runs_schedules_triggers_and_bucket_events(served, settings, tmp_p
     decided = decisions(Catalog(settings), fresh.id)
     assert [(d.base_model_id, d.decision) for d in decided][-1][0] == "tiny-base-2"
     assert decided[-1].decision in ("promoted", "kept") and decided[-1].reason
-
-    # The same deployments on work pools, as infra/ registers them.
-    for command in (["ops", "setup"], ["ops", "deploy"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "interfaces.cli", *command, "--json"],
-            capture_output=True,
-            text=True,
-            env={**served["env"], "PREFECT_API_URL": api.url},
-            timeout=180,
-        )
-        assert done.returncode == 0, done.stderr
-    pools = {name: d["work_pool_name"] for name, d in api.deployments().items()}
-    assert pools == {
-        "pro-voice-clone/pro-voice-clone": "cpu",
-        "prepare-dataset/prepare-dataset": "cpu",
-        "retrain-on-new-base-model/retrain-on-new-base-model": "cpu",
-        "ingest-files/ingest-upload": "cpu",
-        "fine-tune/gpu": "gpu",
-        "reap-pvcs/reap-pvcs": "cpu",
-    }
-    gpu_pool = api.http.get("/work_pools/gpu").json()
-    assert gpu_pool["type"] == "kubernetes"
-    assert gpu_pool["base_job_template"]["variables"]["properties"]["gpu_count"]["default"] == 1
 
     # Ctrl-C stops the API and the served deployments; the home's local Prefect server stays for
     # the next command, and `provoice server stop` stops it.

@@ -10,10 +10,7 @@ import json
 import os
 import pkgutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -25,11 +22,11 @@ from provoice.credits import PVC_TRAINING_CREDITS, account_balance, grant, holds
 from provoice.pvc.service import create_pvc, get_pvc
 from provoice.storage import Storage
 from provoice.voice_models.registry import BaseModelRegistry
+from tests.cli_process import provoice_process
 from tests.conftest import copy_chapters, narrator_dataset
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[2]
 #: The killed run's budget: the kill comes once step 3 is checkpointed, well before the end.
 KILLED_RUN_STEPS = 12
 
@@ -65,15 +62,7 @@ def test_a_killed_worker_is_reaped_and_the_retry_resumes_from_its_checkpoint(
     pvc = create_pvc(catalog, account, ds.id, "Narrator", "tiny-base", settings=settings)
     env = {**os.environ, "PREFECT_API_URL": get_current_settings().api.url, "PREFECT_LOGGING_LEVEL": "WARNING"}
     log, budget = tmp_path / "worker.log", str(KILLED_RUN_STEPS)
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "interfaces.cli", "pvc", "train", pvc.id, "--max-steps", budget, "--json"],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = provoice_process(["pvc", "train", pvc.id, "--max-steps", budget, "--json"], env, log)
     try:
         deadline = time.monotonic() + 600
         while _checkpointed_step(settings, pvc.id) < 3:

@@ -33,7 +33,7 @@ def test_prepared_run_says_how_to_prepare(settings):
     ds = catalog.create_dataset("x")
     with pytest.raises(NotFound, match=f"run `provoice dataset prepare {ds.id}`"):
         catalog.prepared_run(ds.id)
-    run = catalog.start_run(ds.id, "v1", {}, 1)
+    run = catalog.start_run(ds.id, "v1", {}, 1, lease_s=60)
     catalog.update_run(run.id, status="completed")
     assert catalog.prepared_run(ds.id).version == "v1"
 

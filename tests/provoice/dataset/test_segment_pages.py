@@ -17,7 +17,7 @@ SEGMENTS = 3000
 def prepared_version(catalog: Catalog, n: int = SEGMENTS, account_id: str | None = None):
     """A completed preparation of a dataset holding `n` segment rows, every seventh rejected."""
     ds = catalog.create_dataset("big", account_id=account_id)
-    run = catalog.start_run(ds.id, "v1", {}, 1)
+    run = catalog.start_run(ds.id, "v1", {}, 1, lease_s=60)
     catalog.update_run(run.id, status="completed")
     decisions = (
         {

@@ -87,7 +87,7 @@ def test_a_dataset_a_pvc_was_made_from_is_not_deleted(pvc):
 
     spare = catalog.create_dataset("spare", description="takes")
     catalog.add_file(dataset_id=spare.id, original_name="b.wav", sha256="b" * 64, size=10)
-    catalog.start_run(spare.id, "v1", {}, 1)
+    catalog.start_run(spare.id, "v1", {}, 1, lease_s=60)
     with pytest.raises(DatasetInUse, match="while it is being prepared"):
         delete_dataset(catalog, spare.id, account)
     catalog.update_run(catalog.latest_run(spare.id, status="running").id, status="completed")
