@@ -339,14 +339,16 @@ def serve(settings: Settings, idle_exit_s: float, inherited: int | None = None, 
     # `server stop` sends SIGTERM: leave the loop and exit normally, so Prefect's exit handlers
     # still send the events and logs of the runs this daemon made.
     signal.signal(signal.SIGTERM, on_sigterm)
-    server.serve_forever(poll_interval=0.5)
-    if server.renew and not stopping.is_set():
-        _renew(server)
-    server.server_close()
-    with daemon._locked():
-        current = daemon.record()
-        if current is not None and current.pid == os.getpid():
-            daemon.record_path.unlink(missing_ok=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+        if server.renew and not stopping.is_set():
+            _renew(server)  # an exec that fails raises: the daemon then ends as an idle one does
+    finally:
+        server.server_close()
+        with daemon._locked():
+            current = daemon.record()
+            if current is not None and current.pid == os.getpid():
+                daemon.record_path.unlink(missing_ok=True)
 
 
 def _renew(server: _Server) -> None:

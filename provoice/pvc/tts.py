@@ -41,9 +41,10 @@ class Meter:
         try:
             place_hold(catalog, voice.account_id, self.cost, "tts", voice.id, self.hold_key, purpose="this text")
         except Exception as exc:
-            if is_infrastructure_failure(exc):
+            if request_id is None and is_infrastructure_failure(exc):
                 # The connection may have died after the hold was committed, before the answer came
-                # back: give the key's hold (if there is one) back once the catalog answers again.
+                # back: give the hold (if there is one) back once the catalog answers again. A hold
+                # keyed by the client's Idempotency-Key is left to that key's retry, which reuses it.
                 settle_hold(self.release, self.hold_key)
             raise
 
