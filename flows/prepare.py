@@ -17,7 +17,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.run_names import prepare_files_run_name, prepare_run_name
-from provoice.catalog import Catalog
+from provoice.catalog import Catalog, PreparationStatus
 from provoice.dataset.files import processable
 from provoice.dataset.outputs import file_summary, manifest_rows, segment_decisions
 from provoice.dataset.runs import RunLease
@@ -168,7 +168,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
             )
             progress.advance()
         except BaseException:
-            catalog.update_run(run.id, status="failed")
+            catalog.update_run(run.id, status=PreparationStatus.FAILED)
             raise
     summary = PrepareSummary(
         dataset_id=dataset_id,
@@ -184,7 +184,7 @@ def prepare_files(dataset_id: str) -> PrepareSummary:
     )
     catalog.update_run(
         run.id,
-        status="completed",
+        status=PreparationStatus.COMPLETED,
         summary=summary.model_dump(mode="json"),
         manifest_uri=report["manifest_uri"],
         report_uri=report["report_uri"],

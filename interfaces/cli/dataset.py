@@ -8,6 +8,7 @@ from rich.table import Table
 
 from interfaces.cli.context import DaemonFlow, command_settings, flow_daemon, open_catalog, run_flow
 from interfaces.cli.output import command, out
+from provoice.catalog import PreparationStatus
 from provoice.dataset.queries import dataset_rows, dataset_view
 from provoice.settings import Settings
 from provoice.views import DatasetFiles, DatasetRow, DatasetView, PrepareSummary, RemovedFile
@@ -171,7 +172,7 @@ def _prepare(settings: Settings, dataset_id: str, daemon) -> PrepareSummary:
     started = time.time()
 
     def poll() -> tuple[int, int]:
-        run = catalog.latest_run(dataset_id, status="running")
+        run = catalog.latest_run(dataset_id, status=PreparationStatus.RUNNING)
         if run is None or run.created_at.timestamp() < started - 5:
             return 0, 0
         return run.progress_done, run.progress_total

@@ -3,7 +3,14 @@
 
 from provoice.catalog.consent_models import ConsentAttempt, ConsentPrompt
 from provoice.catalog.db import Catalog, SchemaOutOfDate, close_database, migrate_catalog, rows_changed
-from provoice.catalog.models import BaseModelRecord, Dataset, DatasetFile, PreparationRun, PreparedSegment
+from provoice.catalog.models import (
+    BaseModelRecord,
+    Dataset,
+    DatasetFile,
+    PreparationRun,
+    PreparationStatus,
+    PreparedSegment,
+)
 from provoice.catalog.pvc_models import Pvc, PvcRetrain, Voice
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "Dataset",
     "DatasetFile",
     "PreparationRun",
+    "PreparationStatus",
     "PreparedSegment",
     "Pvc",
     "PvcRetrain",

@@ -23,7 +23,14 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Delete, Update
 
-from provoice.catalog.models import Dataset, DatasetFile, PreparationRun, PreparedSegment, utcnow
+from provoice.catalog.models import (
+    Dataset,
+    DatasetFile,
+    PreparationRun,
+    PreparationStatus,
+    PreparedSegment,
+    utcnow,
+)
 from provoice.errors import ConfigurationError, NotFound
 from provoice.settings import Settings
 
@@ -299,7 +306,7 @@ class Catalog:
         """One UPDATE, no read before it: a deferred SQLite transaction that reads and then writes
         can be refused at once ("database is locked") when another connection wrote in between,
         whatever the busy timeout, and the progress bar writes often next to a PVC's heartbeat."""
-        if fields.get("status") in ("completed", "failed"):
+        if fields.get("status") in (PreparationStatus.COMPLETED, PreparationStatus.FAILED):
             fields["finished_at"] = utcnow()
         with self.session() as s:
             s.execute(update(PreparationRun).where(PreparationRun.id == run_id).values(**fields))
@@ -329,7 +336,7 @@ class Catalog:
                 .where(
                     PreparationRun.dataset_id == dataset_id,
                     PreparationRun.version == version,
-                    PreparationRun.status == "completed",
+                    PreparationRun.status == PreparationStatus.COMPLETED,
                 )
                 .order_by(PreparationRun.created_at.desc())
             ).first()
@@ -367,7 +374,9 @@ class Catalog:
                 s.execute(insert(PreparedSegment), rows)
         return len(rows)
 
-    def latest_run(self, dataset_id: str, status: str = "completed") -> PreparationRun | None:
+    def latest_run(
+        self, dataset_id: str, status: PreparationStatus = PreparationStatus.COMPLETED
+    ) -> PreparationRun | None:
         with self.session() as s:
             q = (
                 select(PreparationRun)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -71,6 +72,14 @@ class DatasetFile(Base):
     dataset: Mapped[Dataset] = relationship(back_populates="files")
 
 
+class PreparationStatus(StrEnum):
+    """A preparation run: running (its process renews a lease), then completed or failed."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
 class PreparationRun(Base):
     __tablename__ = "preparation_runs"
 
@@ -78,7 +87,7 @@ class PreparationRun(Base):
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
     version: Mapped[str] = mapped_column(String(64), index=True)
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=PreparationStatus.RUNNING)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from provoice.catalog import Catalog, Dataset, DatasetFile, PreparationRun, PreparedSegment
+from provoice.catalog import Catalog, Dataset, DatasetFile, PreparationRun, PreparationStatus, PreparedSegment
 from provoice.dataset.outputs import read_manifest, reason_category
 from provoice.dataset.runs import fail_lapsed_runs
 from provoice.errors import NotFound
@@ -62,7 +62,7 @@ def dataset_view(catalog: Catalog, ds: Dataset) -> DatasetView:
     """A dataset with its files, its latest completed preparation and the one in progress, if any (a
     run whose process died is failed here once its lease lapsed, so it is not shown as in progress)."""
     fail_lapsed_runs(catalog, ds.id)
-    latest, running = catalog.latest_run(ds.id), catalog.latest_run(ds.id, status="running")
+    latest, running = catalog.latest_run(ds.id), catalog.latest_run(ds.id, status=PreparationStatus.RUNNING)
     preparing = None
     if running is not None and (latest is None or running.created_at >= latest.created_at):
         preparing = PreparingView(

@@ -8,9 +8,9 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 
-from provoice.catalog import Catalog, PreparationRun, rows_changed
+from provoice.catalog import Catalog, PreparationRun, PreparationStatus, rows_changed
 from provoice.catalog.models import utcnow
 from provoice.settings import Settings
 
@@ -24,15 +24,21 @@ def fail_lapsed_runs(catalog: Catalog, dataset_id: str | None = None) -> int:
     """Fail the running preparations (of one dataset, or all) whose lease lapsed; how many. The lease
     is set when a run starts (`Catalog.start_run`), so this needs no settings of the reader's."""
     now = utcnow()
-    query = (
-        update(PreparationRun)
-        .where(PreparationRun.status == "running", PreparationRun.lease_until < now)
-        .values(status="failed", finished_at=now, summary={"message": INTERRUPTED})
-    )
+    lapsed = [PreparationRun.status == PreparationStatus.RUNNING, PreparationRun.lease_until < now]
     if dataset_id is not None:
-        query = query.where(PreparationRun.dataset_id == dataset_id)
+        lapsed.append(PreparationRun.dataset_id == dataset_id)
+    # Read first, on its own: readers call this on every view, and an UPDATE takes SQLite's write lock
+    # even when it matches nothing (the UPDATE then runs alone, see `Catalog.update_run`).
     with catalog.session() as s:
-        return rows_changed(s, query)
+        if not s.scalar(select(exists().where(*lapsed))):
+            return 0
+    with catalog.session() as s:
+        return rows_changed(
+            s,
+            update(PreparationRun)
+            .where(*lapsed)
+            .values(status=PreparationStatus.FAILED, finished_at=now, summary={"message": INTERRUPTED}),
+        )
 
 
 class RunLease:

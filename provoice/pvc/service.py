@@ -13,6 +13,7 @@ from provoice.catalog import (
     Dataset,
     DatasetFile,
     PreparationRun,
+    PreparationStatus,
     PreparedSegment,
     Pvc,
     Voice,
@@ -149,7 +150,8 @@ def _refuse_if_used(s, dataset_id: str) -> None:
             f"dataset {dataset_id} cannot be deleted: {made} made from it and needs its files "
             "(training data and consent checks)"
         )
-    if s.scalar(select(exists().where(PreparationRun.dataset_id == dataset_id, PreparationRun.status == "running"))):
+    running = PreparationRun.status == PreparationStatus.RUNNING
+    if s.scalar(select(exists().where(PreparationRun.dataset_id == dataset_id, running))):
         raise DatasetInUse(
             f"dataset {dataset_id} cannot be deleted while it is being prepared; try again when the "
             "preparation has finished"

@@ -21,7 +21,7 @@ from interfaces.api.errors import BadUpload
 from interfaces.api.ingest import store_uploads
 from interfaces.api.runner import Runner
 from interfaces.api.uploads import UPLOAD_OPENAPI, Limits, receive_files
-from provoice.catalog import Catalog, Pvc
+from provoice.catalog import Catalog, PreparationStatus, Pvc
 from provoice.consent import ConsentRefused, ConsentRequired, new_prompt, submit_recording
 from provoice.errors import InvalidSource, NotFound, TransientError
 from provoice.pvc.budget import Budget
@@ -118,7 +118,7 @@ def samples_ready(runner: Runner, catalog: Catalog, dataset_id: str) -> None:
             "the voice has no samples to compare the recording with: upload the speaker's "
             "recordings with voices.pvc.samples.create first"
         )
-    if catalog.latest_run(dataset_id, status="running") is None:
+    if catalog.latest_run(dataset_id, status=PreparationStatus.RUNNING) is None:
         runner.start_prepare(dataset_id)
     raise SamplesNotReady(
         "the samples are still being prepared (the recording is compared with their voice): "
