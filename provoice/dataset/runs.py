@@ -5,13 +5,13 @@ deletion. Preparing again resumes from the steps already done (their results are
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from sqlalchemy import exists, select, update
 
 from provoice.catalog import Catalog, PreparationRun, PreparationStatus, rows_changed
 from provoice.catalog.models import utcnow
+from provoice.leases import LeaseRenewer
 from provoice.settings import Settings
 
 INTERRUPTED = (
@@ -41,30 +41,14 @@ def fail_lapsed_runs(catalog: Catalog, dataset_id: str | None = None) -> int:
         )
 
 
-class RunLease:
-    """Renews a preparation run's lease every third of its length while the block runs (a thread, so
-    a long transcription does not starve it); it lapses by itself when the process dies."""
+class RunLease(LeaseRenewer):
+    """Renews a preparation run's lease while the block runs (`provoice.leases.LeaseRenewer`)."""
 
     def __init__(self, catalog: Catalog, settings: Settings, run_id: str):
-        self.catalog, self.run_id, self.lease_s = catalog, run_id, settings.prepare_lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
+        lease_s = settings.prepare_lease_seconds
 
-    def _renew(self) -> None:
-        try:
-            self.catalog.update_run(self.run_id, lease_until=utcnow() + timedelta(seconds=self.lease_s))
-        except Exception:  # a database hiccup: the next beat tries again before the lease ends
-            pass
+        def renew() -> bool:
+            catalog.update_run(run_id, lease_until=utcnow() + timedelta(seconds=lease_s))
+            return True
 
-    def _beat(self) -> None:
-        while not self._stop.wait(max(0.2, self.lease_s / 3)):
-            self._renew()
-
-    def __enter__(self) -> RunLease:
-        self._renew()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(5)
+        super().__init__(renew, lease_s, f"lease-{run_id}")

@@ -10,13 +10,13 @@ fail) are `provoice.pvc.transitions`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import select, update
 
 from provoice.catalog import Catalog, Pvc, rows_changed
 from provoice.catalog.models import utcnow
+from provoice.leases import LeaseRenewer
 from provoice.pvc.status import ACTIVE, PvcStatus
 from provoice.pvc.transitions import Notify, fail_attempt, lease_until
 from provoice.settings import Settings
@@ -82,42 +82,18 @@ def reap(
     return reaped
 
 
-class Heartbeat:
-    """Renews a training PVC's lease every third of its length while the block runs (a thread, so a
-    long training step does not starve it); the lease lapses by itself when the process dies.
+class Heartbeat(LeaseRenewer):
+    """Renews a training PVC's lease while the block runs; it stops once the PVC left training.
 
     `paused` hands the lease to another process (the training worker's fine-tune run renews it
     there), so the lease lapses when that worker dies, not when this one does."""
 
     def __init__(self, catalog: Catalog, settings: Settings, pvc_id: str):
-        self.catalog, self.settings, self.pvc_id = catalog, settings, pvc_id
-        self.paused = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{pvc_id}", daemon=True)
+        self.catalog, self.pvc_id = catalog, pvc_id
+        super().__init__(lambda: heartbeat(catalog, settings, pvc_id), settings.pvc_lease_seconds, f"lease-{pvc_id}")
 
     def still_training(self) -> bool:
         """Whether the PVC is still in its training attempt (not failed meanwhile, e.g. by the reaper)."""
         with self.catalog.session() as s:
             status = s.scalar(select(Pvc.status).where(Pvc.id == self.pvc_id))
         return status == PvcStatus.TRAINING
-
-    def _beat(self) -> None:
-        interval = max(0.2, self.settings.pvc_lease_seconds / 3)
-        while not self._stop.wait(interval):
-            if not self.paused and not self._renew():
-                return
-
-    def __enter__(self) -> Heartbeat:
-        self._renew()  # at once: a process taking the lease over renews it before the old holder's runs out
-        self._thread.start()
-        return self
-
-    def _renew(self) -> bool:
-        try:
-            return heartbeat(self.catalog, self.settings, self.pvc_id)
-        except Exception:  # a database hiccup: the next beat tries again before the lease ends
-            return True
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(5)
