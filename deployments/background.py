@@ -49,7 +49,8 @@ class Usage:
     uptime_s: float
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
+    """Process `pid` and every process below it; empty when it is gone."""
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -68,7 +69,7 @@ def _cpu_s(procs: list[psutil.Process]) -> float:
 
 def sample_usage(pids: Iterable[int], sample_s: float = SAMPLE_S) -> dict[int, Usage]:
     """The usage of each process tree, all watched over the same `sample_s` seconds."""
-    trees = {pid: _tree(pid) for pid in pids}
+    trees = {pid: process_tree(pid) for pid in pids}
     before, started = {pid: _cpu_s(t) for pid, t in trees.items()}, time.monotonic()
     time.sleep(sample_s if trees else 0.0)
     elapsed = time.monotonic() - started

@@ -26,6 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
+from deployments.background import process_tree
 from deployments.definitions import CPU_POOL, GPU_POOL
 from deployments.local_server import free_port, healthy, kill_group
 from deployments.postgres_server import PostgresServer, postgres_server
@@ -215,14 +218,8 @@ class LocalCluster:
         """Stop one part and everything it started: SIGKILL is a lost machine, SIGTERM a graceful stop."""
         proc = self.procs[name]
         if sig == signal.SIGKILL:  # the whole tree at once, as a lost machine: no child reports anything
-            import psutil
-
-            try:
-                tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-            except psutil.NoSuchProcess:
-                tree = []
-            for member in tree:
-                with contextlib.suppress(psutil.NoSuchProcess):
+            for member in process_tree(proc.pid):
+                with contextlib.suppress(psutil.Error):
                     member.kill()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 from filelock import FileLock
 
-from deployments.background import Usage
+from deployments.background import Usage, process_tree
 from provoice.errors import ProVoiceError
 from provoice.settings import Settings
 from provoice.views import BackgroundProcessView
@@ -95,11 +95,7 @@ def kill_group(pgid: int, grace_s: float = 10.0) -> None:
 
     The group, not the tree: a child orphaned by a dead parent has left the tree but not the group
     (psutil has no group call, so the signals are os.killpg's; psutil waits and reaps our children)."""
-    try:
-        leader = psutil.Process(pgid)
-        members = [leader, *leader.children(recursive=True)]
-    except psutil.Error:
-        members = []
+    members = process_tree(pgid)
     for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, signum)
