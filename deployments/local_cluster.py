@@ -30,7 +30,7 @@ import psutil
 
 from deployments.background import process_tree
 from deployments.definitions import CPU_POOL, GPU_POOL
-from deployments.local_server import free_port, healthy, kill_group
+from deployments.local_server import answers, free_port, healthy, kill_group
 from deployments.postgres_server import PostgresServer, postgres_server
 from deployments.stack import Stack, StackError, port_free, until_stopped
 
@@ -53,16 +53,6 @@ def _wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen | Non
         if time.monotonic() > deadline:
             raise StackError(f"{what} was not ready after {timeout_s:.0f} s")
         time.sleep(0.25)
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status < 500
-    except OSError:
-        return False
 
 
 @dataclass
@@ -150,7 +140,7 @@ class LocalCluster:
         self.start_prefect_server()
         self._run_setup()
         self.start_part("api")
-        _wait_for("the API", lambda: _answers(f"{self.api_url}/openapi.json"), self.procs["api"], START_TIMEOUT_S)
+        _wait_for("the API", lambda: answers(f"{self.api_url}/openapi.json"), self.procs["api"], START_TIMEOUT_S)
         for name in WORKERS:
             self.start_part(name)
         return self
@@ -158,7 +148,7 @@ class LocalCluster:
     def _start_s3(self) -> None:
         env = self.env_for("s3")
         self.start_part("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.s3_port)], env)
-        _wait_for("moto's S3 server", lambda: _answers(f"{self.s3_endpoint}/moto-api/"), self.procs["s3"], 60)
+        _wait_for("moto's S3 server", lambda: answers(f"{self.s3_endpoint}/moto-api/"), self.procs["s3"], 60)
         import boto3
 
         boto3.client(

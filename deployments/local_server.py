@@ -70,14 +70,20 @@ class ServerRecord:
         return self.api_url.removesuffix("/api")
 
 
-def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """Whether `url` answers a GET with success (an error status raises inside urlopen)."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as r:
+        with urllib.request.urlopen(url, timeout=timeout_s) as r:
             return r.status == 200
     except OSError:
         return False
+
+
+def healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    """Whether the Prefect API at `api_url` answers its health check."""
+    return answers(f"{api_url.rstrip('/')}/health", timeout_s)
 
 
 def alive(pid: int) -> bool:
