@@ -8,9 +8,11 @@ import contextlib
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@contextlib.contextmanager
+def bench_work(prefix: str, keep: bool = False) -> Iterator[Path]:
+    """A scratch folder under .bench/ for one run, removed afterwards unless `keep`."""
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT / ".bench"))
+    try:
+        yield work
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def log(msg: str) -> None:

@@ -32,7 +32,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import wave
 from pathlib import Path
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     DOCS,
     ROOT,
+    bench_work,
     ingest,
     log,
     prefect_server,
@@ -466,21 +466,19 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(n) for n in args.files.split(",") if n]
     if args.repeats < 2:
         p.error("--repeats must be at least 2 (one cold run, one or more warm)")
-    (ROOT / ".bench").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="scaling-", dir=ROOT / ".bench"))
     result = run_info("prepare_scaling.py", PIPELINE_CODE, argv)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    try:
-        with contextlib.redirect_stdout(sys.stderr), prefect_server(work) as (api_url, server_log):
-            log(f"prefect server at {api_url}; work in {work}")
-            if args.minutes and runners:
-                result["runners"] = compare_runners(args.minutes, runners, args.repeats, work, api_url, server_log)
-            if sizes:
-                result["overhead"] = measure_overhead(sizes, stress, work, api_url, server_log)
-            result["database_locked_server_total"], _ = count_locked(server_log)
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    with (
+        bench_work("scaling-", args.keep) as work,
+        contextlib.redirect_stdout(sys.stderr),
+        prefect_server(work) as (api_url, server_log),
+    ):
+        log(f"prefect server at {api_url}; work in {work}")
+        if args.minutes and runners:
+            result["runners"] = compare_runners(args.minutes, runners, args.repeats, work, api_url, server_log)
+        if sizes:
+            result["overhead"] = measure_overhead(sizes, stress, work, api_url, server_log)
+        result["database_locked_server_total"], _ = count_locked(server_log)
     if args.update_docs:
         write_sections(sections(result))
     print(json.dumps(result) if args.json else "\n".join(sections(result).values()))

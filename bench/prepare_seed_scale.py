@@ -27,13 +27,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, log, machine_line, run_info, set_env, write_sections
+from _common import DOCS, ROOT, bench_work, log, machine_line, run_info, set_env, write_sections
 from prepare_throughput import PIPELINE_CODE, make_long, sample_tree_rss, wav_seconds
 
 SHORT_FORMATS = ["wav", "mp3", "flac", "ogg", "m4a", "opus"]
@@ -317,20 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--update-docs", action="store_true", help=f"write a dated section to {DOCS.name}")
     args = p.parse_args(argv)
-    (ROOT / ".bench").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="seed-", dir=ROOT / ".bench"))
     sources = args.sources or ROOT / ".bench" / f"seed-sources-{args.hours:g}h"
     info = run_info("prepare_seed_scale.py", PIPELINE_CODE, argv)
     variant = dict(kv.split("=", 1) for kv in args.variant)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json
-            result = {
-                **seed_scale(args.hours, work, sources, args.kill_at or None, args.baseline_root, variant),
-                **info,
-                "variant_env": args.variant,
-            }
-    finally:
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+    # Prefect and friends must not pollute --json
+    with bench_work("seed-") as work, contextlib.redirect_stdout(sys.stderr):
+        result = {
+            **seed_scale(args.hours, work, sources, args.kill_at or None, args.baseline_root, variant),
+            **info,
+            "variant_env": args.variant,
+        }
     if args.update_docs:
         write_sections({f"seed-scale-{args.hours:g}h:{result['date']}": section(result)})
     print(json.dumps(result) if args.json else section(result))

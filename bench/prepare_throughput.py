@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import wave
@@ -30,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, ingest, log, machine_line, run_info, set_env, write_sections
+from _common import DOCS, ROOT, bench_work, ingest, log, machine_line, run_info, set_env, write_sections
 
 FORMATS = ["wav", "mp3", "flac", "ogg"]
 FILE_SECONDS = 60.0
@@ -544,18 +543,13 @@ def main(argv: list[str] | None = None) -> int:
         step, work, arg, result = args._child
         child(step, Path(work), arg, Path(result))
         return 0
-    (ROOT / ".bench").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
     info = run_info("prepare_throughput.py", PIPELINE_CODE, argv)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # Prefect and friends must not pollute --json
-            if args.long_minutes:
-                result = {**long_rss(args.long_minutes, work), **info}
-            else:
-                result = {**throughput(args.minutes or 10.0, work), **info}
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    # Prefect and friends must not pollute --json
+    with bench_work("run-", args.keep) as work, contextlib.redirect_stdout(sys.stderr):
+        if args.long_minutes:
+            result = {**long_rss(args.long_minutes, work), **info}
+        else:
+            result = {**throughput(args.minutes or 10.0, work), **info}
     if args.update_docs:
         write_sections({marker(result): section(result)})
     if args.json:

@@ -21,16 +21,14 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DOCS, ROOT, ingest, log, machine_line, run_info, set_env, write_sections
+from _common import DOCS, bench_work, ingest, log, machine_line, run_info, set_env, write_sections
 
 #: Today's decoding before this bench's fixes: a window one second past the speech, no retry.
 BASELINE = {"PROVOICE_ASR_WINDOW_MARGIN_S": "1.0", "PROVOICE_ASR_RETRY_LOOPS": "false"}
@@ -295,15 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         step, work, arg, result = args._child
         child(step, Path(work), arg, Path(result))
         return 0
-    (ROOT / ".bench").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="transcripts-", dir=ROOT / ".bench"))
     info = run_info("transcript_accuracy.py", MEASURED_CODE, argv)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = {**run(args.scale, args.seed, args.repeats, work), **info}
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    with bench_work("transcripts-", args.keep) as work, contextlib.redirect_stdout(sys.stderr):
+        result = {**run(args.scale, args.seed, args.repeats, work), **info}
     if args.update_docs:
         write_sections({f"transcript-accuracy:{result['date']}": section(result)})
     if args.json:
