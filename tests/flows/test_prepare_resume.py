@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,19 +25,26 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 
+def _takes(catalog: Catalog, folder: Path, name: str, *, takes: int, sentences: int):
+    """A dataset `name` of `takes` files `take<i>.wav`, each reading `sentences` of three sentences
+    of its own, ingested with the ingest flow."""
+    from flows.ingest import ingest_files
+
+    folder.mkdir()
+    for i in range(takes):
+        synthetic.speech_file(folder / f"take{i}.wav", synthetic.SENTENCES[3 * i : 3 * i + sentences])
+    ds = catalog.create_dataset(name)
+    ingest_files(ds.id, [str(folder)])
+    return ds
+
+
 def test_a_crashed_preparation_resumes_without_redoing_finished_work(prefect_harness, settings, tmp_path, monkeypatch):
     import provoice.dataset.steps as steps
     import tasks.transcribe
-    from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
 
-    folder = tmp_path / "up"
-    folder.mkdir()
-    for i in range(2):
-        synthetic.speech_file(folder / f"take{i}.wav", synthetic.SENTENCES[3 * i : 3 * i + 2])
     catalog = Catalog(settings)
-    ds = catalog.create_dataset("resume")
-    ingest_files(ds.id, [str(folder)])
+    ds = _takes(catalog, tmp_path / "up", "resume", takes=2, sentences=2)
     names = {f.sha256: f.original_name for f in catalog.files(ds.id)}
 
     real_transcribe = tasks.transcribe.transcribe_step
@@ -75,18 +83,12 @@ def test_a_killed_preparing_process_is_failed_by_its_lapsed_lease_and_the_next_o
     from prefect.settings import get_current_settings
     from typer.testing import CliRunner
 
-    from flows.ingest import ingest_files
     from flows.prepare import prepare_dataset
     from interfaces.cli import app
     from provoice.dataset.runs import INTERRUPTED
 
-    folder = tmp_path / "up"
-    folder.mkdir()
-    for i in range(4):
-        synthetic.speech_file(folder / f"take{i}.wav", synthetic.SENTENCES[3 * i : 3 * i + 3])
     catalog = Catalog(settings)
-    ds = catalog.create_dataset("killed")
-    ingest_files(ds.id, [str(folder)])
+    ds = _takes(catalog, tmp_path / "up", "killed", takes=4, sentences=3)
     env = {
         **os.environ,
         "PREFECT_API_URL": get_current_settings().api.url,
