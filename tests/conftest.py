@@ -98,6 +98,14 @@ def settings(tmp_path, monkeypatch, database_url) -> Settings:
         LocalServer(settings, say=lambda _: None).stop()
 
 
+@pytest.fixture
+def catalog(settings):
+    """The catalog of the test's home (SQLite, or its own PostgreSQL database under `both_databases`)."""
+    from provoice.catalog import Catalog
+
+    return Catalog(settings)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     """One temporary Prefect server for every flow test of the session."""

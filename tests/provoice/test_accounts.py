@@ -15,16 +15,10 @@ from provoice.accounts import (
     list_api_keys,
     revoke_api_key,
 )
-from provoice.catalog import Catalog
 from provoice.catalog.models import Account, ApiKey
 from provoice.errors import AuthError, NotFound
 
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
 
 
 def test_default_account_is_created_once_even_concurrently(catalog):

@@ -28,11 +28,6 @@ pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
-
-
-@pytest.fixture
 def account(catalog):
     return default_account(catalog).id
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from provoice.accounts import default_account
-from provoice.catalog import Catalog, ConsentAttempt, ConsentPrompt
+from provoice.catalog import ConsentAttempt, ConsentPrompt
 from provoice.catalog.models import utcnow
 from provoice.consent import (
     ConsentRefused,
@@ -30,11 +30,6 @@ from provoice.pvc.transitions import claim
 from provoice.settings import Settings
 
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from provoice.catalog import Catalog, PreparationRun
+from provoice.catalog import PreparationRun
 from provoice.catalog.models import utcnow
 from provoice.dataset.queries import dataset_view
 from provoice.dataset.runs import RunLease, fail_lapsed_runs
@@ -18,11 +18,6 @@ from provoice.errors import ProVoiceError
 from provoice.pvc.service import delete_dataset
 
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
 
 
 def _running(catalog, dataset_id: str) -> bool:

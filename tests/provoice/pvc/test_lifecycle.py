@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from provoice.accounts import default_account
-from provoice.catalog import Catalog, Pvc
+from provoice.catalog import Pvc
 from provoice.catalog.models import utcnow
 from provoice.credits import PVC_TRAINING_CREDITS, account_balance, charge_hold, grant, holds
 from provoice.errors import InsufficientCredits, InvalidSource
@@ -21,11 +21,6 @@ from provoice.settings import Settings
 from provoice.voice_models.recipe import RECIPE
 
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
 
 
 def _pvcs(catalog, n, credits=PVC_TRAINING_CREDITS):

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from provoice.accounts import default_account
-from provoice.catalog import Catalog, Pvc
+from provoice.catalog import Pvc
 from provoice.catalog.models import utcnow
 from provoice.errors import NotFound
 from provoice.pvc.queries import pvc_view
@@ -105,11 +105,6 @@ def test_scores_and_run_ids():
     run = retrain_run_id("pvc_abc", "base-2")
     assert run == retrain_run_id("pvc_abc", "base-2") != retrain_run_id("pvc_abc", "base-3")
     assert run.startswith("pvc_abc-retrain-") and run != "pvc_abc"
-
-
-@pytest.fixture
-def catalog(settings) -> Catalog:
-    return Catalog(settings)
 
 
 def completed(catalog, name="Narrator", base="base-1", auto=True) -> Pvc:

@@ -10,17 +10,12 @@ from sqlalchemy.exc import OperationalError
 
 import provoice.pvc.tts as tts
 from provoice.accounts import default_account
-from provoice.catalog import Catalog, Voice
+from provoice.catalog import Voice
 from provoice.credits import grant, holds
 from provoice.pvc.tts import Meter
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.both_databases
-
-
-@pytest.fixture
-def catalog(settings):
-    return Catalog(settings)
 
 
 @pytest.fixture
